@@ -1,0 +1,14 @@
+//! Pure logic shared by edge-ingest and delivery: no I/O, no async runtime, builds for
+//! wasm32 and native.
+//!
+//! - [`envelope`]: the request as received at the edge, body kept byte-exact.
+//! - [`id`]: prefixed, time-sortable identifiers (`req_…`, `evt_…`).
+//! - [`filter`]: the connection filter language (Hookdeck / simple-json-match syntax).
+//! - [`backoff`]: retry schedules (linear, exponential) and `Retry-After` parsing.
+//! - [`status_codes`]: which response statuses a retry rule retries on.
+
+pub mod backoff;
+pub mod envelope;
+pub mod filter;
+pub mod id;
+pub mod status_codes;

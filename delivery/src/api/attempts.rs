@@ -1,0 +1,57 @@
+//! `/attempts`: each try at delivering an event, with what the destination said.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::views::{self, AttemptOut};
+use super::{PageParams, Paginated};
+use crate::error::ApiError;
+use crate::store::AttemptFilter;
+use crate::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AttemptListParams {
+    pub event_id: Option<String>,
+    pub destination_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/attempts", tag = "attempts", params(AttemptListParams, PageParams),
+    responses((status = 200, description = "A page of attempts")))]
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    Query(p): Query<AttemptListParams>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Paginated<AttemptOut>>, ApiError> {
+    let q = page.to_query()?;
+    let f = AttemptFilter {
+        event_id: p.event_id,
+        destination_id: p.destination_id,
+    };
+    let page = st.store.list_attempts(&f, &q).await?;
+    Ok(Json(Paginated::from_page(page, &q, |a| views::attempt(&a))))
+}
+
+#[utoipa::path(get, path = "/attempts/{id}", tag = "attempts",
+    responses((status = 200, body = AttemptOut), (status = 404, description = "no such attempt")))]
+pub async fn retrieve(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<AttemptOut>, ApiError> {
+    let a = st
+        .store
+        .get_attempt(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("attempt", &id))?;
+    Ok(Json(views::attempt(&a)))
+}
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/attempts", get(list))
+        .route("/attempts/{id}", get(retrieve))
+}

@@ -1,0 +1,348 @@
+//! `/connections`: source → rules → destination.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use hookyard_core::id::IdKind;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::destinations::DestinationIn;
+use super::sources::SourceIn;
+use super::views::{self, ConnectionOut};
+use super::{parse_flag, validate, JsonBody, PageParams, Paginated};
+use crate::clock::{new_id, now_ms};
+use crate::error::ApiError;
+use crate::model::{Connection, Destination, Rule, Source};
+use crate::rules::CompiledRules;
+use crate::store::{ConnectionFilter, PageQuery};
+use crate::AppState;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionIn {
+    /// Unique among the source's connections.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub source_id: Option<String>,
+    pub destination_id: Option<String>,
+    /// A source to use by name, created when it does not exist yet.
+    pub source: Option<SourceIn>,
+    /// A destination to use by name, created when it does not exist yet.
+    pub destination: Option<DestinationIn>,
+    /// `filter`, `retry`, `delay` (and `transform`) rules, as in Hookdeck.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub rules: Option<Vec<Rule>>,
+}
+
+/// Checks rules the way routing will use them; a bad filter is refused here, never
+/// discovered when a webhook arrives.
+fn check_rules(rules: &[Rule]) -> Result<(), ApiError> {
+    let compiled =
+        CompiledRules::compile(rules).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    if compiled.has_transform {
+        return Err(ApiError::Unprocessable(
+            "rules: transform rules are not supported by this version of Hookyard yet".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// An existing source by id, or the one named inline (created when new).
+async fn resolve_source(
+    st: &AppState,
+    id: Option<String>,
+    inline: Option<SourceIn>,
+) -> Result<(Source, bool), ApiError> {
+    match (id, inline) {
+        (Some(_), Some(_)) => Err(ApiError::Unprocessable(
+            "give either source_id or source, not both".into(),
+        )),
+        (Some(id), None) => st
+            .store
+            .get_source(&id)
+            .await?
+            .map(|s| (s, false))
+            .ok_or_else(|| ApiError::Unprocessable(format!("source_id {id:?} does not exist"))),
+        (None, Some(input)) => {
+            let name = input
+                .name
+                .clone()
+                .ok_or_else(|| ApiError::Unprocessable("source.name is required".into()))?;
+            match st.store.find_source_by_name(&name).await? {
+                Some(existing) => Ok((existing, false)),
+                None => Ok((input.apply(None, "source")?, true)),
+            }
+        }
+        (None, None) => Err(ApiError::Unprocessable(
+            "source_id or source is required".into(),
+        )),
+    }
+}
+
+async fn resolve_destination(
+    st: &AppState,
+    id: Option<String>,
+    inline: Option<DestinationIn>,
+) -> Result<(Destination, bool), ApiError> {
+    match (id, inline) {
+        (Some(_), Some(_)) => Err(ApiError::Unprocessable(
+            "give either destination_id or destination, not both".into(),
+        )),
+        (Some(id), None) => st
+            .store
+            .get_destination(&id)
+            .await?
+            .map(|d| (d, false))
+            .ok_or_else(|| {
+                ApiError::Unprocessable(format!("destination_id {id:?} does not exist"))
+            }),
+        (None, Some(input)) => {
+            let name = input
+                .name
+                .clone()
+                .ok_or_else(|| ApiError::Unprocessable("destination.name is required".into()))?;
+            match st.store.find_destination_by_name(&name).await? {
+                Some(existing) => Ok((existing, false)),
+                None => Ok((input.apply(None, "destination")?, true)),
+            }
+        }
+        (None, None) => Err(ApiError::Unprocessable(
+            "destination_id or destination is required".into(),
+        )),
+    }
+}
+
+async fn render(st: &AppState, c: &Connection) -> Result<ConnectionOut, ApiError> {
+    let s = super::sources::load(st, &c.source_id).await?;
+    let d = super::destinations::load(st, &c.destination_id).await?;
+    Ok(views::connection(c, &s, &d, &st.public_url))
+}
+
+async fn create_connection(st: &AppState, input: ConnectionIn) -> Result<ConnectionOut, ApiError> {
+    if let Some(n) = &input.name {
+        validate::name("name", n)?;
+    }
+    validate::description("description", &input.description)?;
+    let rules = input.rules.unwrap_or_default();
+    check_rules(&rules)?;
+    let (source, new_source) = resolve_source(st, input.source_id, input.source).await?;
+    let (destination, new_destination) =
+        resolve_destination(st, input.destination_id, input.destination).await?;
+    let now = now_ms();
+    let c = Connection {
+        id: new_id(IdKind::Connection),
+        name: input.name,
+        description: input.description,
+        source_id: source.id.clone(),
+        destination_id: destination.id.clone(),
+        rules,
+        disabled_at: None,
+        paused_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    st.store
+        .insert_connection(
+            &c,
+            new_source.then_some(&source),
+            new_destination.then_some(&destination),
+        )
+        .await?;
+    st.catalog.invalidate();
+    Ok(views::connection(&c, &source, &destination, &st.public_url))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConnectionListParams {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub source_id: Option<String>,
+    pub destination_id: Option<String>,
+    pub disabled: Option<String>,
+    pub paused: Option<String>,
+}
+
+#[utoipa::path(get, path = "/connections", tag = "connections", params(ConnectionListParams, PageParams),
+    responses((status = 200, description = "A page of connections")))]
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    Query(p): Query<ConnectionListParams>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Paginated<ConnectionOut>>, ApiError> {
+    let q: PageQuery = page.to_query()?;
+    let f = ConnectionFilter {
+        id: p.id,
+        name: p.name,
+        source_id: p.source_id,
+        destination_id: p.destination_id,
+        disabled: parse_flag("disabled", &p.disabled)?,
+        paused: parse_flag("paused", &p.paused)?,
+    };
+    let page = st.store.list_connections(&f, &q).await?;
+    // Each source and destination is loaded once per page, however many
+    // connections share it.
+    let mut sources: HashMap<String, Source> = HashMap::new();
+    let mut destinations: HashMap<String, Destination> = HashMap::new();
+    for c in &page.models {
+        if !sources.contains_key(&c.source_id) {
+            let s = super::sources::load(&st, &c.source_id).await?;
+            sources.insert(s.id.clone(), s);
+        }
+        if !destinations.contains_key(&c.destination_id) {
+            let d = super::destinations::load(&st, &c.destination_id).await?;
+            destinations.insert(d.id.clone(), d);
+        }
+    }
+    Ok(Json(Paginated::from_page(page, &q, |c| {
+        views::connection(
+            &c,
+            &sources[&c.source_id],
+            &destinations[&c.destination_id],
+            &st.public_url,
+        )
+    })))
+}
+
+#[utoipa::path(post, path = "/connections", tag = "connections", request_body = ConnectionIn,
+    responses((status = 200, body = ConnectionOut), (status = 422, description = "invalid field, filter or rule")))]
+pub async fn create(
+    State(st): State<Arc<AppState>>,
+    JsonBody(input): JsonBody<ConnectionIn>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    Ok(Json(create_connection(&st, input).await?))
+}
+
+#[utoipa::path(put, path = "/connections", tag = "connections", request_body = ConnectionIn,
+    responses((status = 200, body = ConnectionOut)))]
+/// Creates the connection, or updates the source's connection with this name.
+pub async fn upsert(
+    State(st): State<Arc<AppState>>,
+    JsonBody(input): JsonBody<ConnectionIn>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    let Some(name) = input.name.clone() else {
+        return Err(ApiError::Unprocessable(
+            "name is required to upsert a connection".into(),
+        ));
+    };
+    let source_id = match (&input.source_id, &input.source) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(s)) => match &s.name {
+            Some(n) => st.store.find_source_by_name(n).await?.map(|s| s.id),
+            None => None,
+        },
+        _ => None,
+    };
+    if let Some(source_id) = source_id {
+        let f = ConnectionFilter {
+            name: Some(name),
+            source_id: Some(source_id),
+            ..Default::default()
+        };
+        let existing = st
+            .store
+            .list_connections(
+                &f,
+                &PageQuery {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await?
+            .models
+            .pop();
+        if let Some(mut c) = existing {
+            if let Some(rules) = input.rules {
+                check_rules(&rules)?;
+                c.rules = rules;
+            }
+            if input.description.is_some() {
+                validate::description("description", &input.description)?;
+                c.description = input.description;
+            }
+            c.updated_at = now_ms();
+            st.store.update_connection(&c).await?;
+            st.catalog.invalidate();
+            return Ok(Json(render(&st, &c).await?));
+        }
+    }
+    Ok(Json(create_connection(&st, input).await?))
+}
+
+async fn load(st: &AppState, id: &str) -> Result<Connection, ApiError> {
+    st.store
+        .get_connection(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("connection", id))
+}
+
+#[utoipa::path(get, path = "/connections/{id}", tag = "connections",
+    responses((status = 200, body = ConnectionOut), (status = 404, description = "no such connection")))]
+pub async fn retrieve(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    let c = load(&st, &id).await?;
+    Ok(Json(render(&st, &c).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub rules: Option<Vec<Rule>>,
+}
+
+#[utoipa::path(put, path = "/connections/{id}", tag = "connections", request_body = ConnectionUpdate,
+    responses((status = 200, body = ConnectionOut)))]
+pub async fn update(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<ConnectionUpdate>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    let mut c = load(&st, &id).await?;
+    if let Some(n) = input.name {
+        validate::name("name", &n)?;
+        c.name = Some(n);
+    }
+    if input.description.is_some() {
+        validate::description("description", &input.description)?;
+        c.description = input.description;
+    }
+    if let Some(rules) = input.rules {
+        check_rules(&rules)?;
+        c.rules = rules;
+    }
+    c.updated_at = now_ms();
+    st.store.update_connection(&c).await?;
+    st.catalog.invalidate();
+    Ok(Json(render(&st, &c).await?))
+}
+
+#[utoipa::path(delete, path = "/connections/{id}", tag = "connections",
+    responses((status = 200, description = "`{\"id\"}` of the deleted connection")))]
+pub async fn delete(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !st.store.delete_connection(&id).await? {
+        return Err(ApiError::not_found("connection", &id));
+    }
+    st.catalog.invalidate();
+    Ok(Json(serde_json::json!({ "id": id })))
+}
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/connections", get(list).post(create).put(upsert))
+        .route(
+            "/connections/{id}",
+            get(retrieve).put(update).delete(delete),
+        )
+}

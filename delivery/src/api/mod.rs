@@ -1,0 +1,215 @@
+//! The REST management API, shaped like Hookdeck's (`/2024-09-01/…`): one file per
+//! resource, each with its input types, handlers and a `router()`.
+//!
+//! Shared here: API-key auth, the JSON body extractor that names the failing field,
+//! and seek pagination (`limit`, `next`, `prev`, `dir`, `order_by`).
+
+pub mod attempts;
+pub mod connections;
+pub mod destinations;
+pub mod events;
+pub mod openapi;
+pub mod requests;
+pub mod sources;
+pub mod validate;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::store::{Direction, Page, PageQuery};
+use crate::AppState;
+
+/// The API version in our paths, the one of Hookdeck's API we follow.
+pub const API_VERSION: &str = "2024-09-01";
+
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .merge(sources::router())
+        .merge(destinations::router())
+        .merge(connections::router())
+        .merge(requests::router())
+        .merge(events::router())
+        .merge(attempts::router())
+        .layer(axum::middleware::from_fn_with_state(state, require_api_key))
+}
+
+/// Accepts `Authorization: Bearer <key>` and, as Hookdeck does, HTTP basic auth with
+/// the key as the user name.
+async fn require_api_key(
+    State(st): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            if let Some(token) = v.strip_prefix("Bearer ") {
+                Some(token.trim().to_owned())
+            } else if let Some(b64) = v.strip_prefix("Basic ") {
+                use base64::Engine as _;
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .ok()?;
+                let text = String::from_utf8(raw).ok()?;
+                Some(text.split(':').next().unwrap_or("").to_owned())
+            } else {
+                None
+            }
+        });
+    match given {
+        Some(key) if bool::from(key.as_bytes().ct_eq(st.api_key.as_bytes())) => {
+            Ok(next.run(req).await)
+        }
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// A JSON body whose errors say which field is wrong and why (422), or that the
+/// body is not JSON at all (400).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest(
+                "the request needs a JSON body".to_owned(),
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(v) => Ok(JsonBody(v)),
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if inner.is_syntax() || inner.is_eof() {
+                    Err(ApiError::BadRequest(format!(
+                        "the body is not valid JSON: {inner}"
+                    )))
+                } else if path == "." {
+                    Err(ApiError::Unprocessable(format!("invalid body: {inner}")))
+                } else {
+                    Err(ApiError::Unprocessable(format!(
+                        "invalid field `{path}`: {inner}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// Seek pagination parameters, as in Hookdeck's list endpoints.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 250 (default 100).
+    pub limit: Option<i64>,
+    /// Cursor from a previous page's `pagination.next`.
+    pub next: Option<String>,
+    /// Cursor from a previous page's `pagination.prev`.
+    pub prev: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    pub dir: Option<String>,
+    /// Only `created_at` is supported.
+    pub order_by: Option<String>,
+}
+
+impl PageParams {
+    pub fn to_query(&self) -> Result<PageQuery, ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=250).contains(&limit) {
+            return Err(ApiError::Unprocessable(
+                "limit must be between 1 and 250".into(),
+            ));
+        }
+        let dir = match self.dir.as_deref() {
+            None | Some("desc") => Direction::Desc,
+            Some("asc") => Direction::Asc,
+            Some(other) => {
+                return Err(ApiError::Unprocessable(format!(
+                    "dir must be `asc` or `desc`, not {other:?}"
+                )))
+            }
+        };
+        if let Some(o) = self.order_by.as_deref() {
+            if o != "created_at" {
+                return Err(ApiError::Unprocessable(format!(
+                    "order_by must be `created_at`, not {o:?}"
+                )));
+            }
+        }
+        Ok(PageQuery {
+            limit,
+            dir,
+            next: self.next.clone(),
+            prev: self.prev.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Pagination {
+    pub order_by: &'static str,
+    pub dir: &'static str,
+    pub limit: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+}
+
+/// A page in Hookdeck's shape: `{pagination, count, models}`.
+#[derive(Debug, Serialize)]
+pub struct Paginated<T> {
+    pub pagination: Pagination,
+    pub count: i64,
+    pub models: Vec<T>,
+}
+
+impl<T> Paginated<T> {
+    pub fn from_page<U>(page: Page<U>, q: &PageQuery, f: impl FnMut(U) -> T) -> Self {
+        Paginated {
+            pagination: Pagination {
+                order_by: "created_at",
+                dir: match q.dir {
+                    Direction::Desc => "desc",
+                    Direction::Asc => "asc",
+                },
+                limit: q.limit,
+                next: page.next,
+                prev: page.prev,
+            },
+            count: page.count,
+            models: page.models.into_iter().map(f).collect(),
+        }
+    }
+}
+
+/// Parses Hookdeck's boolean query flags (`true`/`false`).
+pub fn parse_flag(name: &str, v: &Option<String>) -> Result<Option<bool>, ApiError> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ApiError::Unprocessable(format!(
+            "{name} must be true or false, not {other:?}"
+        ))),
+    }
+}

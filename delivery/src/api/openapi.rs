@@ -1,0 +1,46 @@
+//! Our OpenAPI document, served at `/openapi.json`.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{attempts, connections, destinations, events, requests, sources, views};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Hookyard API", description = "Management API of Hookyard, shaped like Hookdeck's 2024-09-01 API."),
+    servers((url = "/2024-09-01")),
+    security(("bearerAuth" = [])),
+    modifiers(&BearerAuth),
+    paths(
+        sources::list, sources::create, sources::upsert, sources::retrieve, sources::update,
+        sources::delete, sources::disable, sources::enable,
+        destinations::list, destinations::create, destinations::upsert, destinations::retrieve,
+        destinations::update, destinations::delete, destinations::disable, destinations::enable,
+        connections::list, connections::create, connections::upsert, connections::retrieve,
+        connections::update, connections::delete,
+        requests::list, requests::retrieve, requests::raw, requests::events, requests::ignored,
+        requests::retry,
+        events::list, events::retrieve, events::raw, events::retry,
+        attempts::list, attempts::retrieve,
+    ),
+    components(schemas(
+        sources::SourceIn, destinations::DestinationIn, connections::ConnectionIn,
+        connections::ConnectionUpdate, requests::RetryRequestIn, requests::RetryRequestOut,
+        requests::RawBody, views::SourceOut, views::DestinationOut, views::ConnectionOut,
+        views::RequestOut, views::EventOut, views::AttemptOut, views::IgnoredEventOut,
+        views::RequestData,
+    ))
+)]
+pub struct ApiDoc;

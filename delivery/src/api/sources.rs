@@ -1,0 +1,268 @@
+//! `/sources`: where webhooks come in.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use hookyard_core::id::IdKind;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::views::{self, SourceOut};
+use super::{parse_flag, validate, JsonBody, PageParams, Paginated};
+use crate::clock::{new_id, now_ms};
+use crate::error::ApiError;
+use crate::model::{CustomResponse, Source};
+use crate::store::SourceFilter;
+use crate::AppState;
+
+/// A source to create, or the fields of one to change.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceIn {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Methods accepted; default POST, PUT, PATCH, DELETE.
+    pub allowed_http_methods: Option<Vec<String>>,
+    /// What the provider gets back instead of our JSON acknowledgement.
+    #[schema(value_type = Option<Object>)]
+    pub custom_response: Option<CustomResponse>,
+    /// Provider signature verification (see the edge documentation).
+    #[schema(value_type = Option<Object>)]
+    pub verification: Option<serde_json::Value>,
+    /// Hookyard's addition: largest accepted body in bytes (default: the
+    /// gateway's `ingest.max_body_bytes`).
+    pub max_body_bytes: Option<i64>,
+}
+
+impl SourceIn {
+    /// Applies these fields to `base` (a new source when `None`), checking each.
+    pub fn apply(self, base: Option<Source>, field: &str) -> Result<Source, ApiError> {
+        let now = now_ms();
+        let f = |name: &str| {
+            if field.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{field}.{name}")
+            }
+        };
+        let mut s = match base {
+            Some(s) => s,
+            None => Source {
+                id: new_id(IdKind::Source),
+                name: String::new(),
+                description: None,
+                allowed_http_methods: None,
+                custom_response: None,
+                verification: None,
+                max_body_bytes: None,
+                disabled_at: None,
+                created_at: now,
+                updated_at: now,
+            },
+        };
+        if let Some(name) = self.name {
+            validate::name(&f("name"), &name)?;
+            s.name = name;
+        }
+        if s.name.is_empty() {
+            return Err(ApiError::Unprocessable(format!(
+                "{} is required",
+                f("name")
+            )));
+        }
+        if self.description.is_some() {
+            validate::description(&f("description"), &self.description)?;
+            s.description = self.description;
+        }
+        if let Some(methods) = self.allowed_http_methods {
+            let methods: Vec<String> = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+            for m in &methods {
+                validate::http_method(&f("allowed_http_methods"), m)?;
+            }
+            if methods.is_empty() {
+                return Err(ApiError::Unprocessable(format!(
+                    "{} must list at least one method",
+                    f("allowed_http_methods")
+                )));
+            }
+            s.allowed_http_methods = Some(methods);
+        }
+        if let Some(c) = self.custom_response {
+            if c.body.chars().count() > 1000 {
+                return Err(ApiError::Unprocessable(format!(
+                    "{} must be at most 1000 characters",
+                    f("custom_response.body")
+                )));
+            }
+            s.custom_response = Some(c);
+        }
+        if let Some(v) = self.verification {
+            s.verification = (!v.is_null()).then_some(v);
+        }
+        if let Some(max) = self.max_body_bytes {
+            if max < 1 {
+                return Err(ApiError::Unprocessable(format!(
+                    "{} must be at least 1",
+                    f("max_body_bytes")
+                )));
+            }
+            s.max_body_bytes = Some(max);
+        }
+        s.updated_at = now;
+        Ok(s)
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SourceListParams {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub disabled: Option<String>,
+}
+
+#[utoipa::path(get, path = "/sources", tag = "sources", params(SourceListParams, PageParams),
+    responses((status = 200, description = "A page of sources")))]
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    Query(p): Query<SourceListParams>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Paginated<SourceOut>>, ApiError> {
+    let q = page.to_query()?;
+    let f = SourceFilter {
+        id: p.id,
+        name: p.name,
+        disabled: parse_flag("disabled", &p.disabled)?,
+    };
+    let page = st.store.list_sources(&f, &q).await?;
+    Ok(Json(Paginated::from_page(page, &q, |s| {
+        views::source(&s, &st.public_url)
+    })))
+}
+
+#[utoipa::path(post, path = "/sources", tag = "sources", request_body = SourceIn,
+    responses((status = 200, body = SourceOut), (status = 409, description = "name taken"),
+              (status = 422, description = "invalid field")))]
+pub async fn create(
+    State(st): State<Arc<AppState>>,
+    JsonBody(input): JsonBody<SourceIn>,
+) -> Result<Json<SourceOut>, ApiError> {
+    let s = input.apply(None, "")?;
+    st.store.insert_source(&s).await?;
+    st.catalog.invalidate();
+    Ok(Json(views::source(&s, &st.public_url)))
+}
+
+#[utoipa::path(put, path = "/sources", tag = "sources", request_body = SourceIn,
+    responses((status = 200, body = SourceOut)))]
+/// Creates the source, or updates the one with this name.
+pub async fn upsert(
+    State(st): State<Arc<AppState>>,
+    JsonBody(input): JsonBody<SourceIn>,
+) -> Result<Json<SourceOut>, ApiError> {
+    let name = input
+        .name
+        .clone()
+        .ok_or_else(|| ApiError::Unprocessable("name is required".into()))?;
+    let existing = st.store.find_source_by_name(&name).await?;
+    let is_new = existing.is_none();
+    let s = input.apply(existing, "")?;
+    if is_new {
+        st.store.insert_source(&s).await?;
+    } else {
+        st.store.update_source(&s).await?;
+    }
+    st.catalog.invalidate();
+    Ok(Json(views::source(&s, &st.public_url)))
+}
+
+pub async fn load(st: &AppState, id: &str) -> Result<Source, ApiError> {
+    st.store
+        .get_source(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("source", id))
+}
+
+#[utoipa::path(get, path = "/sources/{id}", tag = "sources",
+    responses((status = 200, body = SourceOut), (status = 404, description = "no such source")))]
+pub async fn retrieve(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<SourceOut>, ApiError> {
+    Ok(Json(views::source(&load(&st, &id).await?, &st.public_url)))
+}
+
+#[utoipa::path(put, path = "/sources/{id}", tag = "sources", request_body = SourceIn,
+    responses((status = 200, body = SourceOut)))]
+pub async fn update(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<SourceIn>,
+) -> Result<Json<SourceOut>, ApiError> {
+    let s = input.apply(Some(load(&st, &id).await?), "")?;
+    st.store.update_source(&s).await?;
+    st.catalog.invalidate();
+    Ok(Json(views::source(&s, &st.public_url)))
+}
+
+#[utoipa::path(delete, path = "/sources/{id}", tag = "sources",
+    responses((status = 200, description = "`{\"id\"}` of the deleted source; its connections are deleted too")))]
+pub async fn delete(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !st.store.delete_source(&id).await? {
+        return Err(ApiError::not_found("source", &id));
+    }
+    st.catalog.invalidate();
+    Ok(Json(serde_json::json!({ "id": id })))
+}
+
+async fn set_disabled(
+    st: &AppState,
+    id: &str,
+    disabled: bool,
+) -> Result<Json<SourceOut>, ApiError> {
+    let mut s = load(st, id).await?;
+    let now = now_ms();
+    s.disabled_at = if disabled {
+        s.disabled_at.or(Some(now))
+    } else {
+        None
+    };
+    s.updated_at = now;
+    st.store.update_source(&s).await?;
+    st.catalog.invalidate();
+    Ok(Json(views::source(&s, &st.public_url)))
+}
+
+#[utoipa::path(put, path = "/sources/{id}/disable", tag = "sources",
+    responses((status = 200, body = SourceOut)))]
+pub async fn disable(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<SourceOut>, ApiError> {
+    set_disabled(&st, &id, true).await
+}
+
+#[utoipa::path(put, path = "/sources/{id}/enable", tag = "sources",
+    responses((status = 200, body = SourceOut)))]
+pub async fn enable(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<SourceOut>, ApiError> {
+    set_disabled(&st, &id, false).await
+}
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/sources", get(list).post(create).put(upsert))
+        .route("/sources/{id}", get(retrieve).put(update).delete(delete))
+        .route("/sources/{id}/disable", put(disable))
+        .route("/sources/{id}/enable", put(enable))
+        // Hookdeck's SDK disables and enables through archive / unarchive.
+        .route("/sources/{id}/archive", put(disable))
+        .route("/sources/{id}/unarchive", put(enable))
+}

@@ -1,0 +1,70 @@
+//! Field checks shared by the API's inputs; each error names the field.
+
+use crate::error::ApiError;
+use crate::model::HTTP_METHODS;
+
+/// Hookdeck's name rule: letters, digits, `-` and `_`, at most 155 characters.
+pub fn name(field: &str, v: &str) -> Result<(), ApiError> {
+    let ok_chars = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if v.is_empty() || v.len() > 155 || !ok_chars {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be 1 to 155 letters, digits, `-` or `_` (got {v:?})"
+        )));
+    }
+    Ok(())
+}
+
+pub fn description(field: &str, v: &Option<String>) -> Result<(), ApiError> {
+    match v {
+        Some(d) if d.chars().count() > 500 => Err(ApiError::Unprocessable(format!(
+            "{field} must be at most 500 characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub fn http_method(field: &str, v: &str) -> Result<(), ApiError> {
+    if HTTP_METHODS.contains(&v) {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(format!(
+            "{field} must be one of {} (got {v:?})",
+            HTTP_METHODS.join(", ")
+        )))
+    }
+}
+
+/// An absolute http(s) URL with a host.
+pub fn url(field: &str, v: &str) -> Result<(), ApiError> {
+    let parsed = url::Url::parse(v)
+        .map_err(|e| ApiError::Unprocessable(format!("{field} is not a valid URL ({e}): {v:?}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be an http:// or https:// URL with a host (got {v:?})"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_hookdecks_rule() {
+        assert!(name("name", "stripe-prod_1").is_ok());
+        for bad in ["", "has space", "ümlaut", &"x".repeat(156)] {
+            let e = name("name", bad).unwrap_err();
+            assert!(e.to_string().starts_with("name must be"), "{e}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_http() {
+        assert!(url("url", "http://127.0.0.1:9/x").is_ok());
+        assert!(url("url", "ftp://example.com").is_err());
+        assert!(url("url", "not a url").is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! Short-lived caches of sources, destinations and connections for the hot paths
+//! (ingest looks up a source per request; dispatch a destination per event).
+//!
+//! Entries live `ttl` (one second by default): the API clears them on every change
+//! it makes, and other replicas' changes show within the ttl.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::model::{Connection, Destination, Source};
+use crate::store::{Store, StoreResult};
+
+struct TtlCache<V> {
+    ttl: Duration,
+    map: Mutex<HashMap<String, (Instant, Option<Arc<V>>)>>,
+}
+
+impl<V> TtlCache<V> {
+    fn new(ttl: Duration) -> Self {
+        TtlCache {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cached value for `key`, or what `load` gives (misses are cached too, so a
+    /// flood of requests to an unknown source does not reach the database each time).
+    async fn get<F>(&self, key: &str, load: F) -> StoreResult<Option<Arc<V>>>
+    where
+        F: Future<Output = StoreResult<Option<V>>>,
+    {
+        if let Some((at, v)) = self.lock().get(key) {
+            if at.elapsed() < self.ttl {
+                return Ok(v.clone());
+            }
+        }
+        let v = load.await?.map(Arc::new);
+        let mut map = self.lock();
+        if map.len() > 100_000 {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (Instant::now(), v.clone()));
+        Ok(v)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Arc<V>>)>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+pub struct Catalog {
+    store: Arc<dyn Store>,
+    sources_by_name: TtlCache<Source>,
+    destinations: TtlCache<Destination>,
+    connections: TtlCache<Connection>,
+}
+
+impl Catalog {
+    pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+        Catalog {
+            store,
+            sources_by_name: TtlCache::new(ttl),
+            destinations: TtlCache::new(ttl),
+            connections: TtlCache::new(ttl),
+        }
+    }
+
+    pub async fn source_by_name(&self, name: &str) -> StoreResult<Option<Arc<Source>>> {
+        self.sources_by_name
+            .get(name, self.store.find_source_by_name(name))
+            .await
+    }
+
+    pub async fn destination(&self, id: &str) -> StoreResult<Option<Arc<Destination>>> {
+        self.destinations
+            .get(id, self.store.get_destination(id))
+            .await
+    }
+
+    pub async fn connection(&self, id: &str) -> StoreResult<Option<Arc<Connection>>> {
+        self.connections
+            .get(id, self.store.get_connection(id))
+            .await
+    }
+
+    /// Forgets everything; called after any change made through the API.
+    pub fn invalidate(&self) {
+        self.sources_by_name.clear();
+        self.destinations.clear();
+        self.connections.clear();
+    }
+}

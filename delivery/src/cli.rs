@@ -1,0 +1,48 @@
+//! The `hookyard` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "hookyard", version, about = "An event gateway for webhooks")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway: ingest (/e/<source>), routing, delivery and the API.
+    Serve(ServeArgs),
+    /// Work with the filter language.
+    Filter {
+        #[command(subcommand)]
+        command: FilterCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: HOOKYARD_LISTEN] [default: 127.0.0.1:8600]
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database and the API key [env: HOOKYARD_DATA_DIR]
+    /// [default: hookyard-data]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… to use PostgreSQL instead of SQLite [env: HOOKYARD_DATABASE_URL]
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// A TOML configuration file (see config.default.toml for every key).
+    #[arg(long, env = "HOOKYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilterCommand {
+    /// Read JSON lines {"filter": …, "input": …} on stdin; print true/false per line.
+    /// Exits non-zero if any line was invalid.
+    Eval,
+}

@@ -1,0 +1,212 @@
+//! Configuration: defaults, then a TOML file, then `HOOKYARD_*` environment
+//! variables, then command-line flags. Every key is documented in
+//! `config.default.toml` at the repository root, which holds the defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use hookyard_core::backoff::RetryStrategy;
+use serde::{Deserialize, Serialize};
+
+use crate::store::SqliteSync;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server (ingest, API, metrics) listens on.
+    pub listen: SocketAddr,
+    /// Where the embedded SQLite database and the generated API key live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL; empty: SQLite in `data_dir`.
+    pub database_url: String,
+    /// API key for the management API; empty: generated at first start and kept in
+    /// `data_dir/api_key`.
+    pub api_key: String,
+    /// URL providers reach this gateway at, used in source URLs; empty: `http://{listen}`.
+    pub public_url: String,
+    pub sqlite: SqliteConfig,
+    pub ingest: IngestConfig,
+    pub delivery: DeliveryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteConfig {
+    /// `full`: every commit is fsynced (survives power loss); `normal`: survives a
+    /// process crash, may lose the last commits on power loss.
+    pub synchronous: SqliteSync,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest body a source accepts unless it sets its own limit.
+    pub max_body_bytes: usize,
+    /// Status answered to requests for a disabled source.
+    pub disabled_source_status: u16,
+    /// Most requests committed in one transaction.
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Timeout of one HTTP delivery attempt.
+    pub timeout_ms: u64,
+    /// Most attempts in flight at once, across destinations.
+    pub concurrency: usize,
+    /// Most response body bytes kept per attempt.
+    pub response_body_limit: usize,
+    /// How often to look for due events when nothing wakes the dispatcher.
+    pub poll_interval_ms: u64,
+    /// Retry policy of connections without a retry rule.
+    pub default_retry: DefaultRetry,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultRetry {
+    pub strategy: RetryStrategy,
+    pub interval_ms: u64,
+    pub count: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8600)),
+            data_dir: PathBuf::from("hookyard-data"),
+            database_url: String::new(),
+            api_key: String::new(),
+            public_url: String::new(),
+            sqlite: SqliteConfig {
+                synchronous: SqliteSync::Full,
+            },
+            ingest: IngestConfig {
+                max_body_bytes: 10 * 1024 * 1024,
+                disabled_source_status: 403,
+                max_batch: 512,
+            },
+            delivery: DeliveryConfig {
+                timeout_ms: 30_000,
+                concurrency: 256,
+                response_body_limit: 64 * 1024,
+                poll_interval_ms: 500,
+                default_retry: DefaultRetry {
+                    strategy: RetryStrategy::Exponential,
+                    interval_ms: 60_000,
+                    count: 5,
+                },
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Value(String),
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Defaults → `file` (if given) → `HOOKYARD_*` env (`__` for nesting, e.g.
+    /// `HOOKYARD_INGEST__MAX_BODY_BYTES`) → `overrides`.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError::Value(format!(
+                    "config file {} does not exist",
+                    f.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        let cfg: Config = fig
+            .merge(Env::prefixed("HOOKYARD_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if axum::http::StatusCode::from_u16(self.ingest.disabled_source_status).is_err() {
+            return Err(ConfigError::Value(
+                "ingest.disabled_source_status must be an HTTP status (100-999)".into(),
+            ));
+        }
+        if self.ingest.max_batch == 0 || self.delivery.concurrency == 0 {
+            return Err(ConfigError::Value(
+                "ingest.max_batch and delivery.concurrency must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database url in effect.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            crate::store::SqlStore::sqlite_url_in(&self.data_dir)
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_defaults_file_matches_the_built_in_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.default.toml");
+        let from_file: Config = Figment::new()
+            .merge(Toml::file(&path))
+            .extract()
+            .expect("config.default.toml parses");
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(Config::default()).unwrap()
+        );
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "h.toml",
+                "listen = \"127.0.0.1:1\"\n[ingest]\nmax_batch = 7\n",
+            )?;
+            jail.set_env("HOOKYARD_INGEST__MAX_BATCH", "9");
+            jail.set_env("HOOKYARD_LISTEN", "127.0.0.1:2");
+            let o = Overrides {
+                listen: Some("127.0.0.1:3".parse().unwrap()),
+                ..Default::default()
+            };
+            let c = Config::load(Some(std::path::Path::new("h.toml")), &o).unwrap();
+            assert_eq!(c.listen.port(), 3);
+            assert_eq!(c.ingest.max_batch, 9);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,243 @@
+//! HTTP destinations: the request's body and headers to the destination's URL.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::{Adapter, Delivery, DeliveryResult};
+use crate::model::{ApiKeyLocation, AuthMethod, Destination, RequestRecord};
+
+/// Headers that describe one hop, not the message, plus those the client sets
+/// itself; they are not forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "expect",
+];
+
+pub struct HttpAdapter {
+    client: reqwest::Client,
+    body_limit: usize,
+}
+
+impl HttpAdapter {
+    pub fn new(timeout: Duration, body_limit: usize) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Hookyard/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(256)
+            .build()?;
+        Ok(HttpAdapter { client, body_limit })
+    }
+}
+
+/// The URL an event goes to: the destination's URL, plus the path the provider
+/// used after `/e/{source}` (unless path forwarding is off) and its query string.
+pub fn target_url(dest: &Destination, req: &RequestRecord) -> Result<url::Url, String> {
+    let base = dest
+        .url
+        .as_deref()
+        .ok_or_else(|| "the destination has no url".to_owned())?;
+    let mut url = url::Url::parse(base).map_err(|e| format!("invalid destination url: {e}"))?;
+    if !dest.path_forwarding_disabled && req.path != "/" && !req.path.is_empty() {
+        let joined = format!("{}{}", url.path().trim_end_matches('/'), req.path);
+        url.set_path(&joined);
+    }
+    if !req.query.is_empty() {
+        let q = match url.query() {
+            Some(existing) if !existing.is_empty() => format!("{existing}&{}", req.query),
+            _ => req.query.clone(),
+        };
+        url.set_query(Some(&q));
+    }
+    Ok(url)
+}
+
+fn forwarded_headers(d: &Delivery<'_>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (k, v) in &d.request.headers {
+        if HOP_BY_HOP.contains(&k.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
+        {
+            headers.append(name, value);
+        }
+    }
+    let ids = [
+        ("idempotency-key", d.event_id.to_owned()),
+        ("x-hookyard-event-id", d.event_id.to_owned()),
+        ("x-hookyard-request-id", d.request.id.clone()),
+        ("x-hookyard-attempt", d.attempt_number.to_string()),
+    ];
+    for (k, v) in ids {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            headers.insert(HeaderName::from_static(k), v);
+        }
+    }
+    headers
+}
+
+fn apply_auth(
+    mut rb: reqwest::RequestBuilder,
+    url: &mut url::Url,
+    auth: Option<&AuthMethod>,
+) -> reqwest::RequestBuilder {
+    match auth {
+        Some(AuthMethod::BearerToken(c)) => rb = rb.bearer_auth(&c.token),
+        Some(AuthMethod::BasicAuth(c)) => {
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", c.username, c.password));
+            rb = rb.header(reqwest::header::AUTHORIZATION, format!("Basic {token}"));
+        }
+        Some(AuthMethod::ApiKey(c)) => match c.to {
+            ApiKeyLocation::Header => rb = rb.header(c.key.as_str(), c.api_key.as_str()),
+            ApiKeyLocation::Query => {
+                url.query_pairs_mut().append_pair(&c.key, &c.api_key);
+            }
+        },
+        Some(AuthMethod::HookdeckSignature(_)) | None => {}
+    }
+    rb
+}
+
+/// Hookdeck's error code for a failed request, from the error's causes.
+fn classify(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        return "TIMEOUT";
+    }
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "CONNECTION_REFUSED",
+                std::io::ErrorKind::ConnectionReset => "CONNECTION_RESET",
+                std::io::ErrorKind::TimedOut => "TIMEOUT",
+                _ => "SOCKET_CLOSED",
+            };
+        }
+        let text = err.to_string().to_ascii_lowercase();
+        if text.contains("dns") || text.contains("failed to lookup") {
+            return "DNS_LOOKUP_FAILED";
+        }
+        if text.contains("certificate") {
+            return "SSL_ERROR_CA_UNKNOWN";
+        }
+        source = err.source();
+    }
+    if e.is_connect() {
+        "HOST_UNREACHABLE"
+    } else {
+        "UNKNOWN"
+    }
+}
+
+/// Reads at most `limit` bytes of the body, so a huge response cannot fill memory.
+async fn capped_body(mut resp: reqwest::Response, limit: usize) -> String {
+    let mut buf = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = limit.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buf.len() >= limit {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[async_trait]
+impl Adapter for HttpAdapter {
+    async fn deliver(&self, d: &Delivery<'_>) -> DeliveryResult {
+        let mut url = match target_url(d.destination, d.request) {
+            Ok(u) => u,
+            Err(e) => return DeliveryResult::error("MISSING_URL", e),
+        };
+        let method_name = d
+            .destination
+            .http_method
+            .clone()
+            .unwrap_or_else(|| d.request.method.clone());
+        let method = match reqwest::Method::from_bytes(method_name.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => {
+                return DeliveryResult::error("UNKNOWN", format!("invalid method {method_name}"))
+            }
+        };
+        let rb = self
+            .client
+            .request(method, url.clone())
+            .headers(forwarded_headers(d));
+        let rb = apply_auth(rb, &mut url, d.destination.auth_method.as_ref());
+        // Auth may have added a query parameter: rebuild with the final URL.
+        let rb = match rb.build() {
+            Ok(mut req) => {
+                *req.url_mut() = url.clone();
+                *req.body_mut() = Some(d.request.body.clone().unwrap_or_default().into());
+                req
+            }
+            Err(e) => return DeliveryResult::error("UNKNOWN", e.to_string()),
+        };
+        // The URL as shown in the attempt, without an API key put in its query.
+        let mut shown = url.clone();
+        if let Some(AuthMethod::ApiKey(c)) = d.destination.auth_method.as_ref() {
+            if c.to == ApiKeyLocation::Query {
+                let pairs: Vec<(String, String)> = shown
+                    .query_pairs()
+                    .filter(|(k, _)| k != &c.key)
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                shown.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+        }
+        let mut result = DeliveryResult {
+            requested_url: Some(shown.to_string()),
+            http_method: Some(method_name),
+            ..Default::default()
+        };
+        match self.client.execute(rb).await {
+            Ok(resp) => {
+                let status = resp.status();
+                result.success = status.is_success();
+                result.response_status = Some(status.as_u16());
+                result.retry_after_ms = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| {
+                        let now = u64::try_from(crate::clock::now_ms()).unwrap_or(0);
+                        hookyard_core::backoff::parse_retry_after(v, now)
+                    });
+                result.response_headers = Some(
+                    resp.headers()
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.as_str().to_owned(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect(),
+                );
+                result.response_body = Some(capped_body(resp, self.body_limit).await);
+            }
+            Err(e) => {
+                result.error_code = Some(classify(&e));
+                result.error_message = Some(e.to_string());
+            }
+        }
+        result
+    }
+}

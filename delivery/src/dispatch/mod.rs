@@ -1,0 +1,183 @@
+//! Dispatch: lease due events, deliver them, record each attempt and decide what
+//! happens next.
+//!
+//! - [`outcome`]: success, retry later (schedule or `Retry-After`), or give up.
+//! - [`Dispatcher`]: the worker loop. Attempts run concurrently up to
+//!   `delivery.concurrency`; their results are written in batches by one task.
+
+pub mod outcome;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookyard_core::id::IdKind;
+use tokio::sync::{mpsc, Notify, Semaphore};
+
+use crate::catalog::Catalog;
+use crate::clock::{new_id, now_ms};
+use crate::destinations::{Adapters, Delivery, DeliveryResult};
+use crate::model::{Attempt, AttemptStatus};
+use crate::route::RulesCache;
+use crate::rules::RetryPolicy;
+use crate::shutdown::Shutdown;
+use crate::store::{AttemptOutcome, DueEvent, Store};
+
+pub struct Dispatcher {
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub rules: Arc<RulesCache>,
+    pub adapters: Arc<Adapters>,
+    pub default_retry: RetryPolicy,
+    pub concurrency: usize,
+    pub wake: Arc<Notify>,
+    pub poll: Duration,
+    /// How long a lease outlives the attempt timeout before another replica may
+    /// take the event over.
+    pub lease: Duration,
+}
+
+impl Dispatcher {
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let this = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(this.concurrency));
+        let (results_tx, results_rx) = mpsc::channel::<AttemptOutcome>(this.concurrency * 4);
+        let writer = tokio::spawn(write_results(this.store.clone(), results_rx));
+
+        loop {
+            if shutdown.is_triggered() {
+                break;
+            }
+            let free = permits.available_permits();
+            if free == 0 {
+                // All slots busy: wait for one to free up (or for shutdown).
+                tokio::select! {
+                    p = permits.clone().acquire_owned() => drop(p),
+                    _ = shutdown.recv() => break,
+                }
+                continue;
+            }
+            let now = now_ms();
+            let lease_until = now + this.lease.as_millis() as i64;
+            let due = match this
+                .store
+                .lease_due_events(now, free.min(500) as i64, lease_until)
+                .await
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(error = %e, "leasing due events failed; will retry");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            if due.is_empty() {
+                let sleep = this.sleep_until_next_due().await;
+                tokio::select! {
+                    _ = this.wake.notified() => {}
+                    _ = tokio::time::sleep(sleep) => {}
+                    _ = shutdown.recv() => break,
+                }
+                continue;
+            }
+            for item in due {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let this = this.clone();
+                let tx = results_tx.clone();
+                tokio::spawn(async move {
+                    let outcome = this.attempt(item).await;
+                    // If the writer is gone we are shutting down; the lease expires
+                    // and the event is delivered again (at-least-once).
+                    let _ = tx.send(outcome).await;
+                    drop(permit);
+                });
+            }
+        }
+        // Let attempts in flight finish and their results be written.
+        let _ = permits.acquire_many(this.concurrency as u32).await;
+        drop(results_tx);
+        let _ = writer.await;
+    }
+
+    async fn sleep_until_next_due(&self) -> Duration {
+        match self.store.next_due_at().await {
+            Ok(Some(at)) => {
+                let wait = (at - now_ms()).max(5) as u64;
+                Duration::from_millis(wait).min(self.poll)
+            }
+            _ => self.poll,
+        }
+    }
+
+    async fn attempt(&self, item: DueEvent) -> AttemptOutcome {
+        let DueEvent { event, request } = item;
+        let attempt_number = event.attempts + 1;
+        let started = Instant::now();
+        let created_at = now_ms();
+        let destination = self.catalog.destination(&event.destination_id).await;
+        let result = match &destination {
+            Ok(Some(dest)) => {
+                let adapter = self.adapters.for_destination(dest);
+                adapter
+                    .deliver(&Delivery {
+                        event_id: &event.id,
+                        request: &request,
+                        destination: dest,
+                        attempt_number,
+                    })
+                    .await
+            }
+            Ok(None) => DeliveryResult::error("UNKNOWN", "the destination was deleted"),
+            Err(e) => DeliveryResult::error("UNKNOWN", format!("could not load destination: {e}")),
+        };
+        let policy = match self.catalog.connection(&event.connection_id).await {
+            Ok(Some(c)) => self.rules.get(&c).retry.clone(),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.default_retry.clone());
+        let (status, next_attempt_at) = outcome::decide(&result, attempt_number, &policy, now_ms());
+        AttemptOutcome {
+            attempt: Attempt {
+                id: new_id(IdKind::Attempt),
+                event_id: event.id.clone(),
+                destination_id: event.destination_id.clone(),
+                attempt_number,
+                trigger: event.next_trigger,
+                status: if result.success {
+                    AttemptStatus::Successful
+                } else {
+                    AttemptStatus::Failed
+                },
+                response_status: result.response_status.map(i64::from),
+                response_headers: result.response_headers,
+                response_body: result.response_body,
+                error_code: result.error_code.map(str::to_owned),
+                error_message: result.error_message,
+                requested_url: result.requested_url,
+                http_method: result.http_method,
+                duration_ms: started.elapsed().as_millis() as i64,
+                created_at,
+            },
+            status,
+            next_attempt_at,
+        }
+    }
+}
+
+/// Writes attempt results in batches: whatever has arrived since the last write goes
+/// into one transaction. A failed write is retried; the results stay in memory until
+/// stored (and if the process dies first, the leases expire and the events are
+/// delivered again).
+async fn write_results(store: Arc<dyn Store>, mut rx: mpsc::Receiver<AttemptOutcome>) {
+    let mut batch = Vec::with_capacity(512);
+    while rx.recv_many(&mut batch, 512).await > 0 {
+        let mut delay = Duration::from_millis(100);
+        while let Err(e) = store.record_attempts(&batch, now_ms()).await {
+            tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,97 @@
+//! Every error a client can see, mapped to its HTTP status in one place. The body is
+//! Hookdeck's error shape: `{"code", "status", "message"}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// Well-formed input that says something we cannot do (a field's value).
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("missing or invalid API key: send `Authorization: Bearer <key>`")]
+    Unauthorized,
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The request could not be stored; the sender should retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A status chosen by configuration (e.g. for a disabled source).
+    #[error("{1}")]
+    Custom(StatusCode, String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            // 422, not 409: Hookdeck's SDK retries 409s, which would repeat a create
+            // that can only fail again.
+            ApiError::Conflict(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Custom(s, _) => *s,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::BadRequest(_) => "BAD_REQUEST",
+            ApiError::Unprocessable(_) => "UNPROCESSABLE_ENTITY",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Unauthorized => "UNAUTHORIZED",
+            ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::Unavailable(_) => "UNAVAILABLE",
+            ApiError::Custom(..) => "REJECTED",
+            ApiError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        ApiError::NotFound(format!("{what} {id:?} not found"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            other => {
+                tracing::error!(error = %other, "storage error");
+                ApiError::Unavailable(format!("storage is unavailable, try again: {other}"))
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::json!({
+            "code": self.code(),
+            "status": status.as_u16(),
+            "message": self.to_string(),
+        });
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,73 @@
+//! A small builder for SQL with numbered (`$1`) placeholders, which both SQLite and
+//! PostgreSQL accept, so one query text serves both backends.
+
+use sqlx::any::{Any, AnyArguments};
+use sqlx::{Arguments, Encode, Type};
+
+use super::StoreError;
+
+pub struct Query {
+    sql: String,
+    args: AnyArguments<'static>,
+    n: usize,
+    error: Option<String>,
+}
+
+impl Query {
+    pub fn new(sql: &str) -> Self {
+        Query {
+            sql: sql.to_owned(),
+            args: AnyArguments::default(),
+            n: 0,
+            error: None,
+        }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: Encode<'static, Any> + Type<Any> + Send + 'static,
+    {
+        self.n += 1;
+        self.sql.push('$');
+        self.sql.push_str(&self.n.to_string());
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e.to_string());
+        }
+        self
+    }
+
+    /// Appends `(v1, v2, …)` placeholders for an `IN` list.
+    pub fn bind_list<T>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self
+    where
+        T: Encode<'static, Any> + Type<Any> + Send + 'static,
+    {
+        self.sql.push('(');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self.sql.push(')');
+        self
+    }
+
+    /// Replaces the text, keeping the bound arguments (for statements that refer to
+    /// the same placeholders in another shape).
+    pub fn replace_sql(&mut self, sql: String) {
+        self.sql = sql;
+    }
+
+    pub fn build(self) -> Result<(String, AnyArguments<'static>), StoreError> {
+        match self.error {
+            Some(e) => Err(StoreError::Corrupt(format!("cannot bind argument: {e}"))),
+            None => Ok((self.sql, self.args)),
+        }
+    }
+}

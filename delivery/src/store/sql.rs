@@ -1,0 +1,1160 @@
+//! [`Store`] over sqlx's `Any` driver: the same SQL for SQLite and PostgreSQL.
+//!
+//! SQLite gets one writer connection (SQLite serialises writers anyway; one
+//! connection avoids `SQLITE_BUSY` retries) and a pool of readers, which WAL lets
+//! run beside the writer. PostgreSQL uses one pool for both.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, Row};
+
+use super::query::Query;
+use super::rows::{self, *};
+use super::*;
+use crate::model::{AttemptTrigger, EventStatus};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Rows per multi-row `INSERT`: well under both backends' bound-parameter limits.
+const INSERT_CHUNK: usize = 200;
+
+/// How SQLite syncs commits (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// fsync on every commit: a commit survives power loss.
+    Full,
+    /// fsync at checkpoints: a commit survives a process crash, the last ones may
+    /// be lost on power loss.
+    Normal,
+}
+
+#[derive(Clone)]
+pub struct SqlStore {
+    write: AnyPool,
+    read: AnyPool,
+    dialect: Dialect,
+}
+
+fn to_sqlx_sqlite_url(url: &str) -> String {
+    // Create the file when missing, as a fresh `hookyard serve` expects.
+    if url.contains('?') {
+        url.to_owned()
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+impl SqlStore {
+    /// Connects and migrates. `sqlite://PATH` or `postgres://…`.
+    pub async fn connect(url: &str, sqlite_sync: SqliteSync) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let dialect =
+            Dialect::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let store = match dialect {
+            Dialect::Sqlite => {
+                let url = to_sqlx_sqlite_url(url);
+                let sync = match sqlite_sync {
+                    SqliteSync::Full => "PRAGMA synchronous = FULL",
+                    SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
+                };
+                let opts = move || {
+                    AnyPoolOptions::new().after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute(sync).await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            Ok(())
+                        })
+                    })
+                };
+                let write = opts().max_connections(1).connect(&url).await?;
+                // Migrate before the readers open, so they see the schema.
+                SQLITE_MIGRATIONS.run(&write).await?;
+                let read = opts().max_connections(4).connect(&url).await?;
+                SqlStore {
+                    write,
+                    read,
+                    dialect,
+                }
+            }
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                SqlStore {
+                    write: pool.clone(),
+                    read: pool,
+                    dialect,
+                }
+            }
+        };
+        Ok(store)
+    }
+
+    /// The SQLite url for a database file in `data_dir`.
+    pub fn sqlite_url_in(data_dir: &Path) -> String {
+        format!("sqlite://{}", data_dir.join("hookyard.db").display())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn fetch_all(&self, pool: &AnyPool, q: Query) -> StoreResult<Vec<AnyRow>> {
+        let (sql, args) = q.build()?;
+        Ok(sqlx::query_with(&sql, args).fetch_all(pool).await?)
+    }
+
+    async fn fetch_optional(&self, pool: &AnyPool, q: Query) -> StoreResult<Option<AnyRow>> {
+        let (sql, args) = q.build()?;
+        Ok(sqlx::query_with(&sql, args).fetch_optional(pool).await?)
+    }
+
+    async fn execute(&self, q: Query) -> StoreResult<u64> {
+        let (sql, args) = q.build()?;
+        Ok(sqlx::query_with(&sql, args)
+            .execute(&self.write)
+            .await
+            .map_err(conflict_as_typed)?
+            .rows_affected())
+    }
+
+    async fn get_one<T>(
+        &self,
+        cols: &str,
+        table: &str,
+        key: &str,
+        value: &str,
+        map: fn(&AnyRow) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut q = Query::new(&format!("SELECT {cols} FROM {table} WHERE {key} = "));
+        q.bind(value.to_owned());
+        self.fetch_optional(&self.read, q)
+            .await?
+            .as_ref()
+            .map(map)
+            .transpose()
+    }
+
+    /// One page of `table`, filtered by `filters` (which appends ` AND …` terms),
+    /// ordered by id and cut at the page's cursor.
+    async fn list<T>(
+        &self,
+        cols: &str,
+        table: &str,
+        filters: &(dyn Fn(&mut Query) + Sync),
+        page: &PageQuery,
+        map: fn(&AnyRow) -> StoreResult<T>,
+        id_of: fn(&T) -> &str,
+    ) -> StoreResult<Page<T>> {
+        let mut count_q = Query::new(&format!("SELECT COUNT(*) AS n FROM {table} WHERE 1 = 1"));
+        filters(&mut count_q);
+        let count: i64 = match self.fetch_optional(&self.read, count_q).await? {
+            Some(row) => row.try_get("n")?,
+            None => 0,
+        };
+
+        let limit = page.limit.clamp(1, 250);
+        let (cursor, going_back) = match (&page.next, &page.prev) {
+            (Some(n), _) => (Some(n.clone()), false),
+            (None, Some(p)) => (Some(p.clone()), true),
+            (None, None) => (None, false),
+        };
+        let desc = page.dir == Direction::Desc;
+        // Going back over a descending list reads ascending from the cursor, then flips.
+        let read_desc = desc != going_back;
+        let mut q = Query::new(&format!("SELECT {cols} FROM {table} WHERE 1 = 1"));
+        filters(&mut q);
+        if let Some(c) = cursor.clone() {
+            q.push(if read_desc {
+                " AND id < "
+            } else {
+                " AND id > "
+            });
+            q.bind(c);
+        }
+        q.push(if read_desc {
+            " ORDER BY id DESC LIMIT "
+        } else {
+            " ORDER BY id ASC LIMIT "
+        });
+        q.bind(limit + 1);
+        let rows = self.fetch_all(&self.read, q).await?;
+        let mut models = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
+        let has_more = models.len() as i64 > limit;
+        models.truncate(limit as usize);
+        if going_back {
+            models.reverse();
+        }
+        let first = models.first().map(|m| id_of(m).to_owned());
+        let last = models.last().map(|m| id_of(m).to_owned());
+        let (next, prev) = match (cursor.is_some(), going_back) {
+            (false, _) => (if has_more { last } else { None }, None),
+            (true, false) => (if has_more { last } else { None }, first),
+            (true, true) => (last, if has_more { first } else { None }),
+        };
+        Ok(Page {
+            models,
+            next,
+            prev,
+            count,
+        })
+    }
+
+    async fn insert_connection_rows(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        c: &Connection,
+        s: Option<&Source>,
+        d: Option<&Destination>,
+    ) -> StoreResult<()> {
+        if let Some(s) = s {
+            let (sql, args) = source_insert(s)?;
+            sqlx::query_with(&sql, args)
+                .execute(&mut **tx)
+                .await
+                .map_err(conflict_as_typed)?;
+        }
+        if let Some(d) = d {
+            let (sql, args) = destination_insert(d)?;
+            sqlx::query_with(&sql, args)
+                .execute(&mut **tx)
+                .await
+                .map_err(conflict_as_typed)?;
+        }
+        let rules = to_json(&c.rules)?;
+        let mut q = Query::new(&format!(
+            "INSERT INTO connections ({CONNECTION_COLS}) VALUES ("
+        ));
+        q.bind(c.id.clone())
+            .push(", ")
+            .bind(c.name.clone())
+            .push(", ")
+            .bind(c.description.clone())
+            .push(", ")
+            .bind(c.source_id.clone())
+            .push(", ")
+            .bind(c.destination_id.clone())
+            .push(", ")
+            .bind(rules)
+            .push(", ")
+            .bind(c.disabled_at)
+            .push(", ")
+            .bind(c.paused_at)
+            .push(", ")
+            .bind(c.created_at)
+            .push(", ")
+            .bind(c.updated_at)
+            .push(")");
+        let (sql, args) = q.build()?;
+        sqlx::query_with(&sql, args)
+            .execute(&mut **tx)
+            .await
+            .map_err(conflict_as_typed)?;
+        Ok(())
+    }
+
+    async fn insert_events_tx(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        request_id: &str,
+        source_id: &str,
+        events: &[NewEvent],
+        now: i64,
+    ) -> StoreResult<()> {
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let mut q = Query::new(
+                "INSERT INTO events (id, request_id, connection_id, source_id, destination_id, \
+                 status, attempts, next_attempt_at, next_trigger, created_at, updated_at) VALUES ",
+            );
+            for (i, e) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(e.id.clone())
+                    .push(", ")
+                    .bind(request_id.to_owned())
+                    .push(", ")
+                    .bind(e.connection_id.clone())
+                    .push(", ")
+                    .bind(source_id.to_owned())
+                    .push(", ")
+                    .bind(e.destination_id.clone())
+                    .push(", ")
+                    .bind(e.status.as_str())
+                    .push(", 0, ")
+                    .bind(e.next_attempt_at)
+                    .push(", ")
+                    .bind(AttemptTrigger::Initial.as_str())
+                    .push(", ")
+                    .bind(now)
+                    .push(", ")
+                    .bind(now)
+                    .push(")");
+            }
+            let (sql, args) = q.build()?;
+            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn events_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Event>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Query::new(&format!("SELECT {EVENT_COLS} FROM events WHERE id IN "));
+        q.bind_list(ids.iter().cloned());
+        q.push(" ORDER BY id");
+        self.fetch_all(&self.write, q)
+            .await?
+            .iter()
+            .map(rows::event)
+            .collect()
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn opt_json<T: serde::Serialize>(v: &Option<T>) -> StoreResult<Option<String>> {
+    v.as_ref().map(to_json).transpose()
+}
+
+/// Unique-constraint violations become [`StoreError::Conflict`], so the API can say
+/// "a source named X already exists" instead of a database error.
+fn conflict_as_typed(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        let msg = db.message().to_ascii_lowercase();
+        if db.is_unique_violation() || msg.contains("unique") || msg.contains("duplicate key") {
+            return StoreError::Conflict(describe_conflict(db.message()));
+        }
+    }
+    StoreError::Database(e)
+}
+
+fn describe_conflict(msg: &str) -> String {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("connections") {
+        "a connection with this name for this source".into()
+    } else if m.contains("destinations") {
+        "a destination with this name".into()
+    } else if m.contains("sources") {
+        "a source with this name".into()
+    } else {
+        "a record with this key".into()
+    }
+}
+
+fn source_values(q: &mut Query, s: &Source) -> StoreResult<()> {
+    q.bind(s.id.clone())
+        .push(", ")
+        .bind(s.name.clone())
+        .push(", ")
+        .bind(s.description.clone())
+        .push(", ")
+        .bind(opt_json(&s.allowed_http_methods)?)
+        .push(", ")
+        .bind(opt_json(&s.custom_response)?)
+        .push(", ")
+        .bind(opt_json(&s.verification)?)
+        .push(", ")
+        .bind(s.max_body_bytes)
+        .push(", ")
+        .bind(s.disabled_at)
+        .push(", ")
+        .bind(s.created_at)
+        .push(", ")
+        .bind(s.updated_at);
+    Ok(())
+}
+
+fn source_insert(s: &Source) -> StoreResult<(String, sqlx::any::AnyArguments<'static>)> {
+    let mut q = Query::new(&format!("INSERT INTO sources ({SOURCE_COLS}) VALUES ("));
+    source_values(&mut q, s)?;
+    q.push(")");
+    q.build()
+}
+
+fn destination_values(q: &mut Query, d: &Destination) -> StoreResult<()> {
+    let period = d
+        .rate_limit_period
+        .map(|p| match serde_json::to_value(p) {
+            Ok(serde_json::Value::String(s)) => Ok(s),
+            _ => Err(StoreError::Corrupt("rate_limit_period".into())),
+        })
+        .transpose()?;
+    q.bind(d.id.clone())
+        .push(", ")
+        .bind(d.name.clone())
+        .push(", ")
+        .bind(d.description.clone())
+        .push(", ")
+        .bind(d.url.clone())
+        .push(", ")
+        .bind(d.cli_path.clone())
+        .push(", ")
+        .bind(d.http_method.clone())
+        .push(", ")
+        .bind(opt_json(&d.auth_method)?)
+        .push(", ")
+        .bind(d.rate_limit)
+        .push(", ")
+        .bind(period)
+        .push(", ")
+        .bind(i64::from(d.path_forwarding_disabled))
+        .push(", ")
+        .bind(d.disabled_at)
+        .push(", ")
+        .bind(d.created_at)
+        .push(", ")
+        .bind(d.updated_at);
+    Ok(())
+}
+
+fn destination_insert(d: &Destination) -> StoreResult<(String, sqlx::any::AnyArguments<'static>)> {
+    let mut q = Query::new(&format!(
+        "INSERT INTO destinations ({DESTINATION_COLS}) VALUES ("
+    ));
+    destination_values(&mut q, d)?;
+    q.push(")");
+    q.build()
+}
+
+/// `UPDATE table SET every column but id WHERE id = $1`, from the binder that
+/// writes the INSERT values: it binds `$1…$N` in the order of `cols`, id first, so
+/// the same binder serves both statements.
+fn update_all(
+    table: &str,
+    cols: &str,
+    values: impl FnOnce(&mut Query) -> StoreResult<()>,
+) -> StoreResult<Query> {
+    let mut q = Query::new("");
+    values(&mut q)?;
+    let sets: Vec<String> = cols
+        .split(',')
+        .map(str::trim)
+        .enumerate()
+        .skip(1)
+        .map(|(i, name)| format!("{name} = ${}", i + 1))
+        .collect();
+    q.replace_sql(format!(
+        "UPDATE {table} SET {} WHERE id = $1",
+        sets.join(", ")
+    ));
+    Ok(q)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn insert_source(&self, s: &Source) -> StoreResult<()> {
+        let (sql, args) = source_insert(s)?;
+        sqlx::query_with(&sql, args)
+            .execute(&self.write)
+            .await
+            .map_err(conflict_as_typed)?;
+        Ok(())
+    }
+
+    async fn update_source(&self, s: &Source) -> StoreResult<()> {
+        let q = update_all("sources", SOURCE_COLS, |q| source_values(q, s))?;
+        self.execute(q).await?;
+        Ok(())
+    }
+
+    async fn get_source(&self, id: &str) -> StoreResult<Option<Source>> {
+        self.get_one(SOURCE_COLS, "sources", "id", id, rows::source)
+            .await
+    }
+
+    async fn find_source_by_name(&self, name: &str) -> StoreResult<Option<Source>> {
+        self.get_one(SOURCE_COLS, "sources", "name", name, rows::source)
+            .await
+    }
+
+    async fn list_sources(&self, f: &SourceFilter, page: &PageQuery) -> StoreResult<Page<Source>> {
+        let filters = |q: &mut Query| {
+            if let Some(id) = &f.id {
+                q.push(" AND id = ").bind(id.clone());
+            }
+            if let Some(name) = &f.name {
+                q.push(" AND name = ").bind(name.clone());
+            }
+            match f.disabled {
+                Some(true) => {
+                    q.push(" AND disabled_at IS NOT NULL");
+                }
+                Some(false) => {
+                    q.push(" AND disabled_at IS NULL");
+                }
+                None => {}
+            }
+        };
+        self.list(SOURCE_COLS, "sources", &filters, page, rows::source, |s| {
+            &s.id
+        })
+        .await
+    }
+
+    async fn delete_source(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        let mut q = Query::new("DELETE FROM connections WHERE source_id = ");
+        q.bind(id.to_owned());
+        let (sql, args) = q.build()?;
+        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        let mut q = Query::new("DELETE FROM sources WHERE id = ");
+        q.bind(id.to_owned());
+        let (sql, args) = q.build()?;
+        let n = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    async fn insert_destination(&self, d: &Destination) -> StoreResult<()> {
+        let (sql, args) = destination_insert(d)?;
+        sqlx::query_with(&sql, args)
+            .execute(&self.write)
+            .await
+            .map_err(conflict_as_typed)?;
+        Ok(())
+    }
+
+    async fn update_destination(&self, d: &Destination) -> StoreResult<()> {
+        let q = update_all("destinations", DESTINATION_COLS, |q| {
+            destination_values(q, d)
+        })?;
+        self.execute(q).await?;
+        Ok(())
+    }
+
+    async fn get_destination(&self, id: &str) -> StoreResult<Option<Destination>> {
+        self.get_one(
+            DESTINATION_COLS,
+            "destinations",
+            "id",
+            id,
+            rows::destination,
+        )
+        .await
+    }
+
+    async fn find_destination_by_name(&self, name: &str) -> StoreResult<Option<Destination>> {
+        self.get_one(
+            DESTINATION_COLS,
+            "destinations",
+            "name",
+            name,
+            rows::destination,
+        )
+        .await
+    }
+
+    async fn list_destinations(
+        &self,
+        f: &DestinationFilter,
+        page: &PageQuery,
+    ) -> StoreResult<Page<Destination>> {
+        let filters = |q: &mut Query| {
+            if let Some(id) = &f.id {
+                q.push(" AND id = ").bind(id.clone());
+            }
+            if let Some(name) = &f.name {
+                q.push(" AND name = ").bind(name.clone());
+            }
+            if let Some(url) = &f.url {
+                q.push(" AND url = ").bind(url.clone());
+            }
+            match f.disabled {
+                Some(true) => {
+                    q.push(" AND disabled_at IS NOT NULL");
+                }
+                Some(false) => {
+                    q.push(" AND disabled_at IS NULL");
+                }
+                None => {}
+            }
+        };
+        self.list(
+            DESTINATION_COLS,
+            "destinations",
+            &filters,
+            page,
+            rows::destination,
+            |d| &d.id,
+        )
+        .await
+    }
+
+    async fn delete_destination(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        let mut q = Query::new("DELETE FROM connections WHERE destination_id = ");
+        q.bind(id.to_owned());
+        let (sql, args) = q.build()?;
+        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        let mut q = Query::new("DELETE FROM destinations WHERE id = ");
+        q.bind(id.to_owned());
+        let (sql, args) = q.build()?;
+        let n = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    async fn insert_connection(
+        &self,
+        c: &Connection,
+        new_source: Option<&Source>,
+        new_destination: Option<&Destination>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        Self::insert_connection_rows(&mut tx, c, new_source, new_destination).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_connection(&self, c: &Connection) -> StoreResult<()> {
+        let rules = to_json(&c.rules)?;
+        let mut q = Query::new("UPDATE connections SET name = ");
+        q.bind(c.name.clone())
+            .push(", description = ")
+            .bind(c.description.clone())
+            .push(", rules = ")
+            .bind(rules)
+            .push(", disabled_at = ")
+            .bind(c.disabled_at)
+            .push(", paused_at = ")
+            .bind(c.paused_at)
+            .push(", updated_at = ")
+            .bind(c.updated_at)
+            .push(" WHERE id = ")
+            .bind(c.id.clone());
+        self.execute(q).await?;
+        Ok(())
+    }
+
+    async fn get_connection(&self, id: &str) -> StoreResult<Option<Connection>> {
+        self.get_one(CONNECTION_COLS, "connections", "id", id, rows::connection)
+            .await
+    }
+
+    async fn list_connections(
+        &self,
+        f: &ConnectionFilter,
+        page: &PageQuery,
+    ) -> StoreResult<Page<Connection>> {
+        let filters = |q: &mut Query| {
+            for (col, v) in [
+                ("id", &f.id),
+                ("name", &f.name),
+                ("source_id", &f.source_id),
+                ("destination_id", &f.destination_id),
+            ] {
+                if let Some(v) = v {
+                    q.push(&format!(" AND {col} = ")).bind(v.clone());
+                }
+            }
+            for (col, v) in [("disabled_at", f.disabled), ("paused_at", f.paused)] {
+                match v {
+                    Some(true) => {
+                        q.push(&format!(" AND {col} IS NOT NULL"));
+                    }
+                    Some(false) => {
+                        q.push(&format!(" AND {col} IS NULL"));
+                    }
+                    None => {}
+                }
+            }
+        };
+        self.list(
+            CONNECTION_COLS,
+            "connections",
+            &filters,
+            page,
+            rows::connection,
+            |c| &c.id,
+        )
+        .await
+    }
+
+    async fn connections_of_source(&self, source_id: &str) -> StoreResult<Vec<Connection>> {
+        let mut q = Query::new(&format!(
+            "SELECT {CONNECTION_COLS} FROM connections WHERE source_id = "
+        ));
+        q.bind(source_id.to_owned()).push(" ORDER BY id");
+        self.fetch_all(&self.read, q)
+            .await?
+            .iter()
+            .map(rows::connection)
+            .collect()
+    }
+
+    async fn delete_connection(&self, id: &str) -> StoreResult<bool> {
+        let mut q = Query::new("DELETE FROM connections WHERE id = ");
+        q.bind(id.to_owned());
+        Ok(self.execute(q).await? > 0)
+    }
+
+    async fn insert_requests(&self, reqs: &[NewRequest], now: i64) -> StoreResult<Vec<String>> {
+        let mut inserted = Vec::with_capacity(reqs.len());
+        let mut tx = self.write.begin().await?;
+        for chunk in reqs.chunks(INSERT_CHUNK) {
+            let mut q = Query::new(
+                "INSERT INTO requests (id, source_id, method, path, query, headers, body, \
+                 body_size, verified, rejection_cause, routed, received_at, created_at, \
+                 updated_at) VALUES ",
+            );
+            for (i, r) in chunk.iter().enumerate() {
+                let e = &r.envelope;
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(e.id.clone())
+                    .push(", ")
+                    .bind(r.source_id.clone())
+                    .push(", ")
+                    .bind(e.method.clone())
+                    .push(", ")
+                    .bind(e.path.clone())
+                    .push(", ")
+                    .bind(e.query.clone())
+                    .push(", ")
+                    .bind(to_json(&e.headers)?)
+                    .push(", ")
+                    .bind(e.body.clone())
+                    .push(", ")
+                    .bind(e.body.len() as i64)
+                    .push(", ")
+                    .bind(r.verified.map(i64::from))
+                    .push(", ")
+                    .bind(r.rejection_cause.map(|c| c.as_str()))
+                    // A rejected request is stored to be seen, never routed.
+                    .push(", ")
+                    .bind(i64::from(r.rejection_cause.is_some()))
+                    .push(", ")
+                    .bind(e.received_at_ms)
+                    .push(", ")
+                    .bind(now)
+                    .push(", ")
+                    .bind(now)
+                    .push(")");
+            }
+            q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            let (sql, args) = q.build()?;
+            for row in sqlx::query_with(&sql, args).fetch_all(&mut *tx).await? {
+                inserted.push(row.try_get("id")?);
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn get_request(&self, id: &str, with_body: bool) -> StoreResult<Option<RequestRecord>> {
+        let cols = if with_body {
+            format!("{REQUEST_COLS}, body")
+        } else {
+            REQUEST_COLS.to_owned()
+        };
+        let mut q = Query::new(&format!("SELECT {cols} FROM requests WHERE id = "));
+        q.bind(id.to_owned());
+        self.fetch_optional(&self.read, q)
+            .await?
+            .map(|r| rows::request(&r, with_body))
+            .transpose()
+    }
+
+    async fn list_requests(
+        &self,
+        f: &RequestFilter,
+        page: &PageQuery,
+    ) -> StoreResult<Page<RequestRecord>> {
+        let filters = |q: &mut Query| {
+            if let Some(id) = &f.id {
+                q.push(" AND id = ").bind(id.clone());
+            }
+            if let Some(s) = &f.source_id {
+                q.push(" AND source_id = ").bind(s.clone());
+            }
+            match f.rejected {
+                Some(true) => {
+                    q.push(" AND rejection_cause IS NOT NULL");
+                }
+                Some(false) => {
+                    q.push(" AND rejection_cause IS NULL");
+                }
+                None => {}
+            }
+        };
+        self.list(
+            REQUEST_COLS,
+            "requests",
+            &filters,
+            page,
+            |r| rows::request(r, false),
+            |r| &r.id,
+        )
+        .await
+    }
+
+    async fn ignored_events_of_request(&self, request_id: &str) -> StoreResult<Vec<IgnoredEvent>> {
+        let mut q = Query::new(&format!(
+            "SELECT {IGNORED_COLS} FROM ignored_events WHERE request_id = "
+        ));
+        q.bind(request_id.to_owned()).push(" ORDER BY id");
+        self.fetch_all(&self.read, q)
+            .await?
+            .iter()
+            .map(rows::ignored)
+            .collect()
+    }
+
+    async fn route_pending(
+        &self,
+        limit: i64,
+        now: i64,
+        route: &RouteFn<'_>,
+    ) -> StoreResult<(usize, usize)> {
+        let mut tx = self.write.begin().await?;
+        let mut q = Query::new(&format!(
+            "SELECT {REQUEST_COLS}, body FROM requests r WHERE routed = 0 ORDER BY id LIMIT "
+        ));
+        q.bind(limit);
+        q.push(&self.dialect.skip_locked("r"));
+        let (sql, args) = q.build()?;
+        let pending = sqlx::query_with(&sql, args)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| rows::request(r, true))
+            .collect::<StoreResult<Vec<_>>>()?;
+        if pending.is_empty() {
+            tx.rollback().await?;
+            return Ok((0, 0));
+        }
+
+        let source_ids: BTreeSet<&str> = pending.iter().map(|r| r.source_id.as_str()).collect();
+        let mut q = Query::new(&format!(
+            "SELECT {CONNECTION_COLS} FROM connections WHERE source_id IN "
+        ));
+        q.bind_list(source_ids.iter().map(|s| s.to_string()));
+        q.push(" ORDER BY id");
+        let (sql, args) = q.build()?;
+        let mut by_source: HashMap<String, Vec<Connection>> = HashMap::new();
+        for row in sqlx::query_with(&sql, args).fetch_all(&mut *tx).await? {
+            let c = rows::connection(&row)?;
+            by_source.entry(c.source_id.clone()).or_default().push(c);
+        }
+
+        let mut events_created = 0;
+        let mut ignored_rows: Vec<IgnoredEvent> = Vec::new();
+        for req in &pending {
+            let conns = by_source
+                .get(&req.source_id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let result = route(req, conns);
+            Self::insert_events_tx(&mut tx, &req.id, &req.source_id, &result.events, now).await?;
+            events_created += result.events.len();
+            let mut q = Query::new("UPDATE requests SET routed = 1, events_count = ");
+            q.bind(result.events.len() as i64)
+                .push(", ignored_count = ")
+                .bind(result.ignored.len() as i64)
+                .push(", rejection_cause = ")
+                .bind(result.rejection.map(|c| c.as_str()))
+                .push(", updated_at = ")
+                .bind(now)
+                .push(" WHERE id = ")
+                .bind(req.id.clone());
+            let (sql, args) = q.build()?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            ignored_rows.extend(result.ignored);
+        }
+        for chunk in ignored_rows.chunks(INSERT_CHUNK) {
+            let mut q = Query::new(&format!(
+                "INSERT INTO ignored_events ({IGNORED_COLS}) VALUES "
+            ));
+            for (i, ig) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(ig.id.clone())
+                    .push(", ")
+                    .bind(ig.request_id.clone())
+                    .push(", ")
+                    .bind(ig.connection_id.clone())
+                    .push(", ")
+                    .bind(ig.cause.clone())
+                    .push(", ")
+                    .bind(opt_json(&ig.meta)?)
+                    .push(", ")
+                    .bind(ig.created_at)
+                    .push(")");
+            }
+            let (sql, args) = q.build()?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok((pending.len(), events_created))
+    }
+
+    async fn add_events(
+        &self,
+        request_id: &str,
+        source_id: &str,
+        events: &[NewEvent],
+        now: i64,
+    ) -> StoreResult<Vec<Event>> {
+        let mut tx = self.write.begin().await?;
+        Self::insert_events_tx(&mut tx, request_id, source_id, events, now).await?;
+        let mut q = Query::new("UPDATE requests SET events_count = events_count + ");
+        q.bind(events.len() as i64)
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" WHERE id = ")
+            .bind(request_id.to_owned());
+        let (sql, args) = q.build()?;
+        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        tx.commit().await?;
+        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+        self.events_by_ids(&ids).await
+    }
+
+    async fn get_event(&self, id: &str) -> StoreResult<Option<Event>> {
+        self.get_one(EVENT_COLS, "events", "id", id, rows::event)
+            .await
+    }
+
+    async fn list_events(&self, f: &EventFilter, page: &PageQuery) -> StoreResult<Page<Event>> {
+        let filters = |q: &mut Query| {
+            for (col, v) in [
+                ("id", &f.id),
+                ("connection_id", &f.connection_id),
+                ("source_id", &f.source_id),
+                ("destination_id", &f.destination_id),
+                ("request_id", &f.request_id),
+            ] {
+                if let Some(v) = v {
+                    q.push(&format!(" AND {col} = ")).bind(v.clone());
+                }
+            }
+            if let Some(s) = f.status {
+                q.push(" AND status = ").bind(s.as_str());
+            }
+        };
+        self.list(EVENT_COLS, "events", &filters, page, rows::event, |e| &e.id)
+            .await
+    }
+
+    async fn retry_event(&self, id: &str, now: i64) -> StoreResult<Option<Event>> {
+        let mut q = Query::new("UPDATE events SET status = ");
+        q.bind(EventStatus::Queued.as_str())
+            .push(", next_attempt_at = ")
+            .bind(now)
+            .push(", next_trigger = ")
+            .bind(AttemptTrigger::Manual.as_str())
+            .push(", lease_until = NULL, updated_at = ")
+            .bind(now)
+            .push(" WHERE id = ")
+            .bind(id.to_owned());
+        if self.execute(q).await? == 0 {
+            return Ok(None);
+        }
+        Ok(self.events_by_ids(&[id.to_owned()]).await?.pop())
+    }
+
+    async fn lease_due_events(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_until: i64,
+    ) -> StoreResult<Vec<DueEvent>> {
+        let mut q = Query::new("UPDATE events SET lease_until = ");
+        q.bind(lease_until).push(
+            " WHERE id IN (SELECT e.id FROM events e \
+             JOIN connections c ON c.id = e.connection_id \
+             JOIN destinations d ON d.id = e.destination_id \
+             WHERE e.status IN ('QUEUED', 'SCHEDULED') AND e.next_attempt_at <= ",
+        );
+        q.bind(now)
+            .push(" AND (e.lease_until IS NULL OR e.lease_until <= ")
+            .bind(now)
+            .push(
+                ") AND c.paused_at IS NULL AND c.disabled_at IS NULL \
+                 AND d.disabled_at IS NULL ORDER BY e.next_attempt_at LIMIT ",
+            )
+            .bind(limit)
+            .push(&self.dialect.skip_locked("e"))
+            .push(") RETURNING id");
+        let ids: Vec<String> = self
+            .fetch_all(&self.write, q)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events = self.events_by_ids(&ids).await?;
+        let request_ids: BTreeSet<String> = events.iter().map(|e| e.request_id.clone()).collect();
+        let mut q = Query::new(&format!(
+            "SELECT {REQUEST_COLS}, body FROM requests WHERE id IN "
+        ));
+        q.bind_list(request_ids.into_iter());
+        let mut requests: HashMap<String, RequestRecord> = HashMap::new();
+        for row in self.fetch_all(&self.read, q).await? {
+            let r = rows::request(&row, true)?;
+            requests.insert(r.id.clone(), r);
+        }
+        events
+            .into_iter()
+            .map(|event| {
+                let request = requests.get(&event.request_id).cloned().ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "event {} refers to missing request {}",
+                        event.id, event.request_id
+                    ))
+                })?;
+                Ok(DueEvent { event, request })
+            })
+            .collect()
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
+        let q = Query::new(
+            "SELECT MIN(next_attempt_at) AS t FROM events WHERE status IN ('QUEUED', 'SCHEDULED')",
+        );
+        Ok(match self.fetch_optional(&self.read, q).await? {
+            Some(row) => row.try_get::<Option<i64>, _>("t")?,
+            None => None,
+        })
+    }
+
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: i64) -> StoreResult<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await?;
+        for chunk in outcomes.chunks(INSERT_CHUNK) {
+            let mut q = Query::new(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
+            for (i, o) in chunk.iter().enumerate() {
+                let a = &o.attempt;
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(a.id.clone())
+                    .push(", ")
+                    .bind(a.event_id.clone())
+                    .push(", ")
+                    .bind(a.destination_id.clone())
+                    .push(", ")
+                    .bind(a.attempt_number)
+                    .push(", ")
+                    .bind(a.trigger.as_str())
+                    .push(", ")
+                    .bind(a.status.as_str())
+                    .push(", ")
+                    .bind(a.response_status)
+                    .push(", ")
+                    .bind(opt_json(&a.response_headers)?)
+                    .push(", ")
+                    .bind(a.response_body.clone())
+                    .push(", ")
+                    .bind(a.error_code.clone())
+                    .push(", ")
+                    .bind(a.error_message.clone())
+                    .push(", ")
+                    .bind(a.requested_url.clone())
+                    .push(", ")
+                    .bind(a.http_method.clone())
+                    .push(", ")
+                    .bind(a.duration_ms)
+                    .push(", ")
+                    .bind(a.created_at)
+                    .push(")");
+            }
+            let (sql, args) = q.build()?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        for o in outcomes {
+            let a = &o.attempt;
+            let succeeded = o.status == EventStatus::Successful;
+            let mut q = Query::new("UPDATE events SET status = ");
+            q.bind(o.status.as_str())
+                .push(", attempts = ")
+                .bind(a.attempt_number)
+                .push(", last_attempt_at = ")
+                .bind(a.created_at)
+                .push(", next_attempt_at = ")
+                .bind(o.next_attempt_at)
+                .push(", next_trigger = ")
+                .bind(AttemptTrigger::Automatic.as_str())
+                .push(", response_status = ")
+                .bind(a.response_status)
+                .push(", error_code = ")
+                .bind(a.error_code.clone())
+                .push(", successful_at = ")
+                .bind(if succeeded { Some(now) } else { None })
+                .push(", lease_until = NULL, updated_at = ")
+                .bind(now)
+                .push(" WHERE id = ")
+                .bind(a.event_id.clone());
+            let (sql, args) = q.build()?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_attempt(&self, id: &str) -> StoreResult<Option<Attempt>> {
+        self.get_one(ATTEMPT_COLS, "attempts", "id", id, rows::attempt)
+            .await
+    }
+
+    async fn list_attempts(
+        &self,
+        f: &AttemptFilter,
+        page: &PageQuery,
+    ) -> StoreResult<Page<Attempt>> {
+        let filters = |q: &mut Query| {
+            if let Some(e) = &f.event_id {
+                q.push(" AND event_id = ").bind(e.clone());
+            }
+            if let Some(d) = &f.destination_id {
+                q.push(" AND destination_id = ").bind(d.clone());
+            }
+        };
+        self.list(
+            ATTEMPT_COLS,
+            "attempts",
+            &filters,
+            page,
+            rows::attempt,
+            |a| &a.id,
+        )
+        .await
+    }
+}
+
+impl FromStr for SqliteSync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(SqliteSync::Full),
+            "normal" => Ok(SqliteSync::Normal),
+            other => Err(format!(
+                "unknown sqlite sync mode {other:?}: use full or normal"
+            )),
+        }
+    }
+}
