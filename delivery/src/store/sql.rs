@@ -78,6 +78,12 @@ impl SqlStore {
                 let write = opts().max_connections(1).connect(&url).await?;
                 // Migrate before the readers open, so they see the schema.
                 SQLITE_MIGRATIONS.run(&write).await?;
+                // One process owns a SQLite database, so any lease found at start
+                // belongs to a previous run that died mid-delivery: release it so
+                // those events go out now, not when the lease would have expired.
+                sqlx::query("UPDATE events SET lease_until = NULL WHERE lease_until IS NOT NULL")
+                    .execute(&write)
+                    .await?;
                 let read = opts().max_connections(4).connect(&url).await?;
                 SqlStore {
                     write,
