@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, set-up included: what `.ci/run` calls.
+#
+# Needs: a Rust toolchain, Node.js 20+ with npm, and PostgreSQL on 127.0.0.1:5432
+# (trust auth, database `test`). With CI=true a missing PostgreSQL fails the run;
+# elsewhere the PostgreSQL halves of the tests are skipped with a message.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "set-up: npm packages for the SDK compatibility test"
+(cd tests/sdk && npm install --no-audit --no-fund --loglevel=error)
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests: unit, filter conformance, store (SQLite + PostgreSQL), end to end"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+step "Hookdeck SDK (@hookdeck/sdk) against a running hookyard"
+data_dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+key="sdk-test-key-$RANDOM"
+HOOKYARD_API_KEY="$key" ./target/debug/hookyard serve --listen "127.0.0.1:$port" \
+  --data-dir "$data_dir" >"$data_dir/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -rf "$data_dir"' EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+  sleep 0.1
+done
+(cd tests/sdk && HOOKYARD_URL="http://127.0.0.1:$port" HOOKYARD_API_KEY="$key" npm test --silent)
