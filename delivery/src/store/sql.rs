@@ -333,6 +333,17 @@ fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Text from outside (a request line, a destination's response) as it can be stored.
+///
+/// PostgreSQL `TEXT` cannot hold NUL ("invalid byte sequence for encoding UTF8:
+/// 0x00"), so one such string failed the whole batch there (a group commit of
+/// requests; the dispatcher's attempt writes, which are retried forever) while
+/// SQLite stored it. NUL becomes U+FFFD, as `from_utf8_lossy` does for other
+/// unrepresentable bytes, on both backends so they return the same text.
+fn storable_text(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
 fn opt_json<T: serde::Serialize>(v: &Option<T>) -> StoreResult<Option<String>> {
     v.as_ref().map(to_json).transpose()
 }
@@ -728,11 +739,11 @@ impl Store for SqlStore {
                     .push(", ")
                     .bind(r.source_id.clone())
                     .push(", ")
-                    .bind(e.method.clone())
+                    .bind(storable_text(&e.method))
                     .push(", ")
-                    .bind(e.path.clone())
+                    .bind(storable_text(&e.path))
                     .push(", ")
-                    .bind(e.query.clone())
+                    .bind(storable_text(&e.query))
                     .push(", ")
                     .bind(to_json(&e.headers)?)
                     .push(", ")
@@ -1074,11 +1085,11 @@ impl Store for SqlStore {
                     .push(", ")
                     .bind(opt_json(&a.response_headers)?)
                     .push(", ")
-                    .bind(a.response_body.clone())
+                    .bind(a.response_body.as_deref().map(storable_text))
                     .push(", ")
                     .bind(a.error_code.clone())
                     .push(", ")
-                    .bind(a.error_message.clone())
+                    .bind(a.error_message.as_deref().map(storable_text))
                     .push(", ")
                     .bind(a.requested_url.clone())
                     .push(", ")

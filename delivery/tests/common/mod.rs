@@ -1,0 +1,76 @@
+//! Shared helpers for the delivery integration tests.
+
+#![allow(dead_code)]
+
+pub mod pg;
+
+use std::sync::Arc;
+
+use hookyard::store::{SqlStore, SqliteSync, Store};
+use tempfile::TempDir;
+
+/// Keeps a backend's database alive for the test; cleans it up when dropped.
+pub enum Guard {
+    Sqlite(TempDir),
+    Postgres(pg::TestDb),
+}
+
+/// One store to run a conformance test against.
+pub struct Backend {
+    /// `"sqlite"` or `"postgres"`.
+    pub name: &'static str,
+    pub store: Arc<dyn Store>,
+    /// The database url, to open more stores on the same database ("replicas").
+    pub url: String,
+    // Declared last so the store (and its pools) drop before the database goes.
+    _guard: Guard,
+}
+
+impl Backend {
+    pub fn is_postgres(&self) -> bool {
+        self.name == "postgres"
+    }
+
+    /// Another [`SqlStore`] on the same database, as a second replica would open.
+    pub async fn replica(&self) -> Arc<dyn Store> {
+        Arc::new(
+            SqlStore::connect(&self.url, SqliteSync::Normal)
+                .await
+                .unwrap_or_else(|e| panic!("cannot open a second {} store: {e}", self.name)),
+        )
+    }
+}
+
+/// A fresh SQLite database and, when the server is there, a fresh PostgreSQL one.
+///
+/// Without PostgreSQL on 127.0.0.1:5432 this returns SQLite only and says so, except
+/// with `CI=true`, where it panics (see [`pg::TestDb::create`]).
+pub async fn backends() -> Vec<Backend> {
+    let mut out = Vec::with_capacity(2);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = SqlStore::sqlite_url_in(dir.path());
+    let store = SqlStore::connect(&url, SqliteSync::Normal)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open SQLite store {url}: {e}"));
+    out.push(Backend {
+        name: "sqlite",
+        store: Arc::new(store),
+        url,
+        _guard: Guard::Sqlite(dir),
+    });
+
+    if let Some(db) = pg::TestDb::create().await {
+        let url = db.url.clone();
+        let store = SqlStore::connect(&url, SqliteSync::Normal)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open PostgreSQL store {url}: {e}"));
+        out.push(Backend {
+            name: "postgres",
+            store: Arc::new(store),
+            url,
+            _guard: Guard::Postgres(db),
+        });
+    }
+    out
+}
