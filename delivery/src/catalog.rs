@@ -59,6 +59,7 @@ pub struct Catalog {
     sources_by_name: TtlCache<Source>,
     destinations: TtlCache<Destination>,
     connections: TtlCache<Connection>,
+    connections_of_source: TtlCache<Vec<Connection>>,
 }
 
 impl Catalog {
@@ -68,6 +69,7 @@ impl Catalog {
             sources_by_name: TtlCache::new(ttl),
             destinations: TtlCache::new(ttl),
             connections: TtlCache::new(ttl),
+            connections_of_source: TtlCache::new(ttl),
         }
     }
 
@@ -89,10 +91,25 @@ impl Catalog {
             .await
     }
 
+    /// The source's connections (routing at ingest uses these).
+    pub async fn connections_of_source(
+        &self,
+        source_id: &str,
+    ) -> StoreResult<Arc<Vec<Connection>>> {
+        let found = self
+            .connections_of_source
+            .get(source_id, async {
+                self.store.connections_of_source(source_id).await.map(Some)
+            })
+            .await?;
+        Ok(found.unwrap_or_default())
+    }
+
     /// Forgets everything; called after any change made through the API.
     pub fn invalidate(&self) {
         self.sources_by_name.clear();
         self.destinations.clear();
         self.connections.clear();
+        self.connections_of_source.clear();
     }
 }

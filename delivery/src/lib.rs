@@ -43,7 +43,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::destinations::{http::HttpAdapter, Adapters};
 use crate::dispatch::Dispatcher;
-use crate::ingest::committer::Committer;
+use crate::ingest::committer::{CommitContext, Committer};
 use crate::route::{Router as RequestRouter, RulesCache};
 use crate::shutdown::Shutdown;
 use crate::store::{SqlStore, Store};
@@ -110,7 +110,16 @@ pub async fn run(
     let rules = Arc::new(RulesCache::default());
     let route_wake = Arc::new(Notify::new());
     let dispatch_wake = Arc::new(Notify::new());
-    let committer = Committer::start(store.clone(), cfg.ingest.max_batch, route_wake.clone());
+    let committer = Committer::start(
+        CommitContext {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            rules: rules.clone(),
+            router_wake: route_wake.clone(),
+            dispatch_wake: dispatch_wake.clone(),
+        },
+        cfg.ingest.max_batch,
+    );
     let poll = Duration::from_millis(cfg.delivery.poll_interval_ms);
 
     let router = RequestRouter {

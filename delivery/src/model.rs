@@ -242,6 +242,9 @@ pub struct NewRequest {
     pub verified: Option<bool>,
     /// Set when the request is stored only to be shown (rejected), never routed.
     pub rejection_cause: Option<RejectionCause>,
+    /// Routing decided before storing (local ingest does this so a request and its
+    /// events commit together); `None`: the router routes it after it is stored.
+    pub route: Option<crate::store::RouteResult>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

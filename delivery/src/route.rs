@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hookyard_core::envelope::Envelope;
 use hookyard_core::id::IdKind;
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
@@ -17,8 +18,41 @@ use crate::rules::{CompiledFilter, CompiledRules};
 use crate::shutdown::Shutdown;
 use crate::store::{RouteResult, Store};
 
+/// What routing looks at: a stored request or one about to be stored.
+pub struct RouteInput<'a> {
+    pub request_id: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl<'a> From<&'a RequestRecord> for RouteInput<'a> {
+    fn from(r: &'a RequestRecord) -> Self {
+        RouteInput {
+            request_id: &r.id,
+            path: &r.path,
+            query: &r.query,
+            headers: &r.headers,
+            body: r.body.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+impl<'a> From<&'a Envelope> for RouteInput<'a> {
+    fn from(e: &'a Envelope) -> Self {
+        RouteInput {
+            request_id: &e.id,
+            path: &e.path,
+            query: &e.query,
+            headers: &e.headers,
+            body: &e.body,
+        }
+    }
+}
+
 /// A request as the filter language sees it: body parsed once, however many
-/// connections look at it.
+/// connections look at it. A body that is not JSON is matched as a string.
 pub struct RequestView {
     pub body: Value,
     pub headers: Value,
@@ -27,17 +61,15 @@ pub struct RequestView {
 }
 
 impl RequestView {
-    pub fn new(req: &RequestRecord) -> Self {
-        let body = req
-            .body
-            .as_deref()
-            .map(|b| {
-                serde_json::from_slice(b)
-                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned()))
-            })
-            .unwrap_or(Value::Null);
+    pub fn new(req: &RouteInput<'_>) -> Self {
+        let body = if req.body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(req.body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(req.body).into_owned()))
+        };
         let mut headers = Map::new();
-        for (k, v) in &req.headers {
+        for (k, v) in req.headers {
             match headers.get_mut(k) {
                 Some(Value::String(existing)) => {
                     existing.push_str(", ");
@@ -51,8 +83,8 @@ impl RequestView {
         RequestView {
             body,
             headers: Value::Object(headers),
-            query: parse_query(&req.query),
-            path: Value::String(req.path.clone()),
+            query: parse_query(req.query),
+            path: Value::String(req.path.to_owned()),
         }
     }
 }
@@ -115,7 +147,7 @@ impl RulesCache {
 
 /// What routing makes of one request against some connections.
 pub fn route_request(
-    req: &RequestRecord,
+    req: &RouteInput<'_>,
     connections: &[Connection],
     rules: &RulesCache,
     now: i64,
@@ -132,7 +164,7 @@ pub fn route_request(
         let compiled = rules.get(c);
         let ignore = |cause: &str, meta: Option<Value>| IgnoredEvent {
             id: new_id(IdKind::IgnoredEvent),
-            request_id: req.id.clone(),
+            request_id: req.request_id.to_owned(),
             connection_id: c.id.clone(),
             cause: cause.into(),
             meta,
@@ -187,7 +219,7 @@ impl Router {
         loop {
             let rules = self.rules.clone();
             let route = move |req: &RequestRecord, conns: &[Connection]| {
-                route_request(req, conns, &rules, now_ms())
+                route_request(&req.into(), conns, &rules, now_ms())
             };
             match self.store.route_pending(self.batch, now_ms(), &route).await {
                 Ok((routed, events)) => {

@@ -127,6 +127,7 @@ fn request(s: &Source, body: &[u8], headers: &[(&str, &str)]) -> NewRequest {
         source_id: s.id.clone(),
         verified: Some(true),
         rejection_cause: None,
+        route: None,
     }
 }
 
@@ -1018,6 +1019,7 @@ async fn insert_requests_body(b: &Backend) {
     let rejected = NewRequest {
         verified: Some(false),
         rejection_cause: Some(RejectionCause::VerificationFailed),
+        route: None,
         ..request(&w.s, b"bad signature", &[])
     };
     assert_eq!(
@@ -1568,7 +1570,7 @@ async fn record_attempts_body(b: &Backend) {
         lease_ids(st, T0 + 10_000_000, 10, T0 + 20_000_000).await,
         Vec::<String>::new()
     );
-    assert_eq!(st.next_due_at().await.unwrap(), None);
+    assert_eq!(st.next_due_at(T0).await.unwrap(), None);
     // Recording nothing is fine.
     st.record_attempts(&[], T0).await.unwrap();
 
@@ -1784,7 +1786,7 @@ async fn add_events_body(b: &Backend) {
         .unwrap();
     assert_eq!(listed.count, 3);
     // The dispatcher sleeps until the earliest pending event is due.
-    assert_eq!(st.next_due_at().await.unwrap(), Some(T0 + 1));
+    assert_eq!(st.next_due_at(T0).await.unwrap(), Some(T0 + 1));
 
     // Adding again counts again.
     st.add_events(

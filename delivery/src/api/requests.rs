@@ -183,7 +183,7 @@ pub async fn retry(
         }
     }
     let now = now_ms();
-    let routed = route_request(&req, &chosen, &st.rules, now);
+    let routed = route_request(&(&req).into(), &chosen, &st.rules, now);
     let events = st
         .store
         .add_events(&req.id, &req.source_id, &routed.events, now)

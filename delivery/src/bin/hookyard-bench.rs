@@ -1,1 +1,258 @@
-fn main() {}
+//! `hookyard-bench`: load for a gateway on loopback. Starts a gateway (SQLite in a
+//! temporary directory, or `--database-url postgres://…`) and a local sink, then
+//! prints:
+//! - ingest: requests/s accepted and latency percentiles, for a source with no
+//!   connection (only the store-and-acknowledge path);
+//! - end to end: events/s from the first request sent to the last delivery seen by
+//!   the sink, for a source connected to the sink.
+//!
+//! Everything shares this machine's cores: the figures include the load
+//! generator's own cost.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use hookyard::config::Config;
+use tokio::sync::Notify;
+
+#[derive(Debug, Parser)]
+#[command(about = "Measure Hookyard's ingest and end-to-end delivery rates on loopback")]
+struct Args {
+    /// Requests sent in the ingest phase.
+    #[arg(long, default_value_t = 100_000)]
+    ingest_requests: u64,
+    /// Requests sent in the end-to-end phase.
+    #[arg(long, default_value_t = 50_000)]
+    e2e_requests: u64,
+    /// Concurrent senders (each one connection, one request at a time).
+    #[arg(long, default_value_t = 64)]
+    concurrency: u64,
+    /// Size of each webhook's JSON body.
+    #[arg(long, default_value_t = 1024)]
+    body_bytes: usize,
+    /// PostgreSQL instead of SQLite (the database should be empty or disposable).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// SQLite sync mode: full (fsync per commit) or normal.
+    #[arg(long, default_value = "full")]
+    sqlite_sync: String,
+}
+
+struct Sink {
+    count: AtomicU64,
+    target: AtomicU64,
+    done: Notify,
+}
+
+async fn start_sink() -> anyhow::Result<(String, Arc<Sink>)> {
+    let sink = Arc::new(Sink {
+        count: AtomicU64::new(0),
+        target: AtomicU64::new(u64::MAX),
+        done: Notify::new(),
+    });
+    let s = sink.clone();
+    let app = axum::Router::new().fallback(move || {
+        let s = s.clone();
+        async move {
+            let n = s.count.fetch_add(1, Ordering::Relaxed) + 1;
+            if n >= s.target.load(Ordering::Relaxed) {
+                s.done.notify_one();
+            }
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/sink", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, sink))
+}
+
+struct LoadResult {
+    elapsed: Duration,
+    ok: u64,
+    failed: u64,
+    latency_us: Histogram<u64>,
+    started: Instant,
+}
+
+async fn load(url: &str, total: u64, concurrency: u64, body: Arc<String>) -> LoadResult {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (next, url, body) = (next.clone(), url.to_owned(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            // One client per sender: one keep-alive connection each.
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("http client");
+            let mut hist = Histogram::<u64>::new(3).expect("histogram");
+            let (mut ok, mut failed) = (0u64, 0u64);
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let t = Instant::now();
+                let res = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.as_bytes().to_vec())
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        ok += 1;
+                    }
+                    _ => failed += 1,
+                }
+                let _ = hist.record(t.elapsed().as_micros() as u64);
+            }
+            (hist, ok, failed)
+        }));
+    }
+    let mut latency_us = Histogram::<u64>::new(3).expect("histogram");
+    let (mut ok, mut failed) = (0, 0);
+    for t in tasks {
+        if let Ok((h, o, f)) = t.await {
+            let _ = latency_us.add(h);
+            ok += o;
+            failed += f;
+        }
+    }
+    LoadResult {
+        elapsed: started.elapsed(),
+        ok,
+        failed,
+        latency_us,
+        started,
+    }
+}
+
+fn report(name: &str, r: &LoadResult) {
+    let rate = r.ok as f64 / r.elapsed.as_secs_f64();
+    println!(
+        "{name}: {} accepted, {} failed in {:.2}s = {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        r.ok,
+        r.failed,
+        r.elapsed.as_secs_f64(),
+        rate,
+        r.latency_us.value_at_quantile(0.50) as f64 / 1000.0,
+        r.latency_us.value_at_quantile(0.99) as f64 / 1000.0,
+        r.latency_us.max() as f64 / 1000.0,
+    );
+}
+
+async fn api_post(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<()> {
+    let r = client.post(url).bearer_auth(key).json(&body).send().await?;
+    anyhow::ensure!(r.status().is_success(), "{url}: {}", r.text().await?);
+    Ok(())
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
+    let dir = tempfile::TempDir::new()?;
+    let mut cfg = Config::default();
+    cfg.data_dir = dir.path().to_path_buf();
+    cfg.sqlite.synchronous = args.sqlite_sync.parse().map_err(anyhow::Error::msg)?;
+    if let Some(url) = &args.database_url {
+        cfg.database_url = url.clone();
+    }
+    let backend = if args.database_url.is_some() {
+        "PostgreSQL".to_owned()
+    } else {
+        format!("SQLite (synchronous={})", args.sqlite_sync)
+    };
+    let store = hookyard::open_store(&cfg).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let key = "bench-key";
+    let (trigger, shutdown) = hookyard::shutdown::channel();
+    let gateway = tokio::spawn(hookyard::run(cfg, store, key.into(), listener, shutdown));
+    let (sink_url, sink) = start_sink().await?;
+
+    let client = reqwest::Client::new();
+    let api = format!("{base}/2024-09-01");
+    let run_id = rand::random::<u32>();
+    let ingest_source = format!("bench-ingest-{run_id}");
+    let e2e_source = format!("bench-e2e-{run_id}");
+    api_post(
+        &client,
+        &format!("{api}/sources"),
+        key,
+        serde_json::json!({"name": ingest_source}),
+    )
+    .await?;
+    api_post(
+        &client,
+        &format!("{api}/connections"),
+        key,
+        serde_json::json!({"name": "bench", "source": {"name": e2e_source},
+                           "destination": {"name": format!("sink-{run_id}"), "url": sink_url}}),
+    )
+    .await?;
+
+    let filler = "x".repeat(args.body_bytes.saturating_sub(60));
+    let body = Arc::new(format!(
+        r#"{{"type":"order.created","id":12345,"data":"{filler}"}}"#
+    ));
+    println!(
+        "backend {backend}; {} concurrent senders; {} byte bodies; {} cores",
+        args.concurrency,
+        body.len(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+
+    let r = load(
+        &format!("{base}/e/{ingest_source}"),
+        args.ingest_requests,
+        args.concurrency,
+        body.clone(),
+    )
+    .await;
+    report("ingest (no connection)", &r);
+
+    sink.target.store(args.e2e_requests, Ordering::Relaxed);
+    let r = load(
+        &format!("{base}/e/{e2e_source}"),
+        args.e2e_requests,
+        args.concurrency,
+        body,
+    )
+    .await;
+    report("ingest (with delivery running)", &r);
+    tokio::time::timeout(Duration::from_secs(600), async {
+        while sink.count.load(Ordering::Relaxed) < args.e2e_requests {
+            tokio::select! {
+                _ = sink.done.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    })
+    .await
+    .context("deliveries did not all arrive within 10 minutes")?;
+    let e2e = r.started.elapsed();
+    println!(
+        "end to end: {} events delivered in {:.2}s = {:.0} events/s (first request sent → last delivery received)",
+        args.e2e_requests,
+        e2e.as_secs_f64(),
+        args.e2e_requests as f64 / e2e.as_secs_f64()
+    );
+
+    trigger.trigger();
+    let _ = gateway.await;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tokio::runtime::Runtime::new()?.block_on(bench(args))
+}

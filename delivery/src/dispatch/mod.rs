@@ -101,7 +101,7 @@ impl Dispatcher {
     }
 
     async fn sleep_until_next_due(&self) -> Duration {
-        match self.store.next_due_at().await {
+        match self.store.next_due_at(now_ms()).await {
             Ok(Some(at)) => {
                 let wait = (at - now_ms()).max(5) as u64;
                 Duration::from_millis(wait).min(self.poll)

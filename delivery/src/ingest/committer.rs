@@ -5,13 +5,20 @@
 //! thousands of requests per second without acknowledging anything that is not on
 //! disk. Under light load a batch is one request and adds no waiting: the task
 //! never sleeps to fill a batch, it takes whatever is already queued.
+//!
+//! Requests are routed here, before the commit, against the (cached) connections
+//! of their source, so a request and its events are stored in the same
+//! transaction: no second write, no re-reading bodies. A request whose connections
+//! cannot be loaded is stored unrouted and the router takes it later.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::model::NewRequest;
+use crate::route::{route_request, RulesCache};
 use crate::store::{Store, StoreError};
 
 type Reply = oneshot::Sender<Result<(), Arc<StoreError>>>;
@@ -31,10 +38,10 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the commit task. `wake` is notified after each commit (the router).
-    pub fn start(store: Arc<dyn Store>, max_batch: usize, wake: Arc<Notify>) -> Self {
+    /// Starts the commit task.
+    pub fn start(ctx: CommitContext, max_batch: usize) -> Self {
         let (tx, rx) = mpsc::channel(max_batch * 8);
-        tokio::spawn(run(store, rx, max_batch, wake));
+        tokio::spawn(run(ctx, rx, max_batch));
         Committer { tx }
     }
 
@@ -53,16 +60,42 @@ impl Committer {
     }
 }
 
-async fn run(
-    store: Arc<dyn Store>,
-    mut rx: mpsc::Receiver<(NewRequest, Reply)>,
-    max_batch: usize,
-    wake: Arc<Notify>,
-) {
+/// What the commit task works with.
+pub struct CommitContext {
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub rules: Arc<RulesCache>,
+    /// Woken when requests were stored unrouted.
+    pub router_wake: Arc<Notify>,
+    /// Woken when events were created.
+    pub dispatch_wake: Arc<Notify>,
+}
+
+/// Routes each request that is not rejected; leaves it unrouted when its
+/// connections cannot be read.
+async fn route_all(ctx: &CommitContext, reqs: &mut [NewRequest]) {
+    let now = now_ms();
+    for req in reqs.iter_mut().filter(|r| r.rejection_cause.is_none()) {
+        match ctx.catalog.connections_of_source(&req.source_id).await {
+            Ok(conns) => {
+                req.route = Some(route_request(
+                    &(&req.envelope).into(),
+                    &conns,
+                    &ctx.rules,
+                    now,
+                ));
+            }
+            Err(e) => tracing::warn!(error = %e, "connections unavailable; routing later"),
+        }
+    }
+}
+
+async fn run(ctx: CommitContext, mut rx: mpsc::Receiver<(NewRequest, Reply)>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let (reqs, replies): (Vec<NewRequest>, Vec<Reply>) = batch.drain(..).unzip();
-        let result = store.insert_requests(&reqs, now_ms()).await;
+        let (mut reqs, replies): (Vec<NewRequest>, Vec<Reply>) = batch.drain(..).unzip();
+        route_all(&ctx, &mut reqs).await;
+        let result = ctx.store.insert_requests(&reqs, now_ms()).await;
         let outcome = match result {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -74,7 +107,18 @@ async fn run(
             let _ = reply.send(outcome.clone());
         }
         if outcome.is_ok() {
-            wake.notify_one();
+            let routed_later = reqs
+                .iter()
+                .any(|r| r.rejection_cause.is_none() && r.route.is_none());
+            if routed_later {
+                ctx.router_wake.notify_one();
+            }
+            if reqs
+                .iter()
+                .any(|r| r.route.as_ref().is_some_and(|x| !x.events.is_empty()))
+            {
+                ctx.dispatch_wake.notify_one();
+            }
         }
     }
 }

@@ -96,6 +96,7 @@ pub async fn ingest(
             source_id: source.id.clone(),
             verified: None,
             rejection_cause: rejection,
+            route: None,
         })
         .await
         .map_err(|e| match e {

@@ -225,8 +225,9 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         lease_until: i64,
     ) -> StoreResult<Vec<DueEvent>>;
-    /// When the earliest pending event becomes due, if any (for the dispatcher's sleep).
-    async fn next_due_at(&self) -> StoreResult<Option<i64>>;
+    /// When the earliest pending event that is not being delivered becomes due, if
+    /// any (for the dispatcher's sleep).
+    async fn next_due_at(&self, now: i64) -> StoreResult<Option<i64>>;
     /// Records attempts and updates their events, in one transaction.
     async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: i64) -> StoreResult<()>;
 

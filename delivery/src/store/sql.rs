@@ -25,6 +25,13 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Rows per multi-row `INSERT`: well under both backends' bound-parameter limits.
 const INSERT_CHUNK: usize = 200;
 
+/// An event to insert with the request it belongs to.
+struct EventRow<'a> {
+    request_id: &'a str,
+    source_id: &'a str,
+    event: &'a NewEvent,
+}
+
 /// How SQLite syncs commits (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -270,30 +277,30 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Inserts events of any number of requests, a few hundred rows a statement.
     async fn insert_events_tx(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        request_id: &str,
-        source_id: &str,
-        events: &[NewEvent],
+        rows: &[EventRow<'_>],
         now: i64,
     ) -> StoreResult<()> {
-        for chunk in events.chunks(INSERT_CHUNK) {
+        for chunk in rows.chunks(INSERT_CHUNK) {
             let mut q = Query::new(
                 "INSERT INTO events (id, request_id, connection_id, source_id, destination_id, \
                  status, attempts, next_attempt_at, next_trigger, created_at, updated_at) VALUES ",
             );
-            for (i, e) in chunk.iter().enumerate() {
+            for (i, row) in chunk.iter().enumerate() {
+                let e = row.event;
                 if i > 0 {
                     q.push(", ");
                 }
                 q.push("(")
                     .bind(e.id.clone())
                     .push(", ")
-                    .bind(request_id.to_owned())
+                    .bind(row.request_id.to_owned())
                     .push(", ")
                     .bind(e.connection_id.clone())
                     .push(", ")
-                    .bind(source_id.to_owned())
+                    .bind(row.source_id.to_owned())
                     .push(", ")
                     .bind(e.destination_id.clone())
                     .push(", ")
@@ -312,6 +319,91 @@ impl SqlStore {
             sqlx::query_with(&sql, args).execute(&mut **tx).await?;
         }
         Ok(())
+    }
+
+    async fn insert_ignored_tx(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        rows: &[&IgnoredEvent],
+    ) -> StoreResult<()> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut q = Query::new(&format!(
+                "INSERT INTO ignored_events ({IGNORED_COLS}) VALUES "
+            ));
+            for (i, ig) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(ig.id.clone())
+                    .push(", ")
+                    .bind(ig.request_id.clone())
+                    .push(", ")
+                    .bind(ig.connection_id.clone())
+                    .push(", ")
+                    .bind(ig.cause.clone())
+                    .push(", ")
+                    .bind(opt_json(&ig.meta)?)
+                    .push(", ")
+                    .bind(ig.created_at)
+                    .push(")");
+            }
+            let (sql, args) = q.build()?;
+            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores what routing decided for each request: events, ignored events, and the
+    /// request marked routed. Requests with the same outcome counts share one
+    /// UPDATE, so a batch costs a handful of statements, not one per request.
+    async fn store_routes_tx(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        routed: &[(&str, &str, &RouteResult)],
+        now: i64,
+    ) -> StoreResult<usize> {
+        let events: Vec<EventRow<'_>> = routed
+            .iter()
+            .flat_map(|(request_id, source_id, r)| {
+                r.events.iter().map(move |event| EventRow {
+                    request_id,
+                    source_id,
+                    event,
+                })
+            })
+            .collect();
+        Self::insert_events_tx(tx, &events, now).await?;
+        let ignored: Vec<&IgnoredEvent> = routed.iter().flat_map(|(_, _, r)| &r.ignored).collect();
+        Self::insert_ignored_tx(tx, &ignored).await?;
+
+        let mut groups: HashMap<(usize, usize, Option<&'static str>), Vec<String>> = HashMap::new();
+        for (request_id, _, r) in routed {
+            let key = (
+                r.events.len(),
+                r.ignored.len(),
+                r.rejection.map(|c| c.as_str()),
+            );
+            groups
+                .entry(key)
+                .or_default()
+                .push((*request_id).to_owned());
+        }
+        for ((events_count, ignored_count, rejection), ids) in groups {
+            for chunk in ids.chunks(INSERT_CHUNK * 2) {
+                let mut q = Query::new("UPDATE requests SET routed = 1, events_count = ");
+                q.bind(events_count as i64)
+                    .push(", ignored_count = ")
+                    .bind(ignored_count as i64)
+                    .push(", rejection_cause = COALESCE(rejection_cause, ")
+                    .bind(rejection)
+                    .push("), updated_at = ")
+                    .bind(now)
+                    .push(" WHERE id IN ")
+                    .bind_list(chunk.iter().cloned());
+                let (sql, args) = q.build()?;
+                sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+            }
+        }
+        Ok(events.len())
     }
 
     async fn events_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Event>> {
@@ -726,11 +818,16 @@ impl Store for SqlStore {
         for chunk in reqs.chunks(INSERT_CHUNK) {
             let mut q = Query::new(
                 "INSERT INTO requests (id, source_id, method, path, query, headers, body, \
-                 body_size, verified, rejection_cause, routed, received_at, created_at, \
-                 updated_at) VALUES ",
+                 body_size, verified, rejection_cause, routed, events_count, ignored_count, \
+                 received_at, created_at, updated_at) VALUES ",
             );
             for (i, r) in chunk.iter().enumerate() {
                 let e = &r.envelope;
+                let route = r.route.as_ref();
+                // A rejected request is stored to be seen, never routed; one that
+                // comes with its routing is stored routed.
+                let routed = r.rejection_cause.is_some() || route.is_some();
+                let rejection = r.rejection_cause.or(route.and_then(|x| x.rejection));
                 if i > 0 {
                     q.push(", ");
                 }
@@ -753,10 +850,13 @@ impl Store for SqlStore {
                     .push(", ")
                     .bind(r.verified.map(i64::from))
                     .push(", ")
-                    .bind(r.rejection_cause.map(|c| c.as_str()))
-                    // A rejected request is stored to be seen, never routed.
+                    .bind(rejection.map(|c| c.as_str()))
                     .push(", ")
-                    .bind(i64::from(r.rejection_cause.is_some()))
+                    .bind(i64::from(routed))
+                    .push(", ")
+                    .bind(route.map_or(0, |x| x.events.len() as i64))
+                    .push(", ")
+                    .bind(route.map_or(0, |x| x.ignored.len() as i64))
                     .push(", ")
                     .bind(e.received_at_ms)
                     .push(", ")
@@ -768,9 +868,33 @@ impl Store for SqlStore {
             q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
             let (sql, args) = q.build()?;
             for row in sqlx::query_with(&sql, args).fetch_all(&mut *tx).await? {
-                inserted.push(row.try_get("id")?);
+                inserted.push(row.try_get::<String, _>("id")?);
             }
         }
+        // Events only for requests that were new: a redelivered request must not
+        // create its events twice.
+        let new_ids: std::collections::HashSet<&str> =
+            inserted.iter().map(String::as_str).collect();
+        let events: Vec<EventRow<'_>> = reqs
+            .iter()
+            .filter(|r| new_ids.contains(r.envelope.id.as_str()))
+            .filter_map(|r| r.route.as_ref().map(|route| (r, route)))
+            .flat_map(|(r, route)| {
+                route.events.iter().map(move |event| EventRow {
+                    request_id: &r.envelope.id,
+                    source_id: &r.source_id,
+                    event,
+                })
+            })
+            .collect();
+        Self::insert_events_tx(&mut tx, &events, now).await?;
+        let ignored: Vec<&IgnoredEvent> = reqs
+            .iter()
+            .filter(|r| new_ids.contains(r.envelope.id.as_str()))
+            .filter_map(|r| r.route.as_ref())
+            .flat_map(|route| &route.ignored)
+            .collect();
+        Self::insert_ignored_tx(&mut tx, &ignored).await?;
         tx.commit().await?;
         Ok(inserted)
     }
@@ -871,55 +995,22 @@ impl Store for SqlStore {
             by_source.entry(c.source_id.clone()).or_default().push(c);
         }
 
-        let mut events_created = 0;
-        let mut ignored_rows: Vec<IgnoredEvent> = Vec::new();
-        for req in &pending {
-            let conns = by_source
-                .get(&req.source_id)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let result = route(req, conns);
-            Self::insert_events_tx(&mut tx, &req.id, &req.source_id, &result.events, now).await?;
-            events_created += result.events.len();
-            let mut q = Query::new("UPDATE requests SET routed = 1, events_count = ");
-            q.bind(result.events.len() as i64)
-                .push(", ignored_count = ")
-                .bind(result.ignored.len() as i64)
-                .push(", rejection_cause = ")
-                .bind(result.rejection.map(|c| c.as_str()))
-                .push(", updated_at = ")
-                .bind(now)
-                .push(" WHERE id = ")
-                .bind(req.id.clone());
-            let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-            ignored_rows.extend(result.ignored);
-        }
-        for chunk in ignored_rows.chunks(INSERT_CHUNK) {
-            let mut q = Query::new(&format!(
-                "INSERT INTO ignored_events ({IGNORED_COLS}) VALUES "
-            ));
-            for (i, ig) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push("(")
-                    .bind(ig.id.clone())
-                    .push(", ")
-                    .bind(ig.request_id.clone())
-                    .push(", ")
-                    .bind(ig.connection_id.clone())
-                    .push(", ")
-                    .bind(ig.cause.clone())
-                    .push(", ")
-                    .bind(opt_json(&ig.meta)?)
-                    .push(", ")
-                    .bind(ig.created_at)
-                    .push(")");
-            }
-            let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        }
+        let results: Vec<RouteResult> = pending
+            .iter()
+            .map(|req| {
+                let conns = by_source
+                    .get(&req.source_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                route(req, conns)
+            })
+            .collect();
+        let routed: Vec<(&str, &str, &RouteResult)> = pending
+            .iter()
+            .zip(&results)
+            .map(|(req, r)| (req.id.as_str(), req.source_id.as_str(), r))
+            .collect();
+        let events_created = Self::store_routes_tx(&mut tx, &routed, now).await?;
         tx.commit().await?;
         Ok((pending.len(), events_created))
     }
@@ -932,7 +1023,15 @@ impl Store for SqlStore {
         now: i64,
     ) -> StoreResult<Vec<Event>> {
         let mut tx = self.write.begin().await?;
-        Self::insert_events_tx(&mut tx, request_id, source_id, events, now).await?;
+        let rows: Vec<EventRow<'_>> = events
+            .iter()
+            .map(|event| EventRow {
+                request_id,
+                source_id,
+                event,
+            })
+            .collect();
+        Self::insert_events_tx(&mut tx, &rows, now).await?;
         let mut q = Query::new("UPDATE requests SET events_count = events_count + ");
         q.bind(events.len() as i64)
             .push(", updated_at = ")
@@ -1011,22 +1110,23 @@ impl Store for SqlStore {
             )
             .bind(limit)
             .push(&self.dialect.skip_locked("e"))
-            .push(") RETURNING id");
-        let ids: Vec<String> = self
+            .push(&format!(") RETURNING {EVENT_COLS}"));
+        let mut events = self
             .fetch_all(&self.write, q)
             .await?
             .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-        if ids.is_empty() {
+            .map(rows::event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if events.is_empty() {
             return Ok(Vec::new());
         }
-        let events = self.events_by_ids(&ids).await?;
+        // RETURNING gives no order; deliver oldest due first.
+        events.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
         let request_ids: BTreeSet<String> = events.iter().map(|e| e.request_id.clone()).collect();
         let mut q = Query::new(&format!(
             "SELECT {REQUEST_COLS}, body FROM requests WHERE id IN "
         ));
-        q.bind_list(request_ids.into_iter());
+        q.bind_list(request_ids);
         let mut requests: HashMap<String, RequestRecord> = HashMap::new();
         for row in self.fetch_all(&self.read, q).await? {
             let r = rows::request(&row, true)?;
@@ -1046,12 +1146,16 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
-        let q = Query::new(
-            "SELECT MIN(next_attempt_at) AS t FROM events WHERE status IN ('QUEUED', 'SCHEDULED')",
+    async fn next_due_at(&self, now: i64) -> StoreResult<Option<i64>> {
+        // Events being delivered right now are not "due": counting them would wake
+        // the dispatcher in a loop while they are in flight.
+        let mut q = Query::new(
+            "SELECT next_attempt_at FROM events WHERE status IN ('QUEUED', 'SCHEDULED') \
+             AND (lease_until IS NULL OR lease_until <= ",
         );
+        q.bind(now).push(") ORDER BY next_attempt_at LIMIT 1");
         Ok(match self.fetch_optional(&self.read, q).await? {
-            Some(row) => row.try_get::<Option<i64>, _>("t")?,
+            Some(row) => row.try_get::<Option<i64>, _>("next_attempt_at")?,
             None => None,
         })
     }
@@ -1102,30 +1206,42 @@ impl Store for SqlStore {
             }
             let (sql, args) = q.build()?;
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        }
-        for o in outcomes {
-            let a = &o.attempt;
-            let succeeded = o.status == EventStatus::Successful;
-            let mut q = Query::new("UPDATE events SET status = ");
-            q.bind(o.status.as_str())
-                .push(", attempts = ")
-                .bind(a.attempt_number)
-                .push(", last_attempt_at = ")
-                .bind(a.created_at)
-                .push(", next_attempt_at = ")
-                .bind(o.next_attempt_at)
-                .push(", next_trigger = ")
-                .bind(AttemptTrigger::Automatic.as_str())
-                .push(", response_status = ")
-                .bind(a.response_status)
-                .push(", error_code = ")
-                .bind(a.error_code.clone())
-                .push(", successful_at = ")
-                .bind(if succeeded { Some(now) } else { None })
-                .push(", lease_until = NULL, updated_at = ")
-                .bind(now)
-                .push(" WHERE id = ")
-                .bind(a.event_id.clone());
+
+            // One UPDATE for the whole chunk, joining a VALUES list (both backends
+            // name its columns column1…columnN).
+            let mut q = Query::new(
+                "UPDATE events SET status = v.column2, attempts = v.column3, \
+                 last_attempt_at = v.column4, next_attempt_at = v.column5, \
+                 response_status = v.column6, error_code = v.column7, \
+                 successful_at = COALESCE(v.column8, events.successful_at), \
+                 next_trigger = 'AUTOMATIC', lease_until = NULL, updated_at = ",
+            );
+            q.bind(now).push(" FROM (VALUES ");
+            for (i, o) in chunk.iter().enumerate() {
+                let a = &o.attempt;
+                let succeeded = o.status == EventStatus::Successful;
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(a.event_id.clone())
+                    .push(", ")
+                    .bind(o.status.as_str())
+                    .push(", ")
+                    .bind(a.attempt_number)
+                    .push(", ")
+                    .bind(a.created_at)
+                    .push(", ")
+                    .bind(o.next_attempt_at)
+                    .push(", ")
+                    .bind(a.response_status)
+                    .push(", ")
+                    .bind(a.error_code.clone())
+                    .push(", ")
+                    .bind(if succeeded { Some(now) } else { None })
+                    .push(")");
+            }
+            q.push(") AS v WHERE events.id = v.column1");
             let (sql, args) = q.build()?;
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
