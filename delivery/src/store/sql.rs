@@ -279,12 +279,14 @@ impl SqlStore {
 
     /// Inserts events of any number of requests, a few hundred rows a statement.
     async fn insert_events_tx(
+        dialect: Dialect,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         rows: &[EventRow<'_>],
         now: i64,
     ) -> StoreResult<()> {
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut q = Query::new(
+            let mut q = Query::in_order(
+                dialect,
                 "INSERT INTO events (id, request_id, connection_id, source_id, destination_id, \
                  status, attempts, next_attempt_at, next_trigger, created_at, updated_at) VALUES ",
             );
@@ -322,13 +324,15 @@ impl SqlStore {
     }
 
     async fn insert_ignored_tx(
+        dialect: Dialect,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         rows: &[&IgnoredEvent],
     ) -> StoreResult<()> {
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut q = Query::new(&format!(
-                "INSERT INTO ignored_events ({IGNORED_COLS}) VALUES "
-            ));
+            let mut q = Query::in_order(
+                dialect,
+                &format!("INSERT INTO ignored_events ({IGNORED_COLS}) VALUES "),
+            );
             for (i, ig) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
@@ -357,6 +361,7 @@ impl SqlStore {
     /// request marked routed. Requests with the same outcome counts share one
     /// UPDATE, so a batch costs a handful of statements, not one per request.
     async fn store_routes_tx(
+        dialect: Dialect,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         routed: &[(&str, &str, &RouteResult)],
         now: i64,
@@ -371,9 +376,9 @@ impl SqlStore {
                 })
             })
             .collect();
-        Self::insert_events_tx(tx, &events, now).await?;
+        Self::insert_events_tx(dialect, tx, &events, now).await?;
         let ignored: Vec<&IgnoredEvent> = routed.iter().flat_map(|(_, _, r)| &r.ignored).collect();
-        Self::insert_ignored_tx(tx, &ignored).await?;
+        Self::insert_ignored_tx(dialect, tx, &ignored).await?;
 
         let mut groups: HashMap<(usize, usize, Option<&'static str>), Vec<String>> = HashMap::new();
         for (request_id, _, r) in routed {
@@ -389,7 +394,8 @@ impl SqlStore {
         }
         for ((events_count, ignored_count, rejection), ids) in groups {
             for chunk in ids.chunks(INSERT_CHUNK * 2) {
-                let mut q = Query::new("UPDATE requests SET routed = 1, events_count = ");
+                let mut q =
+                    Query::in_order(dialect, "UPDATE requests SET routed = 1, events_count = ");
                 q.bind(events_count as i64)
                     .push(", ignored_count = ")
                     .bind(ignored_count as i64)
@@ -816,7 +822,8 @@ impl Store for SqlStore {
         let mut inserted = Vec::with_capacity(reqs.len());
         let mut tx = self.write.begin().await?;
         for chunk in reqs.chunks(INSERT_CHUNK) {
-            let mut q = Query::new(
+            let mut q = Query::in_order(
+                self.dialect,
                 "INSERT INTO requests (id, source_id, method, path, query, headers, body, \
                  body_size, verified, rejection_cause, routed, events_count, ignored_count, \
                  received_at, created_at, updated_at) VALUES ",
@@ -887,14 +894,14 @@ impl Store for SqlStore {
                 })
             })
             .collect();
-        Self::insert_events_tx(&mut tx, &events, now).await?;
+        Self::insert_events_tx(self.dialect, &mut tx, &events, now).await?;
         let ignored: Vec<&IgnoredEvent> = reqs
             .iter()
             .filter(|r| new_ids.contains(r.envelope.id.as_str()))
             .filter_map(|r| r.route.as_ref())
             .flat_map(|route| &route.ignored)
             .collect();
-        Self::insert_ignored_tx(&mut tx, &ignored).await?;
+        Self::insert_ignored_tx(self.dialect, &mut tx, &ignored).await?;
         tx.commit().await?;
         Ok(inserted)
     }
@@ -1010,7 +1017,7 @@ impl Store for SqlStore {
             .zip(&results)
             .map(|(req, r)| (req.id.as_str(), req.source_id.as_str(), r))
             .collect();
-        let events_created = Self::store_routes_tx(&mut tx, &routed, now).await?;
+        let events_created = Self::store_routes_tx(self.dialect, &mut tx, &routed, now).await?;
         tx.commit().await?;
         Ok((pending.len(), events_created))
     }
@@ -1031,7 +1038,7 @@ impl Store for SqlStore {
                 event,
             })
             .collect();
-        Self::insert_events_tx(&mut tx, &rows, now).await?;
+        Self::insert_events_tx(self.dialect, &mut tx, &rows, now).await?;
         let mut q = Query::new("UPDATE requests SET events_count = events_count + ");
         q.bind(events.len() as i64)
             .push(", updated_at = ")
@@ -1094,7 +1101,7 @@ impl Store for SqlStore {
         limit: i64,
         lease_until: i64,
     ) -> StoreResult<Vec<DueEvent>> {
-        let mut q = Query::new("UPDATE events SET lease_until = ");
+        let mut q = Query::in_order(self.dialect, "UPDATE events SET lease_until = ");
         q.bind(lease_until).push(
             " WHERE id IN (SELECT e.id FROM events e \
              JOIN connections c ON c.id = e.connection_id \
@@ -1123,9 +1130,10 @@ impl Store for SqlStore {
         // RETURNING gives no order; deliver oldest due first.
         events.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
         let request_ids: BTreeSet<String> = events.iter().map(|e| e.request_id.clone()).collect();
-        let mut q = Query::new(&format!(
-            "SELECT {REQUEST_COLS}, body FROM requests WHERE id IN "
-        ));
+        let mut q = Query::in_order(
+            self.dialect,
+            &format!("SELECT {REQUEST_COLS}, body FROM requests WHERE id IN "),
+        );
         q.bind_list(request_ids);
         let mut requests: HashMap<String, RequestRecord> = HashMap::new();
         for row in self.fetch_all(&self.read, q).await? {
@@ -1166,7 +1174,10 @@ impl Store for SqlStore {
         }
         let mut tx = self.write.begin().await?;
         for chunk in outcomes.chunks(INSERT_CHUNK) {
-            let mut q = Query::new(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
+            let mut q = Query::in_order(
+                self.dialect,
+                &format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "),
+            );
             for (i, o) in chunk.iter().enumerate() {
                 let a = &o.attempt;
                 if i > 0 {
@@ -1209,7 +1220,8 @@ impl Store for SqlStore {
 
             // One UPDATE for the whole chunk, joining a VALUES list (both backends
             // name its columns column1…columnN).
-            let mut q = Query::new(
+            let mut q = Query::in_order(
+                self.dialect,
                 "UPDATE events SET status = v.column2, attempts = v.column3, \
                  last_attempt_at = v.column4, next_attempt_at = v.column5, \
                  response_status = v.column6, error_code = v.column7, \
