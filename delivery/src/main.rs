@@ -8,6 +8,9 @@ use hookyard::cli::{Cli, Command, FilterCommand, ServeArgs};
 use hookyard::config::{Config, Overrides};
 use rand::distributions::{Alphanumeric, DistString};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

@@ -19,6 +19,9 @@ use hdrhistogram::Histogram;
 use hookyard::config::Config;
 use tokio::sync::Notify;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(about = "Measure Hookyard's ingest and end-to-end delivery rates on loopback")]
 struct Args {
