@@ -82,56 +82,87 @@ struct LoadResult {
     started: Instant,
 }
 
-async fn load(url: &str, total: u64, concurrency: u64, body: Arc<String>) -> LoadResult {
+/// One sender: a keep-alive HTTP/1.1 connection, one request at a time. Plain
+/// hyper rather than a pooled client, so the load generator takes as little of the
+/// shared CPU as it can.
+async fn sender(
+    addr: std::net::SocketAddr,
+    path: String,
+    body: Arc<String>,
+    next: Arc<AtomicU64>,
+    total: u64,
+) -> anyhow::Result<(Histogram<u64>, u64, u64)> {
+    use http_body_util::{BodyExt, Full};
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut hist = Histogram::<u64>::new(3)?;
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let payload = bytes::Bytes::from(body.as_bytes().to_vec());
+    while next.fetch_add(1, Ordering::Relaxed) < total {
+        let t = Instant::now();
+        let req = http::Request::post(&path)
+            .header("host", addr.to_string())
+            .header("content-type", "application/json")
+            .body(Full::new(payload.clone()))?;
+        match send.send_request(req).await {
+            Ok(resp) => {
+                let success = resp.status().is_success();
+                let _ = resp.into_body().collect().await;
+                if success {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            Err(_) => {
+                failed += 1;
+                break;
+            }
+        }
+        let _ = hist.record(t.elapsed().as_micros() as u64);
+    }
+    Ok((hist, ok, failed))
+}
+
+async fn load(
+    base: &str,
+    path: &str,
+    total: u64,
+    concurrency: u64,
+    body: Arc<String>,
+) -> anyhow::Result<LoadResult> {
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse()?;
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (next, url, body) = (next.clone(), url.to_owned(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            // One client per sender: one keep-alive connection each.
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .build()
-                .expect("http client");
-            let mut hist = Histogram::<u64>::new(3).expect("histogram");
-            let (mut ok, mut failed) = (0u64, 0u64);
-            while next.fetch_add(1, Ordering::Relaxed) < total {
-                let t = Instant::now();
-                let res = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.as_bytes().to_vec())
-                    .send()
-                    .await;
-                match res {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        ok += 1;
-                    }
-                    _ => failed += 1,
-                }
-                let _ = hist.record(t.elapsed().as_micros() as u64);
-            }
-            (hist, ok, failed)
-        }));
-    }
-    let mut latency_us = Histogram::<u64>::new(3).expect("histogram");
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            tokio::spawn(sender(
+                addr,
+                path.to_owned(),
+                body.clone(),
+                next.clone(),
+                total,
+            ))
+        })
+        .collect();
+    let mut latency_us = Histogram::<u64>::new(3)?;
     let (mut ok, mut failed) = (0, 0);
     for t in tasks {
-        if let Ok((h, o, f)) = t.await {
-            let _ = latency_us.add(h);
-            ok += o;
-            failed += f;
-        }
+        let (h, o, f) = t.await??;
+        latency_us.add(h)?;
+        ok += o;
+        failed += f;
     }
-    LoadResult {
+    Ok(LoadResult {
         elapsed: started.elapsed(),
         ok,
         failed,
         latency_us,
         started,
-    }
+    })
 }
 
 fn report(name: &str, r: &LoadResult) {
@@ -215,22 +246,24 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     );
 
     let r = load(
-        &format!("{base}/e/{ingest_source}"),
+        &base,
+        &format!("/e/{ingest_source}"),
         args.ingest_requests,
         args.concurrency,
         body.clone(),
     )
-    .await;
+    .await?;
     report("ingest (no connection)", &r);
 
     sink.target.store(args.e2e_requests, Ordering::Relaxed);
     let r = load(
-        &format!("{base}/e/{e2e_source}"),
+        &base,
+        &format!("/e/{e2e_source}"),
         args.e2e_requests,
         args.concurrency,
         body,
     )
-    .await;
+    .await?;
     report("ingest (with delivery running)", &r);
     tokio::time::timeout(Duration::from_secs(600), async {
         while sink.count.load(Ordering::Relaxed) < args.e2e_requests {
