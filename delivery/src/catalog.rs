@@ -12,9 +12,12 @@ use std::time::{Duration, Instant};
 use crate::model::{Connection, Destination, Source};
 use crate::store::{Store, StoreResult};
 
+/// When an entry was loaded, and what was found (`None`: nothing by that key).
+type Entries<V> = HashMap<String, (Instant, Option<Arc<V>>)>;
+
 struct TtlCache<V> {
     ttl: Duration,
-    map: Mutex<HashMap<String, (Instant, Option<Arc<V>>)>>,
+    map: Mutex<Entries<V>>,
 }
 
 impl<V> TtlCache<V> {
@@ -45,7 +48,7 @@ impl<V> TtlCache<V> {
         Ok(v)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Arc<V>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -1,11 +1,11 @@
 //! The management API and the ingest edge answer bad input with a status and a
 //! message that says what to fix.
 
-mod support;
+mod common;
 
 use axum::http::Method;
+use common::gateway::{Gateway, Receiver};
 use serde_json::{json, Value};
-use support::{Gateway, Receiver};
 
 async fn status_of(gw: &Gateway, method: Method, path: &str, body: Option<Value>) -> (u16, String) {
     let (s, v) = gw.call(method, path, body).await;
@@ -37,7 +37,7 @@ async fn the_api_needs_the_key() {
     let r = gw
         .client
         .get(format!("{}/sources", gw.api))
-        .basic_auth(support::KEY, Some(""))
+        .basic_auth(common::gateway::KEY, Some(""))
         .send()
         .await
         .unwrap();
@@ -75,7 +75,7 @@ async fn invalid_input_is_refused_with_the_field_named() {
     let r = gw
         .client
         .post(format!("{}/sources", gw.api))
-        .bearer_auth(support::KEY)
+        .bearer_auth(common::gateway::KEY)
         .body("{not json")
         .send()
         .await

@@ -1,14 +1,14 @@
 //! The `hookyard` binary itself: killed mid-flight it loses no acknowledged
 //! request, and `hookyard filter eval` answers per line.
 
-mod support;
+mod common;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::gateway::{eventually, Receiver};
 use serde_json::{json, Value};
-use support::{eventually, Receiver};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookyard");
 
@@ -29,7 +29,7 @@ fn spawn_serve(dir: &std::path::Path, port: u16) -> Child {
             "--data-dir",
         ])
         .arg(dir)
-        .env("HOOKYARD_API_KEY", support::KEY)
+        .env("HOOKYARD_API_KEY", common::gateway::KEY)
         .env("HOOKYARD_DELIVERY__POLL_INTERVAL_MS", "100")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -62,7 +62,7 @@ async fn a_kill_9_mid_flight_loses_no_acknowledged_request() {
     wait_healthy(&client, &base).await;
     let r = client
         .post(format!("{api}/connections"))
-        .bearer_auth(support::KEY)
+        .bearer_auth(common::gateway::KEY)
         .json(&json!({"source": {"name": "crash"}, "destination": {"name": "d", "url": rx.url}}))
         .send()
         .await

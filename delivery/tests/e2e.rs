@@ -1,11 +1,11 @@
 //! End to end on one machine: a webhook sent to `/e/…` is stored, routed and
 //! delivered to a test receiver, with retries and every attempt recorded.
 
-mod support;
+mod common;
 
 use axum::http::Method;
+use common::gateway::{Gateway, Receiver, Reply};
 use serde_json::{json, Value};
-use support::{Gateway, Receiver, Reply};
 
 async fn connect(gw: &Gateway, source: &str, url: &str, rules: Value) -> Value {
     gw.post(
@@ -288,7 +288,7 @@ async fn filters_route_some_requests_and_record_the_others_as_ignored() {
     let got = rx.wait_for(1).await;
     assert_eq!(&got[0].body[..], br#"{"type":"order.paid"}"#);
 
-    let ign = support::eventually("ignored event", || async {
+    let ign = common::gateway::eventually("ignored event", || async {
         let v = gw
             .get(&format!("/requests/{ignored_id}/ignored_events"))
             .await;
@@ -393,7 +393,7 @@ async fn destination_auth_methods_are_applied() {
         .as_str()
         .unwrap()
         .to_owned();
-    let attempts = support::eventually("attempt", || async {
+    let attempts = common::gateway::eventually("attempt", || async {
         let v = gw.get(&format!("/attempts?destination_id={did}")).await;
         (v["count"] == 1).then_some(v)
     })

@@ -53,6 +53,7 @@ conformance! {
     record_attempts => record_attempts_body;
     retry_event => retry_event_body;
     add_events => add_events_body;
+    requests_stored_with_their_routes => routed_insert_body;
     concurrent_leases_never_overlap => concurrent_leases_body;
     concurrent_routing_routes_each_request_once => concurrent_routing_body;
 }
@@ -1913,4 +1914,73 @@ async fn concurrent_routing_body(b: &Backend) {
         assert!(rec.routed);
         assert_eq!(rec.events_count, 1, "request {} routed twice?", rec.id);
     }
+}
+
+/// Local ingest routes before storing: the request, its events and ignored events
+/// commit together; a redelivered request creates nothing twice.
+async fn routed_insert_body(b: &Backend) {
+    let st = &*b.store;
+    let w = world(st, "routed").await;
+    let mut r = request(&w.s, br#"{"a":1}"#, &[]);
+    let ignored = IgnoredEvent {
+        id: new_id(IdKind::IgnoredEvent),
+        request_id: r.envelope.id.clone(),
+        connection_id: w.c.id.clone(),
+        cause: "FILTERED".into(),
+        meta: Some(json!(["body"])),
+        created_at: T0,
+    };
+    r.route = Some(RouteResult {
+        events: vec![
+            new_event(&w.c, EventStatus::Queued, T0),
+            new_event(&w.c, EventStatus::Hold, T0),
+        ],
+        ignored: vec![ignored.clone()],
+        rejection: None,
+    });
+    let mut no_conn = request(&w.s, b"x", &[]);
+    no_conn.route = Some(RouteResult {
+        rejection: Some(RejectionCause::NoConnection),
+        ..Default::default()
+    });
+    let batch = [r.clone(), no_conn.clone()];
+    assert_eq!(st.insert_requests(&batch, T0).await.unwrap().len(), 2);
+    // Redelivered: nothing new.
+    assert!(st.insert_requests(&batch, T0 + 1).await.unwrap().is_empty());
+
+    let rec = st
+        .get_request(&r.envelope.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rec.routed);
+    assert_eq!((rec.events_count, rec.ignored_count), (2, 1));
+    let events = st
+        .list_events(
+            &EventFilter {
+                request_id: Some(r.envelope.id.clone()),
+                ..Default::default()
+            },
+            &page(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.count, 2, "no duplicate events after redelivery");
+    let mut statuses: Vec<&str> = events.models.iter().map(|e| e.status.as_str()).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["HOLD", "QUEUED"]);
+    assert_eq!(
+        st.ignored_events_of_request(&r.envelope.id).await.unwrap(),
+        vec![ignored]
+    );
+    let rec = st
+        .get_request(&no_conn.envelope.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rec.routed);
+    assert_eq!(rec.rejection_cause, Some(RejectionCause::NoConnection));
+    // Nothing is left for the router.
+    let route = route_each(T0);
+    assert_eq!(st.route_pending(10, T0, &route).await.unwrap(), (0, 0));
 }

@@ -192,8 +192,10 @@ async fn api_post(
 
 async fn bench(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::TempDir::new()?;
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.path().to_path_buf();
+    let mut cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
     cfg.sqlite.synchronous = args.sqlite_sync.parse().map_err(anyhow::Error::msg)?;
     if let Some(url) = &args.database_url {
         cfg.database_url = url.clone();

@@ -1,8 +1,7 @@
 //! Test harness: a gateway on port 0 with its own data directory, a scripted test
 //! receiver that records what it gets, and polling helpers.
-#![allow(dead_code)]
 
-pub mod pg;
+use super::pg;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -45,8 +44,10 @@ impl Gateway {
 
     async fn start_on(pg: Option<pg::TestDb>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = TempDir::new().expect("tempdir");
-        let mut cfg = Config::default();
-        cfg.data_dir = dir.path().to_path_buf();
+        let mut cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         cfg.sqlite.synchronous = hookyard::store::SqliteSync::Normal;
         cfg.delivery.poll_interval_ms = 100;
         cfg.delivery.timeout_ms = 5_000;
