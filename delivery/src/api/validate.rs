@@ -21,6 +21,10 @@ pub fn description(field: &str, v: &Option<String>) -> Result<(), ApiError> {
         Some(d) if d.chars().count() > 500 => Err(ApiError::Unprocessable(format!(
             "{field} must be at most 500 characters"
         ))),
+        // PostgreSQL text cannot hold NUL; refuse it here rather than fail in storage.
+        Some(d) if d.contains('\0') => Err(ApiError::Unprocessable(format!(
+            "{field} must not contain NUL characters"
+        ))),
         _ => Ok(()),
     }
 }
@@ -59,6 +63,13 @@ mod tests {
             let e = name("name", bad).unwrap_err();
             assert!(e.to_string().starts_with("name must be"), "{e}");
         }
+    }
+
+    #[test]
+    fn descriptions_are_bounded_and_storable() {
+        assert!(description("description", &Some("fine".into())).is_ok());
+        assert!(description("description", &Some("x".repeat(501))).is_err());
+        assert!(description("description", &Some("a\0b".into())).is_err());
     }
 
     #[test]
