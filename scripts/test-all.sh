@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up: npm packages for the SDK compatibility test"
-(cd tests/sdk && npm install --no-audit --no-fund --loglevel=error)
+(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
 
 step "format and lints"
 cargo fmt --all -- --check
