@@ -458,3 +458,33 @@ async fn the_same_flow_runs_on_postgresql() {
     assert_eq!(s, 422);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_connection_cancels_its_pending_events() {
+    let gw = Gateway::start().await;
+    let rx = Receiver::start().await;
+    let conn = connect(
+        &gw,
+        "gone",
+        &rx.url,
+        json!([{"type": "delay", "delay": 60_000}]),
+    )
+    .await;
+    gw.send("gone", "{}").await;
+    let scheduled = gw.wait_event("", "SCHEDULED").await;
+    let (s, _) = gw
+        .call(
+            Method::DELETE,
+            &format!("/connections/{}", conn["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let event = gw
+        .get(&format!("/events/{}", scheduled["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(event["status"], "FAILED");
+    assert_eq!(event["error_code"], "CANCELLED");
+    assert!(rx.received().is_empty());
+    gw.stop().await;
+}

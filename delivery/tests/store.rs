@@ -1943,7 +1943,8 @@ async fn routed_insert_body(b: &Backend) {
         rejection: Some(RejectionCause::NoConnection),
         ..Default::default()
     });
-    let batch = [r.clone(), no_conn.clone()];
+    // The same request twice in one batch is stored once, its events once.
+    let batch = [r.clone(), no_conn.clone(), r.clone()];
     assert_eq!(st.insert_requests(&batch, T0).await.unwrap().len(), 2);
     // Redelivered: nothing new.
     assert!(st.insert_requests(&batch, T0 + 1).await.unwrap().is_empty());

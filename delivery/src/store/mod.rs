@@ -148,7 +148,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_source(&self, id: &str) -> StoreResult<Option<Source>>;
     async fn find_source_by_name(&self, name: &str) -> StoreResult<Option<Source>>;
     async fn list_sources(&self, f: &SourceFilter, page: &PageQuery) -> StoreResult<Page<Source>>;
-    /// Deletes the source and its connections.
+    /// Deletes the source and its connections (their pending events end as
+    /// FAILED, `CANCELLED`).
     async fn delete_source(&self, id: &str) -> StoreResult<bool>;
 
     async fn insert_destination(&self, d: &Destination) -> StoreResult<()>;
@@ -160,7 +161,8 @@ pub trait Store: Send + Sync + 'static {
         f: &DestinationFilter,
         page: &PageQuery,
     ) -> StoreResult<Page<Destination>>;
-    /// Deletes the destination and its connections.
+    /// Deletes the destination and its connections (their pending events end as
+    /// FAILED, `CANCELLED`).
     async fn delete_destination(&self, id: &str) -> StoreResult<bool>;
 
     /// Creates a connection, and the source / destination given inline with it, in
@@ -179,6 +181,7 @@ pub trait Store: Send + Sync + 'static {
         page: &PageQuery,
     ) -> StoreResult<Page<Connection>>;
     async fn connections_of_source(&self, source_id: &str) -> StoreResult<Vec<Connection>>;
+    /// Deletes the connection; its pending events end as FAILED, `CANCELLED`.
     async fn delete_connection(&self, id: &str) -> StoreResult<bool>;
 
     /// Stores requests in one transaction, idempotent on the envelope id. Returns

@@ -4,7 +4,7 @@
 //! connection avoids `SQLITE_BUSY` retries) and a pool of readers, which WAL lets
 //! run beside the writer. PostgreSQL uses one pool for both.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -285,38 +285,8 @@ impl SqlStore {
         now: i64,
     ) -> StoreResult<()> {
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut q = Query::in_order(
-                dialect,
-                "INSERT INTO events (id, request_id, connection_id, source_id, destination_id, \
-                 status, attempts, next_attempt_at, next_trigger, created_at, updated_at) VALUES ",
-            );
-            for (i, row) in chunk.iter().enumerate() {
-                let e = row.event;
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push("(")
-                    .bind(e.id.clone())
-                    .push(", ")
-                    .bind(row.request_id.to_owned())
-                    .push(", ")
-                    .bind(e.connection_id.clone())
-                    .push(", ")
-                    .bind(row.source_id.to_owned())
-                    .push(", ")
-                    .bind(e.destination_id.clone())
-                    .push(", ")
-                    .bind(e.status.as_str())
-                    .push(", 0, ")
-                    .bind(e.next_attempt_at)
-                    .push(", ")
-                    .bind(AttemptTrigger::Initial.as_str())
-                    .push(", ")
-                    .bind(now)
-                    .push(", ")
-                    .bind(now)
-                    .push(")");
-            }
+            let mut q = Query::in_order(dialect, "");
+            push_events_insert(&mut q, chunk, now, false);
             let (sql, args) = q.build()?;
             sqlx::query_with(&sql, args).execute(&mut **tx).await?;
         }
@@ -329,32 +299,40 @@ impl SqlStore {
         rows: &[&IgnoredEvent],
     ) -> StoreResult<()> {
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut q = Query::in_order(
-                dialect,
-                &format!("INSERT INTO ignored_events ({IGNORED_COLS}) VALUES "),
-            );
-            for (i, ig) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push("(")
-                    .bind(ig.id.clone())
-                    .push(", ")
-                    .bind(ig.request_id.clone())
-                    .push(", ")
-                    .bind(ig.connection_id.clone())
-                    .push(", ")
-                    .bind(ig.cause.clone())
-                    .push(", ")
-                    .bind(opt_json(&ig.meta)?)
-                    .push(", ")
-                    .bind(ig.created_at)
-                    .push(")");
-            }
+            let mut q = Query::in_order(dialect, "");
+            push_ignored_insert(&mut q, chunk, false)?;
             let (sql, args) = q.build()?;
             sqlx::query_with(&sql, args).execute(&mut **tx).await?;
         }
         Ok(())
+    }
+
+    /// Runs `script`, a whole write transaction (`BEGIN IMMEDIATE; …; COMMIT`), on
+    /// the SQLite writer as one statement string, and returns the rows its
+    /// statements produced. sqlx runs each SQLite connection on its own thread and
+    /// every statement is a round trip to it (a channel send, a thread wake-up, and
+    /// the answer waiting for a busy tokio worker); a transaction of BEGIN, two
+    /// statements and COMMIT held the one writer for four of them. One string is
+    /// one round trip. (SQLite only: PostgreSQL takes one statement per prepared
+    /// query.)
+    async fn sqlite_script(&self, script: Query) -> StoreResult<Vec<AnyRow>> {
+        let (sql, args) = script.build()?;
+        let mut conn = ScriptConn(Some(self.write.acquire().await?));
+        let c = conn.0.as_mut().expect("connection held until finished");
+        match sqlx::query_with(&sql, args).fetch_all(&mut **c).await {
+            Ok(rows) => {
+                conn.release();
+                Ok(rows)
+            }
+            Err(e) => {
+                // The statement that failed left the transaction open: end it, or
+                // drop the connection rather than hand on one inside it.
+                if c.execute("ROLLBACK").await.is_ok() {
+                    conn.release();
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// Stores what routing decided for each request: events, ignored events, and the
@@ -412,6 +390,97 @@ impl SqlStore {
         Ok(events.len())
     }
 
+    /// [`Store::insert_requests`] on SQLite: the whole transaction as one
+    /// [`Self::sqlite_script`]. Events and ignored events go first, each row kept
+    /// only while its request is not stored yet, and the requests after them: in
+    /// the one writer's transaction that is exactly "the requests this insert makes
+    /// new", which the other backend learns from the `RETURNING` of the requests'
+    /// insert, a round trip earlier.
+    async fn insert_requests_sqlite(
+        &self,
+        reqs: &[NewRequest],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        let routes = || {
+            reqs.iter()
+                .filter_map(|r| r.route.as_ref().map(|route| (r, route)))
+        };
+        let events: Vec<EventRow<'_>> = routes()
+            .flat_map(|(r, route)| {
+                route.events.iter().map(move |event| EventRow {
+                    request_id: &r.envelope.id,
+                    source_id: &r.source_id,
+                    event,
+                })
+            })
+            .collect();
+        let ignored: Vec<&IgnoredEvent> = routes().flat_map(|(_, route)| &route.ignored).collect();
+        let mut q = Query::in_order(self.dialect, "BEGIN IMMEDIATE; ");
+        for chunk in events.chunks(INSERT_CHUNK) {
+            push_events_insert(&mut q, chunk, now, true);
+            q.push("; ");
+        }
+        for chunk in ignored.chunks(INSERT_CHUNK) {
+            push_ignored_insert(&mut q, chunk, true)?;
+            q.push("; ");
+        }
+        for chunk in reqs.chunks(INSERT_CHUNK) {
+            push_requests_insert(&mut q, chunk, now)?;
+            q.push("; ");
+        }
+        q.push("COMMIT");
+        self.sqlite_script(q)
+            .await?
+            .iter()
+            .map(|row| Ok(row.try_get::<String, _>("id")?))
+            .collect()
+    }
+
+    /// Deletes the connections whose `column` is `value`. Their pending events
+    /// have nowhere to go any more: they end as FAILED with `CANCELLED`, so they
+    /// show as failed rather than waiting for ever.
+    async fn delete_connections_tx(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        column: &str,
+        value: &str,
+    ) -> StoreResult<u64> {
+        let mut q = Query::new(
+            "UPDATE events SET status = 'FAILED', error_code = 'CANCELLED', \
+             next_attempt_at = NULL, lease_until = NULL, updated_at = ",
+        );
+        q.bind(crate::clock::now_ms()).push(&format!(
+            " WHERE status IN ('QUEUED', 'SCHEDULED', 'HOLD') AND connection_id IN \
+             (SELECT id FROM connections WHERE {column} = "
+        ));
+        q.bind(value.to_owned()).push(")");
+        let (sql, args) = q.build()?;
+        sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+        let mut q = Query::new(&format!("DELETE FROM connections WHERE {column} = "));
+        q.bind(value.to_owned());
+        let (sql, args) = q.build()?;
+        Ok(sqlx::query_with(&sql, args)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected())
+    }
+
+    /// Deletes a source or destination (`table`) with its connections.
+    async fn delete_with_connections(
+        &self,
+        table: &str,
+        column: &str,
+        id: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        Self::delete_connections_tx(&mut tx, column, id).await?;
+        let mut q = Query::new(&format!("DELETE FROM {table} WHERE id = "));
+        q.bind(id.to_owned());
+        let (sql, args) = q.build()?;
+        let n = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(n.rows_affected() > 0)
+    }
+
     async fn events_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Event>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -425,6 +494,250 @@ impl SqlStore {
             .map(rows::event)
             .collect()
     }
+}
+
+/// A writer connection running a [`SqlStore::sqlite_script`]. Dropped before
+/// [`ScriptConn::release`] (the caller's future cancelled mid-script, or a failed
+/// ROLLBACK) it closes the connection instead of returning it to the pool, as it
+/// may still be inside the script's transaction.
+struct ScriptConn(Option<sqlx::pool::PoolConnection<sqlx::Any>>);
+
+impl ScriptConn {
+    fn release(&mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for ScriptConn {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            c.close_on_drop();
+        }
+    }
+}
+
+/// Appends `INSERT INTO events … ` for `rows`. With `only_new_requests`, rows whose
+/// request is already stored are left out (`NOT EXISTS`, for a script that runs it
+/// before inserting the requests; see [`SqlStore::insert_requests_sqlite`]).
+fn push_events_insert(q: &mut Query, rows: &[EventRow<'_>], now: i64, only_new_requests: bool) {
+    q.push(
+        "INSERT INTO events (id, request_id, connection_id, source_id, destination_id, \
+         status, attempts, next_attempt_at, next_trigger, created_at, updated_at) ",
+    );
+    q.push(if only_new_requests {
+        "SELECT * FROM (VALUES "
+    } else {
+        "VALUES "
+    });
+    for (i, row) in rows.iter().enumerate() {
+        let e = row.event;
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .bind(e.id.clone())
+            .push(", ")
+            .bind(row.request_id.to_owned())
+            .push(", ")
+            .bind(e.connection_id.clone())
+            .push(", ")
+            .bind(row.source_id.to_owned())
+            .push(", ")
+            .bind(e.destination_id.clone())
+            .push(", ")
+            .bind(e.status.as_str())
+            .push(", 0, ")
+            .bind(e.next_attempt_at)
+            .push(", ")
+            .bind(AttemptTrigger::Initial.as_str())
+            .push(", ")
+            .bind(now)
+            .push(", ")
+            .bind(now)
+            .push(")");
+    }
+    if only_new_requests {
+        q.push(NEW_REQUESTS_ONLY);
+    }
+}
+
+/// Appends `INSERT INTO ignored_events …` for `rows`; `only_new_requests` as for
+/// [`push_events_insert`].
+fn push_ignored_insert(
+    q: &mut Query,
+    rows: &[&IgnoredEvent],
+    only_new_requests: bool,
+) -> StoreResult<()> {
+    q.push(&format!("INSERT INTO ignored_events ({IGNORED_COLS}) "));
+    q.push(if only_new_requests {
+        "SELECT * FROM (VALUES "
+    } else {
+        "VALUES "
+    });
+    for (i, ig) in rows.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .bind(ig.id.clone())
+            .push(", ")
+            .bind(ig.request_id.clone())
+            .push(", ")
+            .bind(ig.connection_id.clone())
+            .push(", ")
+            .bind(ig.cause.clone())
+            .push(", ")
+            .bind(opt_json(&ig.meta)?)
+            .push(", ")
+            .bind(ig.created_at)
+            .push(")");
+    }
+    if only_new_requests {
+        q.push(NEW_REQUESTS_ONLY);
+    }
+    Ok(())
+}
+
+/// Closes the `SELECT * FROM (VALUES …` of an insert whose second column is the
+/// request id, keeping the rows of requests not stored yet.
+const NEW_REQUESTS_ONLY: &str =
+    ") AS v WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = v.column2)";
+
+/// Appends the `INSERT INTO attempts …` of `chunk`.
+fn push_attempts_insert(q: &mut Query, chunk: &[AttemptOutcome]) -> StoreResult<()> {
+    q.push(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
+    for (i, o) in chunk.iter().enumerate() {
+        let a = &o.attempt;
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .bind(a.id.clone())
+            .push(", ")
+            .bind(a.event_id.clone())
+            .push(", ")
+            .bind(a.destination_id.clone())
+            .push(", ")
+            .bind(a.attempt_number)
+            .push(", ")
+            .bind(a.trigger.as_str())
+            .push(", ")
+            .bind(a.status.as_str())
+            .push(", ")
+            .bind(a.response_status)
+            .push(", ")
+            .bind(opt_json(&a.response_headers)?)
+            .push(", ")
+            .bind(a.response_body.as_deref().map(storable_text))
+            .push(", ")
+            .bind(a.error_code.clone())
+            .push(", ")
+            .bind(a.error_message.as_deref().map(storable_text))
+            .push(", ")
+            .bind(a.requested_url.clone())
+            .push(", ")
+            .bind(a.http_method.clone())
+            .push(", ")
+            .bind(a.duration_ms)
+            .push(", ")
+            .bind(a.created_at)
+            .push(")");
+    }
+    Ok(())
+}
+
+/// Appends the one `UPDATE events` of `chunk`, joining a VALUES list (both backends
+/// name its columns column1…columnN).
+fn push_events_update(q: &mut Query, chunk: &[AttemptOutcome], now: i64) {
+    q.push(
+        "UPDATE events SET status = v.column2, attempts = v.column3, \
+         last_attempt_at = v.column4, next_attempt_at = v.column5, \
+         response_status = v.column6, error_code = v.column7, \
+         successful_at = COALESCE(v.column8, events.successful_at), \
+         next_trigger = 'AUTOMATIC', lease_until = NULL, updated_at = ",
+    );
+    q.bind(now).push(" FROM (VALUES ");
+    for (i, o) in chunk.iter().enumerate() {
+        let a = &o.attempt;
+        let succeeded = o.status == EventStatus::Successful;
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .bind(a.event_id.clone())
+            .push(", ")
+            .bind(o.status.as_str())
+            .push(", ")
+            .bind(a.attempt_number)
+            .push(", ")
+            .bind(a.created_at)
+            .push(", ")
+            .bind(o.next_attempt_at)
+            .push(", ")
+            .bind(a.response_status)
+            .push(", ")
+            .bind(a.error_code.clone())
+            .push(", ")
+            .bind(if succeeded { Some(now) } else { None })
+            .push(")");
+    }
+    q.push(") AS v WHERE events.id = v.column1");
+}
+
+/// Appends the `INSERT INTO requests …` of `chunk`, skipping ids already stored and
+/// returning the ids that were new.
+fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreResult<()> {
+    q.push(
+        "INSERT INTO requests (id, source_id, method, path, query, headers, body, \
+                 body_size, verified, rejection_cause, routed, events_count, ignored_count, \
+                 received_at, created_at, updated_at) VALUES ",
+    );
+    for (i, r) in chunk.iter().enumerate() {
+        let e = &r.envelope;
+        let route = r.route.as_ref();
+        // A rejected request is stored to be seen, never routed; one that
+        // comes with its routing is stored routed.
+        let routed = r.rejection_cause.is_some() || route.is_some();
+        let rejection = r.rejection_cause.or(route.and_then(|x| x.rejection));
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .bind(e.id.clone())
+            .push(", ")
+            .bind(r.source_id.clone())
+            .push(", ")
+            .bind(storable_text(&e.method))
+            .push(", ")
+            .bind(storable_text(&e.path))
+            .push(", ")
+            .bind(storable_text(&e.query))
+            .push(", ")
+            .bind(to_json(&e.headers)?)
+            .push(", ")
+            .bind(e.body.clone())
+            .push(", ")
+            .bind(e.body.len() as i64)
+            .push(", ")
+            .bind(r.verified.map(i64::from))
+            .push(", ")
+            .bind(rejection.map(|c| c.as_str()))
+            .push(", ")
+            .bind(i64::from(routed))
+            .push(", ")
+            .bind(route.map_or(0, |x| x.events.len() as i64))
+            .push(", ")
+            .bind(route.map_or(0, |x| x.ignored.len() as i64))
+            .push(", ")
+            .bind(e.received_at_ms)
+            .push(", ")
+            .bind(now)
+            .push(", ")
+            .bind(now)
+            .push(")");
+    }
+    q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+    Ok(())
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
@@ -622,17 +935,8 @@ impl Store for SqlStore {
     }
 
     async fn delete_source(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await?;
-        let mut q = Query::new("DELETE FROM connections WHERE source_id = ");
-        q.bind(id.to_owned());
-        let (sql, args) = q.build()?;
-        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        let mut q = Query::new("DELETE FROM sources WHERE id = ");
-        q.bind(id.to_owned());
-        let (sql, args) = q.build()?;
-        let n = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(n.rows_affected() > 0)
+        self.delete_with_connections("sources", "source_id", id)
+            .await
     }
 
     async fn insert_destination(&self, d: &Destination) -> StoreResult<()> {
@@ -711,17 +1015,8 @@ impl Store for SqlStore {
     }
 
     async fn delete_destination(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await?;
-        let mut q = Query::new("DELETE FROM connections WHERE destination_id = ");
-        q.bind(id.to_owned());
-        let (sql, args) = q.build()?;
-        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        let mut q = Query::new("DELETE FROM destinations WHERE id = ");
-        q.bind(id.to_owned());
-        let (sql, args) = q.build()?;
-        let n = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(n.rows_affected() > 0)
+        self.delete_with_connections("destinations", "destination_id", id)
+            .await
     }
 
     async fn insert_connection(
@@ -813,66 +1108,34 @@ impl Store for SqlStore {
     }
 
     async fn delete_connection(&self, id: &str) -> StoreResult<bool> {
-        let mut q = Query::new("DELETE FROM connections WHERE id = ");
-        q.bind(id.to_owned());
-        Ok(self.execute(q).await? > 0)
+        let mut tx = self.write.begin().await?;
+        let n = Self::delete_connections_tx(&mut tx, "id", id).await?;
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     async fn insert_requests(&self, reqs: &[NewRequest], now: i64) -> StoreResult<Vec<String>> {
+        // The same id twice in one batch (an edge redelivery racing the original)
+        // would pass the "request not stored yet" checks twice and double its
+        // events: keep the first.
+        let mut seen = HashSet::with_capacity(reqs.len());
+        if !reqs.iter().all(|r| seen.insert(r.envelope.id.as_str())) {
+            let mut seen = HashSet::new();
+            let unique: Vec<NewRequest> = reqs
+                .iter()
+                .filter(|r| seen.insert(r.envelope.id.as_str()))
+                .cloned()
+                .collect();
+            return self.insert_requests(&unique, now).await;
+        }
+        if self.dialect == Dialect::Sqlite {
+            return self.insert_requests_sqlite(reqs, now).await;
+        }
         let mut inserted = Vec::with_capacity(reqs.len());
         let mut tx = self.write.begin().await?;
         for chunk in reqs.chunks(INSERT_CHUNK) {
-            let mut q = Query::in_order(
-                self.dialect,
-                "INSERT INTO requests (id, source_id, method, path, query, headers, body, \
-                 body_size, verified, rejection_cause, routed, events_count, ignored_count, \
-                 received_at, created_at, updated_at) VALUES ",
-            );
-            for (i, r) in chunk.iter().enumerate() {
-                let e = &r.envelope;
-                let route = r.route.as_ref();
-                // A rejected request is stored to be seen, never routed; one that
-                // comes with its routing is stored routed.
-                let routed = r.rejection_cause.is_some() || route.is_some();
-                let rejection = r.rejection_cause.or(route.and_then(|x| x.rejection));
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push("(")
-                    .bind(e.id.clone())
-                    .push(", ")
-                    .bind(r.source_id.clone())
-                    .push(", ")
-                    .bind(storable_text(&e.method))
-                    .push(", ")
-                    .bind(storable_text(&e.path))
-                    .push(", ")
-                    .bind(storable_text(&e.query))
-                    .push(", ")
-                    .bind(to_json(&e.headers)?)
-                    .push(", ")
-                    .bind(e.body.clone())
-                    .push(", ")
-                    .bind(e.body.len() as i64)
-                    .push(", ")
-                    .bind(r.verified.map(i64::from))
-                    .push(", ")
-                    .bind(rejection.map(|c| c.as_str()))
-                    .push(", ")
-                    .bind(i64::from(routed))
-                    .push(", ")
-                    .bind(route.map_or(0, |x| x.events.len() as i64))
-                    .push(", ")
-                    .bind(route.map_or(0, |x| x.ignored.len() as i64))
-                    .push(", ")
-                    .bind(e.received_at_ms)
-                    .push(", ")
-                    .bind(now)
-                    .push(", ")
-                    .bind(now)
-                    .push(")");
-            }
-            q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            let mut q = Query::in_order(self.dialect, "");
+            push_requests_insert(&mut q, chunk, now)?;
             let (sql, args) = q.build()?;
             for row in sqlx::query_with(&sql, args).fetch_all(&mut *tx).await? {
                 inserted.push(row.try_get::<String, _>("id")?);
@@ -1172,88 +1435,28 @@ impl Store for SqlStore {
         if outcomes.is_empty() {
             return Ok(());
         }
+        if self.dialect == Dialect::Sqlite {
+            // The whole transaction in one round trip to the writer's thread.
+            let mut q = Query::in_order(self.dialect, "BEGIN IMMEDIATE; ");
+            for chunk in outcomes.chunks(INSERT_CHUNK) {
+                push_attempts_insert(&mut q, chunk)?;
+                q.push("; ");
+                push_events_update(&mut q, chunk, now);
+                q.push("; ");
+            }
+            q.push("COMMIT");
+            self.sqlite_script(q).await?;
+            return Ok(());
+        }
         let mut tx = self.write.begin().await?;
         for chunk in outcomes.chunks(INSERT_CHUNK) {
-            let mut q = Query::in_order(
-                self.dialect,
-                &format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "),
-            );
-            for (i, o) in chunk.iter().enumerate() {
-                let a = &o.attempt;
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push("(")
-                    .bind(a.id.clone())
-                    .push(", ")
-                    .bind(a.event_id.clone())
-                    .push(", ")
-                    .bind(a.destination_id.clone())
-                    .push(", ")
-                    .bind(a.attempt_number)
-                    .push(", ")
-                    .bind(a.trigger.as_str())
-                    .push(", ")
-                    .bind(a.status.as_str())
-                    .push(", ")
-                    .bind(a.response_status)
-                    .push(", ")
-                    .bind(opt_json(&a.response_headers)?)
-                    .push(", ")
-                    .bind(a.response_body.as_deref().map(storable_text))
-                    .push(", ")
-                    .bind(a.error_code.clone())
-                    .push(", ")
-                    .bind(a.error_message.as_deref().map(storable_text))
-                    .push(", ")
-                    .bind(a.requested_url.clone())
-                    .push(", ")
-                    .bind(a.http_method.clone())
-                    .push(", ")
-                    .bind(a.duration_ms)
-                    .push(", ")
-                    .bind(a.created_at)
-                    .push(")");
-            }
+            let mut q = Query::in_order(self.dialect, "");
+            push_attempts_insert(&mut q, chunk)?;
             let (sql, args) = q.build()?;
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-
-            // One UPDATE for the whole chunk, joining a VALUES list (both backends
-            // name its columns column1…columnN).
-            let mut q = Query::in_order(
-                self.dialect,
-                "UPDATE events SET status = v.column2, attempts = v.column3, \
-                 last_attempt_at = v.column4, next_attempt_at = v.column5, \
-                 response_status = v.column6, error_code = v.column7, \
-                 successful_at = COALESCE(v.column8, events.successful_at), \
-                 next_trigger = 'AUTOMATIC', lease_until = NULL, updated_at = ",
-            );
-            q.bind(now).push(" FROM (VALUES ");
-            for (i, o) in chunk.iter().enumerate() {
-                let a = &o.attempt;
-                let succeeded = o.status == EventStatus::Successful;
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push("(")
-                    .bind(a.event_id.clone())
-                    .push(", ")
-                    .bind(o.status.as_str())
-                    .push(", ")
-                    .bind(a.attempt_number)
-                    .push(", ")
-                    .bind(a.created_at)
-                    .push(", ")
-                    .bind(o.next_attempt_at)
-                    .push(", ")
-                    .bind(a.response_status)
-                    .push(", ")
-                    .bind(a.error_code.clone())
-                    .push(", ")
-                    .bind(if succeeded { Some(now) } else { None })
-                    .push(")");
-            }
-            q.push(") AS v WHERE events.id = v.column1");
+            // One UPDATE for the whole chunk, not one per event.
+            let mut q = Query::in_order(self.dialect, "");
+            push_events_update(&mut q, chunk, now);
             let (sql, args) = q.build()?;
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
