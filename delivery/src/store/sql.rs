@@ -48,6 +48,7 @@ pub struct SqlStore {
     write: AnyPool,
     read: AnyPool,
     dialect: Dialect,
+    sqlite_sync: SqliteSync,
 }
 
 fn to_sqlx_sqlite_url(url: &str) -> String {
@@ -68,10 +69,7 @@ impl SqlStore {
         let store = match dialect {
             Dialect::Sqlite => {
                 let url = to_sqlx_sqlite_url(url);
-                let sync = match sqlite_sync {
-                    SqliteSync::Full => "PRAGMA synchronous = FULL",
-                    SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
-                };
+                let sync = sqlite_sync.pragma();
                 let opts = move || {
                     AnyPoolOptions::new().after_connect(move |conn, _| {
                         Box::pin(async move {
@@ -96,6 +94,7 @@ impl SqlStore {
                     write,
                     read,
                     dialect,
+                    sqlite_sync,
                 }
             }
             Dialect::Postgres => {
@@ -109,6 +108,7 @@ impl SqlStore {
                     write: pool.clone(),
                     read: pool,
                     dialect,
+                    sqlite_sync,
                 }
             }
         };
@@ -315,8 +315,19 @@ impl SqlStore {
     /// statements and COMMIT held the one writer for four of them. One string is
     /// one round trip. (SQLite only: PostgreSQL takes one statement per prepared
     /// query.)
-    async fn sqlite_script(&self, script: Query) -> StoreResult<Vec<AnyRow>> {
+    async fn sqlite_script(
+        &self,
+        script: Query,
+        durability: Durability,
+    ) -> StoreResult<Vec<AnyRow>> {
         let (sql, args) = script.build()?;
+        let restore = self.sqlite_sync.pragma();
+        let sql = match durability {
+            Durability::Acknowledged => sql,
+            Durability::Bookkeeping => {
+                format!("PRAGMA synchronous = NORMAL; {sql}; {restore}")
+            }
+        };
         let mut conn = ScriptConn(Some(self.write.acquire().await?));
         let c = conn.0.as_mut().expect("connection held until finished");
         match sqlx::query_with(&sql, args).fetch_all(&mut **c).await {
@@ -325,9 +336,10 @@ impl SqlStore {
                 Ok(rows)
             }
             Err(e) => {
-                // The statement that failed left the transaction open: end it, or
-                // drop the connection rather than hand on one inside it.
-                if c.execute("ROLLBACK").await.is_ok() {
+                // The statement that failed left the transaction open (and maybe the
+                // relaxed sync mode on): end both, or drop the connection rather
+                // than hand on one in that state.
+                if c.execute("ROLLBACK").await.is_ok() && c.execute(restore).await.is_ok() {
                     conn.release();
                 }
                 Err(e.into())
@@ -429,7 +441,7 @@ impl SqlStore {
             q.push("; ");
         }
         q.push("COMMIT");
-        self.sqlite_script(q)
+        self.sqlite_script(q, Durability::Acknowledged)
             .await?
             .iter()
             .map(|row| Ok(row.try_get::<String, _>("id")?))
@@ -494,6 +506,20 @@ impl SqlStore {
             .map(rows::event)
             .collect()
     }
+}
+
+/// How durable a SQLite write script must be when it commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Something a provider is told was stored: synced as configured
+    /// (`sqlite.synchronous`, FULL by default: fsynced before the answer).
+    Acknowledged,
+    /// Delivery bookkeeping (leases, attempt results): committed without its own
+    /// fsync. The WAL is append-only, so the next synced commit makes it durable
+    /// too; until then a power loss can only take it back to an earlier state,
+    /// where the event is simply delivered again (at-least-once). A process crash
+    /// loses nothing either way: the OS holds the written pages.
+    Bookkeeping,
 }
 
 /// A writer connection running a [`SqlStore::sqlite_script`]. Dropped before
@@ -1381,9 +1407,11 @@ impl Store for SqlStore {
             .bind(limit)
             .push(&self.dialect.skip_locked("e"))
             .push(&format!(") RETURNING {EVENT_COLS}"));
-        let mut events = self
-            .fetch_all(&self.write, q)
-            .await?
+        let leased = match self.dialect {
+            Dialect::Sqlite => self.sqlite_script(q, Durability::Bookkeeping).await?,
+            Dialect::Postgres => self.fetch_all(&self.write, q).await?,
+        };
+        let mut events = leased
             .iter()
             .map(rows::event)
             .collect::<StoreResult<Vec<_>>>()?;
@@ -1445,7 +1473,7 @@ impl Store for SqlStore {
                 q.push("; ");
             }
             q.push("COMMIT");
-            self.sqlite_script(q).await?;
+            self.sqlite_script(q, Durability::Bookkeeping).await?;
             return Ok(());
         }
         let mut tx = self.write.begin().await?;
@@ -1491,6 +1519,16 @@ impl Store for SqlStore {
             |a| &a.id,
         )
         .await
+    }
+}
+
+impl SqliteSync {
+    /// The statement that puts a connection in this mode.
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Full => "PRAGMA synchronous = FULL",
+            SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
+        }
     }
 }
 
