@@ -61,6 +61,24 @@ impl Query {
         self
     }
 
+    /// Appends ` AND {col} = value` when a filter value is given.
+    pub fn and_eq(&mut self, col: &str, value: &Option<String>) -> &mut Self {
+        if let Some(v) = value {
+            self.push(" AND ").push(col).push(" = ").bind(v.clone());
+        }
+        self
+    }
+
+    /// Appends ` AND {col} IS [NOT] NULL` for a yes/no filter on a nullable column
+    /// (`Some(true)`: set, e.g. disabled; `Some(false)`: not set).
+    pub fn and_set(&mut self, col: &str, set: Option<bool>) -> &mut Self {
+        match set {
+            Some(true) => self.push(" AND ").push(col).push(" IS NOT NULL"),
+            Some(false) => self.push(" AND ").push(col).push(" IS NULL"),
+            None => self,
+        }
+    }
+
     /// Appends `(v1, v2, …)` placeholders for an `IN` list.
     pub fn bind_list<T>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self
     where

@@ -938,21 +938,9 @@ impl Store for SqlStore {
 
     async fn list_sources(&self, f: &SourceFilter, page: &PageQuery) -> StoreResult<Page<Source>> {
         let filters = |q: &mut Query| {
-            if let Some(id) = &f.id {
-                q.push(" AND id = ").bind(id.clone());
-            }
-            if let Some(name) = &f.name {
-                q.push(" AND name = ").bind(name.clone());
-            }
-            match f.disabled {
-                Some(true) => {
-                    q.push(" AND disabled_at IS NOT NULL");
-                }
-                Some(false) => {
-                    q.push(" AND disabled_at IS NULL");
-                }
-                None => {}
-            }
+            q.and_eq("id", &f.id)
+                .and_eq("name", &f.name)
+                .and_set("disabled_at", f.disabled);
         };
         self.list(SOURCE_COLS, "sources", &filters, page, rows::source, |s| {
             &s.id
@@ -1010,24 +998,10 @@ impl Store for SqlStore {
         page: &PageQuery,
     ) -> StoreResult<Page<Destination>> {
         let filters = |q: &mut Query| {
-            if let Some(id) = &f.id {
-                q.push(" AND id = ").bind(id.clone());
-            }
-            if let Some(name) = &f.name {
-                q.push(" AND name = ").bind(name.clone());
-            }
-            if let Some(url) = &f.url {
-                q.push(" AND url = ").bind(url.clone());
-            }
-            match f.disabled {
-                Some(true) => {
-                    q.push(" AND disabled_at IS NOT NULL");
-                }
-                Some(false) => {
-                    q.push(" AND disabled_at IS NULL");
-                }
-                None => {}
-            }
+            q.and_eq("id", &f.id)
+                .and_eq("name", &f.name)
+                .and_eq("url", &f.url)
+                .and_set("disabled_at", f.disabled);
         };
         self.list(
             DESTINATION_COLS,
@@ -1088,27 +1062,12 @@ impl Store for SqlStore {
         page: &PageQuery,
     ) -> StoreResult<Page<Connection>> {
         let filters = |q: &mut Query| {
-            for (col, v) in [
-                ("id", &f.id),
-                ("name", &f.name),
-                ("source_id", &f.source_id),
-                ("destination_id", &f.destination_id),
-            ] {
-                if let Some(v) = v {
-                    q.push(&format!(" AND {col} = ")).bind(v.clone());
-                }
-            }
-            for (col, v) in [("disabled_at", f.disabled), ("paused_at", f.paused)] {
-                match v {
-                    Some(true) => {
-                        q.push(&format!(" AND {col} IS NOT NULL"));
-                    }
-                    Some(false) => {
-                        q.push(&format!(" AND {col} IS NULL"));
-                    }
-                    None => {}
-                }
-            }
+            q.and_eq("id", &f.id)
+                .and_eq("name", &f.name)
+                .and_eq("source_id", &f.source_id)
+                .and_eq("destination_id", &f.destination_id)
+                .and_set("disabled_at", f.disabled)
+                .and_set("paused_at", f.paused);
         };
         self.list(
             CONNECTION_COLS,
@@ -1215,21 +1174,9 @@ impl Store for SqlStore {
         page: &PageQuery,
     ) -> StoreResult<Page<RequestRecord>> {
         let filters = |q: &mut Query| {
-            if let Some(id) = &f.id {
-                q.push(" AND id = ").bind(id.clone());
-            }
-            if let Some(s) = &f.source_id {
-                q.push(" AND source_id = ").bind(s.clone());
-            }
-            match f.rejected {
-                Some(true) => {
-                    q.push(" AND rejection_cause IS NOT NULL");
-                }
-                Some(false) => {
-                    q.push(" AND rejection_cause IS NULL");
-                }
-                None => {}
-            }
+            q.and_eq("id", &f.id)
+                .and_eq("source_id", &f.source_id)
+                .and_set("rejection_cause", f.rejected);
         };
         self.list(
             REQUEST_COLS,
@@ -1348,17 +1295,11 @@ impl Store for SqlStore {
 
     async fn list_events(&self, f: &EventFilter, page: &PageQuery) -> StoreResult<Page<Event>> {
         let filters = |q: &mut Query| {
-            for (col, v) in [
-                ("id", &f.id),
-                ("connection_id", &f.connection_id),
-                ("source_id", &f.source_id),
-                ("destination_id", &f.destination_id),
-                ("request_id", &f.request_id),
-            ] {
-                if let Some(v) = v {
-                    q.push(&format!(" AND {col} = ")).bind(v.clone());
-                }
-            }
+            q.and_eq("id", &f.id)
+                .and_eq("connection_id", &f.connection_id)
+                .and_eq("source_id", &f.source_id)
+                .and_eq("destination_id", &f.destination_id)
+                .and_eq("request_id", &f.request_id);
             if let Some(s) = f.status {
                 q.push(" AND status = ").bind(s.as_str());
             }
@@ -1503,12 +1444,8 @@ impl Store for SqlStore {
         page: &PageQuery,
     ) -> StoreResult<Page<Attempt>> {
         let filters = |q: &mut Query| {
-            if let Some(e) = &f.event_id {
-                q.push(" AND event_id = ").bind(e.clone());
-            }
-            if let Some(d) = &f.destination_id {
-                q.push(" AND destination_id = ").bind(d.clone());
-            }
+            q.and_eq("event_id", &f.event_id)
+                .and_eq("destination_id", &f.destination_id);
         };
         self.list(
             ATTEMPT_COLS,
