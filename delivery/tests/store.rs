@@ -17,7 +17,7 @@ use hookyard::model::{
 };
 use hookyard::store::{
     AttemptFilter, AttemptOutcome, ConnectionFilter, DestinationFilter, Direction, EventFilter,
-    Page, PageQuery, RequestFilter, RouteResult, SourceFilter, Store, StoreError,
+    Page, PageQuery, RequestFilter, RetryOutcome, RouteResult, SourceFilter, Store, StoreError,
 };
 use hookyard_core::backoff::RetryStrategy;
 use hookyard_core::envelope::Envelope;
@@ -1508,11 +1508,13 @@ async fn record_attempts_body(b: &Backend) {
                 attempt: a1.clone(),
                 status: EventStatus::Queued,
                 next_attempt_at: Some(T0 + 5000),
+                lease_until: T0 + 30_000,
             },
             AttemptOutcome {
                 attempt: o1.clone(),
                 status: EventStatus::Failed,
                 next_attempt_at: None,
+                lease_until: T0 + 30_000,
             },
         ],
         T0 + 20,
@@ -1551,6 +1553,7 @@ async fn record_attempts_body(b: &Backend) {
             attempt: a2.clone(),
             status: EventStatus::Successful,
             next_attempt_at: None,
+            lease_until: T0 + 60_000,
         }],
         T0 + 5020,
     )
@@ -1638,6 +1641,10 @@ async fn record_attempts_body(b: &Backend) {
         .await
         .unwrap()
         .remove(0);
+    assert_eq!(
+        lease_ids(st, T0 + 6999, 10, T0 + 90_000).await,
+        vec![third.id.clone()]
+    );
     let mut nul = attempt(&third, 1, AttemptStatus::Failed, Some(500), T0 + 7000);
     nul.response_body = Some("PK\0\u{3}\0".into());
     nul.error_message = Some("bad\0".into());
@@ -1646,6 +1653,7 @@ async fn record_attempts_body(b: &Backend) {
             attempt: nul.clone(),
             status: EventStatus::Failed,
             next_attempt_at: None,
+            lease_until: T0 + 90_000,
         }],
         T0 + 7001,
     )
@@ -1690,6 +1698,7 @@ async fn retry_event_body(b: &Backend) {
             attempt: attempt(failed, 1, AttemptStatus::Failed, Some(404), T0 + 1),
             status: EventStatus::Failed,
             next_attempt_at: None,
+            lease_until: T0 + 60_000,
         }],
         T0 + 2,
     )
@@ -1698,7 +1707,9 @@ async fn retry_event_body(b: &Backend) {
     assert_eq!(event(st, &failed.id).await.status, EventStatus::Failed);
 
     let now = T0 + 1000;
-    let got = st.retry_event(&failed.id, now).await.unwrap().unwrap();
+    let RetryOutcome::Queued(got) = st.retry_event(&failed.id, now).await.unwrap() else {
+        panic!("a failed event is retried");
+    };
     assert_eq!(got.id, failed.id);
     assert_eq!(got.status, EventStatus::Queued);
     assert_eq!(got.next_attempt_at, Some(now));
@@ -1708,17 +1719,45 @@ async fn retry_event_body(b: &Backend) {
     assert_eq!(got.response_status, Some(404));
     assert_eq!(event(st, &failed.id).await, got);
 
-    // A retry of an event still leased (a stuck delivery) frees it now.
-    let got = st.retry_event(&leased.id, now).await.unwrap().unwrap();
+    // An event whose attempt is under way is not retried (it would be delivered
+    // twice at once)…
+    assert_eq!(
+        st.retry_event(&leased.id, now).await.unwrap(),
+        RetryOutcome::InFlight {
+            lease_until: T0 + 60_000
+        }
+    );
+    assert_eq!(event(st, &leased.id).await.next_trigger, AttemptTrigger::Initial);
+    // …until its lease has run out (a delivery that died with its process).
+    let later = T0 + 60_000;
+    let RetryOutcome::Queued(got) = st.retry_event(&leased.id, later).await.unwrap() else {
+        panic!("an expired lease does not block a retry");
+    };
     assert_eq!(got.next_trigger, AttemptTrigger::Manual);
     assert_eq!(
-        sorted(&lease_ids(st, now, 10, now + 30_000).await),
+        sorted(&lease_ids(st, later, 10, later + 30_000).await),
         sorted(&[failed.id.clone(), leased.id.clone()])
     );
 
+    // A result that comes back after its event was retried does not overwrite it.
+    st.record_attempts(
+        &[AttemptOutcome {
+            attempt: attempt(&got, 2, AttemptStatus::Failed, Some(500), later + 1),
+            status: EventStatus::Failed,
+            next_attempt_at: None,
+            lease_until: T0 + 60_000,
+        }],
+        later + 2,
+    )
+    .await
+    .unwrap();
+    let after = event(st, &leased.id).await;
+    assert_eq!(after.status, EventStatus::Queued, "a stale result is ignored");
+    assert_eq!(after.attempts, 0);
+
     assert_eq!(
         st.retry_event(&new_id(IdKind::Event), now).await.unwrap(),
-        None
+        RetryOutcome::NotFound
     );
 }
 

@@ -13,7 +13,7 @@ use super::{PageParams, Paginated};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::model::{Event, EventStatus};
-use crate::store::EventFilter;
+use crate::store::{EventFilter, RetryOutcome};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -99,18 +99,24 @@ pub async fn raw(
 
 #[utoipa::path(post, path = "/events/{id}/retry", tag = "events",
     responses((status = 200, body = EventOut), (status = 404, description = "no such event")))]
-/// Queues a manual attempt now, whatever the event's status.
+/// Queues a manual attempt now, whatever the event's status, unless an attempt
+/// is under way (422: retrying then would deliver it twice at once).
 pub async fn retry(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<EventOut>, ApiError> {
-    let e = st
-        .store
-        .retry_event(&id, now_ms())
-        .await?
-        .ok_or_else(|| ApiError::not_found("event", &id))?;
-    st.dispatch_wake.notify_one();
-    Ok(Json(views::event(&e, None)))
+    match st.store.retry_event(&id, now_ms()).await? {
+        RetryOutcome::Queued(e) => {
+            st.dispatch_wake.notify_one();
+            Ok(Json(views::event(&e, None)))
+        }
+        RetryOutcome::InFlight { lease_until } => Err(ApiError::Unprocessable(format!(
+            "event {id:?} is being delivered right now; retry it once that attempt ends \
+             (at the latest {})",
+            crate::clock::rfc3339(lease_until)
+        ))),
+        RetryOutcome::NotFound => Err(ApiError::not_found("event", &id)),
+    }
 }
 
 pub fn router() -> Router<Arc<AppState>> {

@@ -86,7 +86,7 @@ impl Dispatcher {
                 let this = this.clone();
                 let tx = results_tx.clone();
                 tokio::spawn(async move {
-                    let outcome = this.attempt(item).await;
+                    let outcome = this.attempt(item, lease_until).await;
                     // If the writer is gone we are shutting down; the lease expires
                     // and the event is delivered again (at-least-once).
                     let _ = tx.send(outcome).await;
@@ -110,7 +110,7 @@ impl Dispatcher {
         }
     }
 
-    async fn attempt(&self, item: DueEvent) -> AttemptOutcome {
+    async fn attempt(&self, item: DueEvent, lease_until: i64) -> AttemptOutcome {
         let DueEvent { event, request } = item;
         let attempt_number = event.attempts + 1;
         let started = Instant::now();
@@ -161,6 +161,7 @@ impl Dispatcher {
             },
             status,
             next_attempt_at,
+            lease_until,
         }
     }
 }

@@ -139,6 +139,22 @@ pub struct AttemptOutcome {
     /// The event's state after this attempt.
     pub status: EventStatus,
     pub next_attempt_at: Option<i64>,
+    /// The `lease_until` the event was leased with. The event is updated only while
+    /// it still holds that lease: a result that comes back after the event was
+    /// cancelled, retried by hand or taken over by another replica is kept as an
+    /// attempt but does not overwrite the event.
+    pub lease_until: i64,
+}
+
+/// What a manual retry found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RetryOutcome {
+    /// Queued for an attempt now.
+    Queued(Event),
+    /// An attempt is under way (leased until then); retrying now would deliver
+    /// the event twice at once.
+    InFlight { lease_until: i64 },
+    NotFound,
 }
 
 #[async_trait]
@@ -216,8 +232,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_event(&self, id: &str) -> StoreResult<Option<Event>>;
     async fn list_events(&self, f: &EventFilter, page: &PageQuery) -> StoreResult<Page<Event>>;
-    /// Queues the event for a manual attempt now. `None` when there is no such event.
-    async fn retry_event(&self, id: &str, now: i64) -> StoreResult<Option<Event>>;
+    /// Queues the event for a manual attempt now, unless an attempt is under way.
+    async fn retry_event(&self, id: &str, now: i64) -> StoreResult<RetryOutcome>;
 
     /// Leases up to `limit` events that are due, not leased, and whose connection and
     /// destination are active, until `lease_until`. Replicas never lease the same

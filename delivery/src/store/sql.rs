@@ -542,19 +542,18 @@ impl Drop for ScriptConn {
     }
 }
 
-/// Appends `INSERT INTO events … ` for `rows`. With `only_new_requests`, rows whose
-/// request is already stored are left out (`NOT EXISTS`, for a script that runs it
-/// before inserting the requests; see [`SqlStore::insert_requests_sqlite`]).
+/// Appends `INSERT INTO events … ` for `rows`, keeping only rows whose connection
+/// still exists: ingest routes with connections cached for a second, and an event
+/// for a connection deleted meanwhile could never be delivered or failed. With
+/// `only_new_requests`, rows whose request is already stored are left out too
+/// (`NOT EXISTS`, for a script that runs it before inserting the requests; see
+/// [`SqlStore::insert_requests_sqlite`]).
 fn push_events_insert(q: &mut Query, rows: &[EventRow<'_>], now: i64, only_new_requests: bool) {
     q.push(
         "INSERT INTO events (id, request_id, connection_id, source_id, destination_id, \
          status, attempts, next_attempt_at, next_trigger, created_at, updated_at) ",
     );
-    q.push(if only_new_requests {
-        "SELECT * FROM (VALUES "
-    } else {
-        "VALUES "
-    });
+    q.push("SELECT * FROM (VALUES ");
     for (i, row) in rows.iter().enumerate() {
         let e = row.event;
         if i > 0 {
@@ -582,8 +581,9 @@ fn push_events_insert(q: &mut Query, rows: &[EventRow<'_>], now: i64, only_new_r
             .bind(now)
             .push(")");
     }
+    q.push(") AS v WHERE EXISTS (SELECT 1 FROM connections c WHERE c.id = v.column3)");
     if only_new_requests {
-        q.push(NEW_REQUESTS_ONLY);
+        q.push(" AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = v.column2)");
     }
 }
 
@@ -628,6 +628,8 @@ fn push_ignored_insert(
 /// request id, keeping the rows of requests not stored yet.
 const NEW_REQUESTS_ONLY: &str =
     ") AS v WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = v.column2)";
+
+
 
 /// Appends the `INSERT INTO attempts …` of `chunk`.
 fn push_attempts_insert(q: &mut Query, chunk: &[AttemptOutcome]) -> StoreResult<()> {
@@ -705,9 +707,12 @@ fn push_events_update(q: &mut Query, chunk: &[AttemptOutcome], now: i64) {
             .bind(a.error_code.clone())
             .push(", ")
             .bind(if succeeded { Some(now) } else { None })
+            .push(", ")
+            .bind(o.lease_until)
             .push(")");
     }
-    q.push(") AS v WHERE events.id = v.column1");
+    // Only while the event still holds the lease this attempt was made under.
+    q.push(") AS v WHERE events.id = v.column1 AND events.lease_until = v.column9");
 }
 
 /// Appends the `INSERT INTO requests …` of `chunk`, skipping ids already stored and
@@ -1308,7 +1313,7 @@ impl Store for SqlStore {
             .await
     }
 
-    async fn retry_event(&self, id: &str, now: i64) -> StoreResult<Option<Event>> {
+    async fn retry_event(&self, id: &str, now: i64) -> StoreResult<RetryOutcome> {
         let mut q = Query::new("UPDATE events SET status = ");
         q.bind(EventStatus::Queued.as_str())
             .push(", next_attempt_at = ")
@@ -1318,11 +1323,24 @@ impl Store for SqlStore {
             .push(", lease_until = NULL, updated_at = ")
             .bind(now)
             .push(" WHERE id = ")
-            .bind(id.to_owned());
-        if self.execute(q).await? == 0 {
-            return Ok(None);
+            .bind(id.to_owned())
+            .push(" AND (lease_until IS NULL OR lease_until <= ")
+            .bind(now)
+            .push(")");
+        if self.execute(q).await? == 1 {
+            return Ok(match self.events_by_ids(&[id.to_owned()]).await?.pop() {
+                Some(e) => RetryOutcome::Queued(e),
+                None => RetryOutcome::NotFound,
+            });
         }
-        Ok(self.events_by_ids(&[id.to_owned()]).await?.pop())
+        let mut q = Query::new("SELECT lease_until FROM events WHERE id = ");
+        q.bind(id.to_owned());
+        Ok(match self.fetch_optional(&self.write, q).await? {
+            Some(row) => RetryOutcome::InFlight {
+                lease_until: row.try_get::<Option<i64>, _>("lease_until")?.unwrap_or(now),
+            },
+            None => RetryOutcome::NotFound,
+        })
     }
 
     async fn lease_due_events(
@@ -1387,15 +1405,20 @@ impl Store for SqlStore {
     }
 
     async fn next_due_at(&self, now: i64) -> StoreResult<Option<i64>> {
-        // Events being delivered right now are not "due": counting them would wake
-        // the dispatcher in a loop while they are in flight.
+        // The same conditions as leasing: events being delivered right now, or whose
+        // connection is paused or destination disabled, are not "due" (counting
+        // them would wake the dispatcher in a loop with nothing to lease).
         let mut q = Query::new(
-            "SELECT next_attempt_at FROM events WHERE status IN ('QUEUED', 'SCHEDULED') \
-             AND (lease_until IS NULL OR lease_until <= ",
+            "SELECT e.next_attempt_at AS t FROM events e \
+             JOIN connections c ON c.id = e.connection_id \
+             JOIN destinations d ON d.id = e.destination_id \
+             WHERE e.status IN ('QUEUED', 'SCHEDULED') AND c.paused_at IS NULL \
+             AND c.disabled_at IS NULL AND d.disabled_at IS NULL \
+             AND (e.lease_until IS NULL OR e.lease_until <= ",
         );
-        q.bind(now).push(") ORDER BY next_attempt_at LIMIT 1");
+        q.bind(now).push(") ORDER BY e.next_attempt_at LIMIT 1");
         Ok(match self.fetch_optional(&self.read, q).await? {
-            Some(row) => row.try_get::<Option<i64>, _>("next_attempt_at")?,
+            Some(row) => row.try_get::<Option<i64>, _>("t")?,
             None => None,
         })
     }
