@@ -18,6 +18,8 @@ type Entries<V> = HashMap<String, (Instant, Option<Arc<V>>)>;
 struct TtlCache<V> {
     ttl: Duration,
     map: Mutex<Entries<V>>,
+    /// Bumped by `clear`: a value loaded before a clear is not cached after it.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl<V> TtlCache<V> {
@@ -25,6 +27,7 @@ impl<V> TtlCache<V> {
         TtlCache {
             ttl,
             map: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -39,8 +42,13 @@ impl<V> TtlCache<V> {
                 return Ok(v.clone());
             }
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let v = load.await?.map(Arc::new);
         let mut map = self.lock();
+        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
+            // Changed while we loaded: use what we read, but do not keep it.
+            return Ok(v);
+        }
         if map.len() > 100_000 {
             map.clear();
         }
@@ -53,7 +61,10 @@ impl<V> TtlCache<V> {
     }
 
     fn clear(&self) {
-        self.lock().clear();
+        let mut map = self.lock();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        map.clear();
     }
 }
 

@@ -76,6 +76,12 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::MissingReference(what) => ApiError::Unprocessable(what),
+            // Data we cannot read back is not something a retry fixes.
+            StoreError::Corrupt(what) => {
+                tracing::error!(error = %what, "stored data is corrupt");
+                ApiError::Internal(format!("stored data is corrupt: {what}"))
+            }
             other => {
                 tracing::error!(error = %other, "storage error");
                 ApiError::Unavailable(format!("storage is unavailable, try again: {other}"))

@@ -80,6 +80,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let api = api::router(state.clone());
     Router::new()
         .route("/e/{source}", any(ingest::http::ingest))
+        .route("/e/{source}/", any(ingest::http::ingest))
         .route("/e/{source}/{*rest}", any(ingest::http::ingest))
         .nest(&format!("/{}", api::API_VERSION), api)
         .route(

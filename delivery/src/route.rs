@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
 use crate::clock::{new_id, now_ms};
+use crate::model::Rule;
 use crate::model::{
     Connection, EventStatus, IgnoredEvent, NewEvent, RejectionCause, RequestRecord,
 };
@@ -123,25 +124,34 @@ pub fn failed_parts(f: &CompiledFilter, view: &RequestView) -> Vec<&'static str>
         .collect()
 }
 
+/// A connection's rules as last seen, and what they compiled to.
+type CompiledEntry = (Vec<Rule>, Arc<CompiledRules>);
+
 /// Compiled rules per connection, recompiled when the connection changes.
 #[derive(Default)]
 pub struct RulesCache {
-    inner: Mutex<HashMap<String, (i64, Arc<CompiledRules>)>>,
+    inner: Mutex<HashMap<String, CompiledEntry>>,
 }
 
 impl RulesCache {
     pub fn get(&self, c: &Connection) -> Arc<CompiledRules> {
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((updated, rules)) = map.get(&c.id) {
-            if *updated == c.updated_at {
-                return rules.clone();
+        // Keyed by the rules themselves, not a timestamp: two edits within one
+        // millisecond must not leave the first one compiled.
+        if let Some((rules, compiled)) = map.get(&c.id) {
+            if *rules == c.rules {
+                return compiled.clone();
             }
         }
         // Rules were validated when the connection was saved; a rule that no longer
         // compiles (stored by another version) routes as if it had no rules.
-        let rules = Arc::new(CompiledRules::compile(&c.rules).unwrap_or_default());
-        map.insert(c.id.clone(), (c.updated_at, rules.clone()));
-        rules
+        let compiled = Arc::new(CompiledRules::compile(&c.rules).unwrap_or_default());
+        // Deleted connections leave entries behind; start over now and then.
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(c.id.clone(), (c.rules.clone(), compiled.clone()));
+        compiled
     }
 }
 

@@ -212,6 +212,12 @@ async fn lists_paginate_with_cursors() {
     assert_eq!(names(&back), ["s2", "s1"]);
     let (s, m) = status_of(&gw, Method::GET, "/sources?limit=1000", None).await;
     assert_eq!((s, m.as_str()), (422, "limit must be between 1 and 250"));
+    let (s, m) = status_of(&gw, Method::GET, "/sources?limit=abc", None).await;
+    assert_eq!(s, 422);
+    assert!(
+        m.starts_with("invalid query string") && m.contains("limit"),
+        "{m}"
+    );
     gw.stop().await;
 }
 

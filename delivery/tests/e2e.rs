@@ -488,3 +488,69 @@ async fn deleting_a_connection_cancels_its_pending_events() {
     assert!(rx.received().is_empty());
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn the_path_is_forwarded_as_sent_and_cannot_climb_out_of_the_destination() {
+    let gw = Gateway::start().await;
+    let rx = Receiver::start().await;
+    connect(&gw, "paths", &format!("{}/base/hooks", rx.url), json!([])).await;
+    let post = |path: &'static str| {
+        gw.client
+            .post(format!("{}/e/paths{path}", gw.base))
+            .body("{}")
+            .send()
+    };
+    assert_eq!(post("/a%2Fb%25/%FF?q=1").await.unwrap().status(), 200);
+    assert_eq!(
+        post("/").await.unwrap().status(),
+        200,
+        "a trailing slash is the source"
+    );
+    // Sent over a raw socket: an HTTP client would resolve the dots itself.
+    let raw = "POST /e/paths/%2E%2E/%2E%2E/admin HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+    let mut sock = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    sock.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("`..`"), "{answer}");
+    let got = rx.wait_for(2).await;
+    let mut uris: Vec<&str> = got.iter().map(|r| r.uri.as_str()).collect();
+    uris.sort();
+    assert_eq!(uris, ["/base/hooks", "/base/hooks/a%2Fb%25/%FF?q=1"]);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn the_destinations_credentials_replace_the_providers() {
+    let gw = Gateway::start().await;
+    let rx = Receiver::start().await;
+    gw.post(
+        "/connections",
+        json!({"source": {"name": "creds"},
+               "destination": {"name": "creds", "url": rx.url,
+                               "auth_method": {"type": "BEARER_TOKEN", "config": {"token": "ours"}}}}),
+    )
+    .await;
+    let r = gw
+        .client
+        .post(format!("{}/e/creds", gw.base))
+        .header("authorization", "Bearer providers-secret")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got = rx.wait_for(1).await;
+    let values: Vec<&str> = got[0]
+        .headers
+        .get_all("authorization")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(values, ["Bearer ours"]);
+    gw.stop().await;
+}

@@ -1717,7 +1717,7 @@ async fn retry_event_body(b: &Backend) {
     assert_eq!(got.updated_at, now);
     assert_eq!(got.attempts, 1, "a retry keeps the attempt count");
     assert_eq!(got.response_status, Some(404));
-    assert_eq!(event(st, &failed.id).await, got);
+    assert_eq!(event(st, &failed.id).await, *got);
 
     // An event whose attempt is under way is not retried (it would be delivered
     // twice at once)…
@@ -1727,7 +1727,10 @@ async fn retry_event_body(b: &Backend) {
             lease_until: T0 + 60_000
         }
     );
-    assert_eq!(event(st, &leased.id).await.next_trigger, AttemptTrigger::Initial);
+    assert_eq!(
+        event(st, &leased.id).await.next_trigger,
+        AttemptTrigger::Initial
+    );
     // …until its lease has run out (a delivery that died with its process).
     let later = T0 + 60_000;
     let RetryOutcome::Queued(got) = st.retry_event(&leased.id, later).await.unwrap() else {
@@ -1752,7 +1755,11 @@ async fn retry_event_body(b: &Backend) {
     .await
     .unwrap();
     let after = event(st, &leased.id).await;
-    assert_eq!(after.status, EventStatus::Queued, "a stale result is ignored");
+    assert_eq!(
+        after.status,
+        EventStatus::Queued,
+        "a stale result is ignored"
+    );
     assert_eq!(after.attempts, 0);
 
     assert_eq!(

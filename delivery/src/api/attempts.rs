@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::views::{self, AttemptOut};
-use super::{PageParams, Paginated};
+use super::{PageParams, Paginated, QueryParams};
 use crate::error::ApiError;
 use crate::store::AttemptFilter;
 use crate::AppState;
@@ -24,8 +24,8 @@ pub struct AttemptListParams {
     responses((status = 200, description = "A page of attempts")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<AttemptListParams>,
-    Query(page): Query<PageParams>,
+    QueryParams(p): QueryParams<AttemptListParams>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Paginated<AttemptOut>>, ApiError> {
     let q = page.to_query()?;
     let f = AttemptFilter {

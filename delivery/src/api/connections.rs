@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use hookyard_core::id::IdKind;
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::destinations::DestinationIn;
 use super::sources::SourceIn;
 use super::views::{self, ConnectionOut};
-use super::{parse_flag, validate, JsonBody, PageParams, Paginated};
+use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{Connection, Destination, Rule, Source};
@@ -171,8 +171,8 @@ pub struct ConnectionListParams {
     responses((status = 200, description = "A page of connections")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<ConnectionListParams>,
-    Query(page): Query<PageParams>,
+    QueryParams(p): QueryParams<ConnectionListParams>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Paginated<ConnectionOut>>, ApiError> {
     let q: PageQuery = page.to_query()?;
     let f = ConnectionFilter {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use hookyard_core::id::IdKind;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::views::{self, DestinationOut};
-use super::{parse_flag, validate, JsonBody, PageParams, Paginated};
+use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{AuthMethod, Destination, RateLimitPeriod};
@@ -25,7 +25,8 @@ pub struct DestinationIn {
     /// The HTTP endpoint events are sent to.
     pub url: Option<String>,
     pub cli_path: Option<String>,
-    /// Events per `rate_limit_period` (enforced by the rate-limit layer).
+    /// Events per `rate_limit_period`. Stored; not enforced yet (delivery limits
+    /// come with the operations work).
     pub rate_limit: Option<i64>,
     #[schema(value_type = Option<String>)]
     pub rate_limit_period: Option<RateLimitPeriod>,
@@ -85,9 +86,12 @@ impl DestinationIn {
             d.url = Some(url);
         }
         if let Some(p) = self.cli_path {
+            validate::description(&f("cli_path"), &Some(p.clone()))?;
             d.cli_path = Some(p);
         }
-        if d.url.is_none() && d.cli_path.is_none() {
+        // CLI destinations (`hookyard listen`) are not delivered to yet: without a
+        // url every attempt would fail, so refuse now rather than then.
+        if d.url.is_none() {
             return Err(ApiError::Unprocessable(format!(
                 "{} is required: the http(s) endpoint events are delivered to",
                 f("url")
@@ -99,6 +103,7 @@ impl DestinationIn {
             d.http_method = Some(m);
         }
         if let Some(a) = self.auth_method {
+            validate::auth_method(&f("auth_method"), &a)?;
             d.auth_method = Some(a);
         }
         if let Some(limit) = self.rate_limit {
@@ -135,8 +140,8 @@ pub struct DestinationListParams {
     responses((status = 200, description = "A page of destinations")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<DestinationListParams>,
-    Query(page): Query<PageParams>,
+    QueryParams(p): QueryParams<DestinationListParams>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Paginated<DestinationOut>>, ApiError> {
     let q = page.to_query()?;
     let f = DestinationFilter {

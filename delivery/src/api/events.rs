@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::requests::{raw_body, RawBody};
 use super::views::{self, EventOut};
-use super::{PageParams, Paginated};
+use super::{PageParams, Paginated, QueryParams};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::model::{Event, EventStatus};
@@ -34,8 +34,8 @@ pub struct EventListParams {
     responses((status = 200, description = "A page of events")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<EventListParams>,
-    Query(page): Query<PageParams>,
+    QueryParams(p): QueryParams<EventListParams>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Paginated<EventOut>>, ApiError> {
     let q = page.to_query()?;
     let status = p

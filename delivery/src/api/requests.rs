@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::{self, EventOut, IgnoredEventOut, RequestOut};
-use super::{JsonBody, PageParams, Paginated};
+use super::{JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::model::RequestRecord;
@@ -31,8 +31,8 @@ pub struct RequestListParams {
     responses((status = 200, description = "A page of requests")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<RequestListParams>,
-    Query(page): Query<PageParams>,
+    QueryParams(p): QueryParams<RequestListParams>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Paginated<RequestOut>>, ApiError> {
     let q = page.to_query()?;
     let rejected = match p.status.as_deref() {
@@ -106,7 +106,7 @@ pub async fn raw(
 pub async fn events(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
-    Query(p): Query<PageParams>,
+    QueryParams(p): QueryParams<PageParams>,
 ) -> Result<Json<Paginated<EventOut>>, ApiError> {
     load(&st, &id, false).await?;
     let q = p.to_query()?;

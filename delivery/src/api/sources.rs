@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use hookyard_core::id::IdKind;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::views::{self, SourceOut};
-use super::{parse_flag, validate, JsonBody, PageParams, Paginated};
+use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{CustomResponse, Source};
@@ -127,8 +127,8 @@ pub struct SourceListParams {
     responses((status = 200, description = "A page of sources")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<SourceListParams>,
-    Query(page): Query<PageParams>,
+    QueryParams(p): QueryParams<SourceListParams>,
+    QueryParams(page): QueryParams<PageParams>,
 ) -> Result<Json<Paginated<SourceOut>>, ApiError> {
     let q = page.to_query()?;
     let f = SourceFilter {

@@ -1,7 +1,7 @@
 //! Field checks shared by the API's inputs; each error names the field.
 
 use crate::error::ApiError;
-use crate::model::HTTP_METHODS;
+use crate::model::{ApiKeyLocation, AuthMethod, HTTP_METHODS};
 
 /// Hookdeck's name rule: letters, digits, `-` and `_`, at most 155 characters.
 pub fn name(field: &str, v: &str) -> Result<(), ApiError> {
@@ -52,6 +52,46 @@ pub fn url(field: &str, v: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Credentials that can be sent: a header name that is a valid HTTP header name
+/// and values that are valid header values, so no attempt fails on them later.
+pub fn auth_method(field: &str, a: &AuthMethod) -> Result<(), ApiError> {
+    let header_value = |name: &str, v: &str| {
+        http::HeaderValue::from_str(v).map(|_| ()).map_err(|_| {
+            ApiError::Unprocessable(format!(
+                "{field}.config.{name} must be printable text without line breaks"
+            ))
+        })
+    };
+    match a {
+        AuthMethod::BearerToken(c) => header_value("token", &c.token),
+        AuthMethod::BasicAuth(c) => {
+            if c.username.contains(':') {
+                return Err(ApiError::Unprocessable(format!(
+                    "{field}.config.username must not contain `:`"
+                )));
+            }
+            header_value("username", &c.username)?;
+            header_value("password", &c.password)
+        }
+        AuthMethod::ApiKey(c) => {
+            if c.key.is_empty() {
+                return Err(ApiError::Unprocessable(format!(
+                    "{field}.config.key is required"
+                )));
+            }
+            if c.to == ApiKeyLocation::Header && http::HeaderName::try_from(c.key.as_str()).is_err()
+            {
+                return Err(ApiError::Unprocessable(format!(
+                    "{field}.config.key must be a valid HTTP header name (got {:?})",
+                    c.key
+                )));
+            }
+            header_value("api_key", &c.api_key)
+        }
+        AuthMethod::HookdeckSignature(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +110,23 @@ mod tests {
         assert!(description("description", &Some("fine".into())).is_ok());
         assert!(description("description", &Some("x".repeat(501))).is_err());
         assert!(description("description", &Some("a\0b".into())).is_err());
+    }
+
+    #[test]
+    fn credentials_must_be_sendable() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<AuthMethod>(v).unwrap();
+        let ok = parse(
+            serde_json::json!({"type": "API_KEY", "config": {"key": "x-api-key", "api_key": "k"}}),
+        );
+        assert!(auth_method("auth_method", &ok).is_ok());
+        let bad_name = parse(
+            serde_json::json!({"type": "API_KEY", "config": {"key": "bad header", "api_key": "k"}}),
+        );
+        let e = auth_method("auth_method", &bad_name).unwrap_err();
+        assert!(e.to_string().contains("auth_method.config.key"), "{e}");
+        let bad_token =
+            parse(serde_json::json!({"type": "BEARER_TOKEN", "config": {"token": "a\nb"}}));
+        assert!(auth_method("auth_method", &bad_token).is_err());
     }
 
     #[test]

@@ -148,7 +148,8 @@ pub struct RequestData {
     pub parsed_query: Value,
     #[schema(value_type = Object)]
     pub headers: Value,
-    /// JSON bodies as JSON, others as text (binary: base64, see `is_base64`).
+    /// JSON bodies as JSON, others as text; a body that is not UTF-8 is shown in
+    /// base64 (`/raw_body` says which, in its `encoding`).
     #[schema(value_type = Object)]
     pub body: Value,
     pub is_large_payload: bool,

@@ -91,27 +91,39 @@ fn forwarded_headers(d: &Delivery<'_>) -> HeaderMap {
     headers
 }
 
-fn apply_auth(
-    mut rb: reqwest::RequestBuilder,
-    url: &mut url::Url,
-    auth: Option<&AuthMethod>,
-) -> reqwest::RequestBuilder {
+/// Adds the destination's credentials, replacing any header of the same name the
+/// provider sent (its own `Authorization` must not reach the destination beside
+/// ours, nor leak to it).
+fn apply_auth(req: &mut reqwest::Request, auth: Option<&AuthMethod>) -> Result<(), String> {
+    let value =
+        |v: String| HeaderValue::from_str(&v).map_err(|e| format!("invalid credential: {e}"));
     match auth {
-        Some(AuthMethod::BearerToken(c)) => rb = rb.bearer_auth(&c.token),
+        Some(AuthMethod::BearerToken(c)) => {
+            let v = value(format!("Bearer {}", c.token))?;
+            req.headers_mut().insert(reqwest::header::AUTHORIZATION, v);
+        }
         Some(AuthMethod::BasicAuth(c)) => {
             let token = base64::engine::general_purpose::STANDARD
                 .encode(format!("{}:{}", c.username, c.password));
-            rb = rb.header(reqwest::header::AUTHORIZATION, format!("Basic {token}"));
+            let v = value(format!("Basic {token}"))?;
+            req.headers_mut().insert(reqwest::header::AUTHORIZATION, v);
         }
         Some(AuthMethod::ApiKey(c)) => match c.to {
-            ApiKeyLocation::Header => rb = rb.header(c.key.as_str(), c.api_key.as_str()),
+            ApiKeyLocation::Header => {
+                let name = HeaderName::try_from(c.key.as_str())
+                    .map_err(|e| format!("invalid API key header name: {e}"))?;
+                let v = value(c.api_key.clone())?;
+                req.headers_mut().insert(name, v);
+            }
             ApiKeyLocation::Query => {
-                url.query_pairs_mut().append_pair(&c.key, &c.api_key);
+                req.url_mut()
+                    .query_pairs_mut()
+                    .append_pair(&c.key, &c.api_key);
             }
         },
         Some(AuthMethod::HookdeckSignature(_)) | None => {}
     }
-    rb
+    Ok(())
 }
 
 /// Hookdeck's error code for a failed request, from the error's causes.
@@ -161,7 +173,7 @@ async fn capped_body(mut resp: reqwest::Response, limit: usize) -> String {
 #[async_trait]
 impl Adapter for HttpAdapter {
     async fn deliver(&self, d: &Delivery<'_>) -> DeliveryResult {
-        let mut url = match target_url(d.destination, d.request) {
+        let url = match target_url(d.destination, d.request) {
             Ok(u) => u,
             Err(e) => return DeliveryResult::error("MISSING_URL", e),
         };
@@ -176,38 +188,27 @@ impl Adapter for HttpAdapter {
                 return DeliveryResult::error("UNKNOWN", format!("invalid method {method_name}"))
             }
         };
-        let rb = self
+        let mut req = match self
             .client
             .request(method, url.clone())
-            .headers(forwarded_headers(d));
-        let rb = apply_auth(rb, &mut url, d.destination.auth_method.as_ref());
-        // Auth may have added a query parameter: rebuild with the final URL.
-        let rb = match rb.build() {
-            Ok(mut req) => {
-                *req.url_mut() = url.clone();
-                *req.body_mut() = Some(d.request.body.clone().unwrap_or_default().into());
-                req
-            }
+            .headers(forwarded_headers(d))
+            .body(d.request.body.clone().unwrap_or_default())
+            .build()
+        {
+            Ok(req) => req,
             Err(e) => return DeliveryResult::error("UNKNOWN", e.to_string()),
         };
-        // The URL as shown in the attempt, without an API key put in its query.
-        let mut shown = url.clone();
-        if let Some(AuthMethod::ApiKey(c)) = d.destination.auth_method.as_ref() {
-            if c.to == ApiKeyLocation::Query {
-                let pairs: Vec<(String, String)> = shown
-                    .query_pairs()
-                    .filter(|(k, _)| k != &c.key)
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect();
-                shown.query_pairs_mut().clear().extend_pairs(pairs);
-            }
+        if let Err(e) = apply_auth(&mut req, d.destination.auth_method.as_ref()) {
+            return DeliveryResult::error("UNKNOWN", e);
         }
+        // The attempt shows the URL without an API key put in its query.
+        let shown = url;
         let mut result = DeliveryResult {
             requested_url: Some(shown.to_string()),
             http_method: Some(method_name),
             ..Default::default()
         };
-        match self.client.execute(rb).await {
+        match self.client.execute(req).await {
             Ok(resp) => {
                 let status = resp.status();
                 result.success = status.is_success();

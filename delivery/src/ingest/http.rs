@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hookyard_core::envelope::Envelope;
 use hookyard_core::id::IdKind;
-use serde::Deserialize;
 
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
@@ -16,11 +15,39 @@ use crate::ingest::committer::CommitError;
 use crate::model::{NewRequest, RejectionCause, Source};
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
-pub struct IngestPath {
-    source: String,
-    #[serde(default)]
-    rest: Option<String>,
+/// The source name and the path after it, read from the raw URI: axum's `Path`
+/// would percent-decode (and refuse bytes that are not UTF-8), and the path must
+/// reach the destination exactly as the provider sent it. Source names are plain
+/// ASCII, so they need no decoding.
+fn split_ingest_path(uri: &Uri) -> Result<(&str, String), ApiError> {
+    let after = uri.path().strip_prefix("/e/").unwrap_or("");
+    let source = after.split('/').next().unwrap_or("");
+    Ok((source, forwarded_path(uri, source)?))
+}
+
+/// The path after `/e/{source}`, as the provider sent it (still percent-encoded,
+/// so it is forwarded unchanged), always starting with `/`. Dot segments are
+/// refused: appended to a destination URL they would climb out of its path.
+fn forwarded_path(uri: &Uri, source: &str) -> Result<String, ApiError> {
+    let raw = uri.path();
+    let rest = raw
+        .strip_prefix("/e/")
+        .and_then(|r| r.strip_prefix(source))
+        .unwrap_or("");
+    let dot_segment = rest.split('/').any(|seg| {
+        let decoded = seg.replace("%2e", ".").replace("%2E", ".");
+        decoded == "." || decoded == ".."
+    });
+    if dot_segment {
+        return Err(ApiError::BadRequest(
+            "the path after /e/<source> must not contain `.` or `..` segments".into(),
+        ));
+    }
+    Ok(if rest.is_empty() {
+        "/".to_owned()
+    } else {
+        rest.to_owned()
+    })
 }
 
 /// Header names and values as stored: lowercase names, values as text (a byte that
@@ -39,17 +66,17 @@ pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 
 pub async fn ingest(
     State(st): State<Arc<AppState>>,
-    Path(p): Path<IngestPath>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let (source_name, path) = split_ingest_path(&uri)?;
     let source = st
         .catalog
-        .source_by_name(&p.source)
+        .source_by_name(source_name)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no source named {:?}", p.source)))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no source named {source_name:?}")))?;
 
     let limit = source
         .max_body_bytes
@@ -84,7 +111,7 @@ pub async fn ingest(
         source: source.name.clone(),
         received_at_ms: now_ms(),
         method: method.as_str().to_owned(),
-        path: format!("/{}", p.rest.unwrap_or_default()),
+        path,
         query: uri.query().unwrap_or("").to_owned(),
         headers: header_pairs(&headers),
         body: body.to_vec(),
@@ -146,4 +173,33 @@ fn accepted(source: &Source, request_id: &str) -> Response {
         resp.headers_mut().insert("x-hookyard-request-id", v);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(uri: &str) -> Result<String, ApiError> {
+        forwarded_path(&uri.parse().unwrap(), "shop")
+    }
+
+    #[test]
+    fn the_forwarded_path_stays_as_sent() {
+        assert_eq!(path("/e/shop").unwrap(), "/");
+        assert_eq!(path("/e/shop/").unwrap(), "/");
+        assert_eq!(
+            path("/e/shop/orders/a%2Fb%25?x=1").unwrap(),
+            "/orders/a%2Fb%25"
+        );
+        assert_eq!(path("/e/shop/%FF").unwrap(), "/%FF");
+        for bad in [
+            "/e/shop/../admin",
+            "/e/shop/a/%2E%2E/b",
+            "/e/shop/./x",
+            "/e/shop/%2e",
+        ] {
+            assert!(path(bad).is_err(), "{bad}");
+        }
+        assert_eq!(path("/e/shop/..hidden").unwrap(), "/..hidden");
+    }
 }

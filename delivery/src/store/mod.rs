@@ -24,6 +24,9 @@ use crate::model::{
 pub enum StoreError {
     #[error("{0} already exists")]
     Conflict(String),
+    /// A record refers to one that no longer exists (deleted meanwhile).
+    #[error("{0}")]
+    MissingReference(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -150,10 +153,12 @@ pub struct AttemptOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RetryOutcome {
     /// Queued for an attempt now.
-    Queued(Event),
+    Queued(Box<Event>),
     /// An attempt is under way (leased until then); retrying now would deliver
     /// the event twice at once.
-    InFlight { lease_until: i64 },
+    InFlight {
+        lease_until: i64,
+    },
     NotFound,
 }
 

@@ -76,6 +76,8 @@ impl SqlStore {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute(sync).await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            // As PostgreSQL does: no connection to a missing source.
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
                             Ok(())
                         })
                     })
@@ -629,8 +631,6 @@ fn push_ignored_insert(
 const NEW_REQUESTS_ONLY: &str =
     ") AS v WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = v.column2)";
 
-
-
 /// Appends the `INSERT INTO attempts …` of `chunk`.
 fn push_attempts_insert(q: &mut Query, chunk: &[AttemptOutcome]) -> StoreResult<()> {
     q.push(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
@@ -797,6 +797,11 @@ fn conflict_as_typed(e: sqlx::Error) -> StoreError {
         let msg = db.message().to_ascii_lowercase();
         if db.is_unique_violation() || msg.contains("unique") || msg.contains("duplicate key") {
             return StoreError::Conflict(describe_conflict(db.message()));
+        }
+        if db.is_foreign_key_violation() || msg.contains("foreign key") {
+            return StoreError::MissingReference(
+                "the source or destination was deleted meanwhile".into(),
+            );
         }
     }
     StoreError::Database(e)
@@ -1329,7 +1334,7 @@ impl Store for SqlStore {
             .push(")");
         if self.execute(q).await? == 1 {
             return Ok(match self.events_by_ids(&[id.to_owned()]).await?.pop() {
-                Some(e) => RetryOutcome::Queued(e),
+                Some(e) => RetryOutcome::Queued(Box::new(e)),
                 None => RetryOutcome::NotFound,
             });
         }
