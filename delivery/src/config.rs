@@ -48,6 +48,9 @@ pub struct IngestConfig {
     pub disabled_source_status: u16,
     /// Most requests committed in one transaction.
     pub max_batch: usize,
+    /// Most body bytes held by requests being received or waiting for their
+    /// commit; past it new requests wait (bounds memory under a flood).
+    pub max_inflight_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +91,7 @@ impl Default for Config {
                 max_body_bytes: 10 * 1024 * 1024,
                 disabled_source_status: 403,
                 max_batch: 512,
+                max_inflight_bytes: 512 * 1024 * 1024,
             },
             delivery: DeliveryConfig {
                 timeout_ms: 30_000,

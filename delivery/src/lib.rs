@@ -58,6 +58,11 @@ pub struct AppState {
     pub dispatch_wake: Arc<Notify>,
     pub api_key: String,
     pub public_url: String,
+    /// Bodies being received or waiting for their commit, in KiB: ingest waits
+    /// for room rather than holding more than `ingest.max_inflight_bytes`.
+    pub ingest_budget: Arc<tokio::sync::Semaphore>,
+    /// The budget's size, in KiB.
+    pub ingest_budget_kib: usize,
 }
 
 /// Opens the store the configuration names (creating the data directory for SQLite).
@@ -150,6 +155,7 @@ pub async fn run(
     let router_task = tokio::spawn(router.run(shutdown.clone()));
     let dispatch_task = tokio::spawn(dispatcher.run(shutdown.clone()));
 
+    let budget_kib = (cfg.ingest.max_inflight_bytes / 1024).clamp(1, u32::MAX as usize);
     let state = Arc::new(AppState {
         config: cfg.clone(),
         store,
@@ -159,6 +165,8 @@ pub async fn run(
         dispatch_wake,
         api_key,
         public_url,
+        ingest_budget: Arc::new(tokio::sync::Semaphore::new(budget_kib)),
+        ingest_budget_kib: budget_kib,
     });
     let mut stop = shutdown.clone();
     axum::serve(listener, app(state))

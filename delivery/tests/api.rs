@@ -412,3 +412,21 @@ async fn upserts_create_then_update_by_name() {
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn ingest_waits_for_room_rather_than_holding_unbounded_bodies() {
+    // Room for one 1.5 KB body at a time: concurrent requests take turns, and
+    // every one is stored.
+    let gw = Gateway::start_with(|c| c.ingest.max_inflight_bytes = 2048).await;
+    gw.post("/sources", json!({"name": "tight"})).await;
+    let body = "x".repeat(1500);
+    let sends = (0..20).map(|_| gw.send("tight", body.clone()));
+    let statuses: Vec<u16> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(gw.get("/requests").await["count"], 20);
+    gw.stop().await;
+}

@@ -94,6 +94,14 @@ pub async fn ingest(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
+    // Room for this body until it is committed (held to the end of the handler).
+    let total = st.ingest_budget_kib;
+    let kib = (declared.unwrap_or(limit).div_ceil(1024)).clamp(1, total) as u32;
+    let _room = st
+        .ingest_budget
+        .acquire_many(kib)
+        .await
+        .map_err(|_| ApiError::Unavailable("the gateway is shutting down; retry".into()))?;
     let body = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
