@@ -79,6 +79,27 @@ impl Query {
         }
     }
 
+    /// Appends one `(v1, v2, …)` VALUES row per item, comma-separated; `row` binds
+    /// an item's values in column order.
+    pub fn values<I: IntoIterator>(
+        &mut self,
+        items: I,
+        mut row: impl FnMut(&mut Row<'_>, I::Item) -> Result<(), StoreError>,
+    ) -> Result<&mut Self, StoreError> {
+        for (i, item) in items.into_iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            row(
+                &mut Row {
+                    q: self,
+                    first: true,
+                },
+                item,
+            )?;
+            self.push(")");
+        }
+        Ok(self)
+    }
+
     /// Appends `(v1, v2, …)` placeholders for an `IN` list.
     pub fn bind_list<T>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self
     where
@@ -107,5 +128,36 @@ impl Query {
             Some(e) => Err(StoreError::Corrupt(format!("cannot bind argument: {e}"))),
             None => Ok((self.sql, self.args)),
         }
+    }
+}
+
+/// One VALUES row being written: each value is separated from the last.
+pub struct Row<'a> {
+    q: &'a mut Query,
+    first: bool,
+}
+
+impl Row<'_> {
+    fn separate(&mut self) {
+        if !self.first {
+            self.q.push(", ");
+        }
+        self.first = false;
+    }
+
+    pub fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: Encode<'static, Any> + Type<Any> + Send + 'static,
+    {
+        self.separate();
+        self.q.bind(value);
+        self
+    }
+
+    /// A literal SQL value (a constant, never input).
+    pub fn sql(&mut self, literal: &'static str) -> &mut Self {
+        self.separate();
+        self.q.push(literal);
+        self
     }
 }

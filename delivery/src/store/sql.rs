@@ -249,28 +249,21 @@ impl SqlStore {
         }
         let rules = to_json(&c.rules)?;
         let mut q = Query::new(&format!(
-            "INSERT INTO connections ({CONNECTION_COLS}) VALUES ("
+            "INSERT INTO connections ({CONNECTION_COLS}) VALUES "
         ));
-        q.bind(c.id.clone())
-            .push(", ")
-            .bind(c.name.clone())
-            .push(", ")
-            .bind(c.description.clone())
-            .push(", ")
-            .bind(c.source_id.clone())
-            .push(", ")
-            .bind(c.destination_id.clone())
-            .push(", ")
-            .bind(rules)
-            .push(", ")
-            .bind(c.disabled_at)
-            .push(", ")
-            .bind(c.paused_at)
-            .push(", ")
-            .bind(c.created_at)
-            .push(", ")
-            .bind(c.updated_at)
-            .push(")");
+        q.values([c], |r, c| {
+            r.bind(c.id.clone())
+                .bind(c.name.clone())
+                .bind(c.description.clone())
+                .bind(c.source_id.clone())
+                .bind(c.destination_id.clone())
+                .bind(rules.clone())
+                .bind(c.disabled_at)
+                .bind(c.paused_at)
+                .bind(c.created_at)
+                .bind(c.updated_at);
+            Ok(())
+        })?;
         let (sql, args) = q.build()?;
         sqlx::query_with(&sql, args)
             .execute(&mut **tx)
@@ -288,7 +281,7 @@ impl SqlStore {
     ) -> StoreResult<()> {
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut q = Query::in_order(dialect, "");
-            push_events_insert(&mut q, chunk, now, false);
+            push_events_insert(&mut q, chunk, now, false)?;
             let (sql, args) = q.build()?;
             sqlx::query_with(&sql, args).execute(&mut **tx).await?;
         }
@@ -431,7 +424,7 @@ impl SqlStore {
         let ignored: Vec<&IgnoredEvent> = routes().flat_map(|(_, route)| &route.ignored).collect();
         let mut q = Query::in_order(self.dialect, "BEGIN IMMEDIATE; ");
         for chunk in events.chunks(INSERT_CHUNK) {
-            push_events_insert(&mut q, chunk, now, true);
+            push_events_insert(&mut q, chunk, now, true)?;
             q.push("; ");
         }
         for chunk in ignored.chunks(INSERT_CHUNK) {
@@ -550,43 +543,37 @@ impl Drop for ScriptConn {
 /// `only_new_requests`, rows whose request is already stored are left out too
 /// (`NOT EXISTS`, for a script that runs it before inserting the requests; see
 /// [`SqlStore::insert_requests_sqlite`]).
-fn push_events_insert(q: &mut Query, rows: &[EventRow<'_>], now: i64, only_new_requests: bool) {
+fn push_events_insert(
+    q: &mut Query,
+    rows: &[EventRow<'_>],
+    now: i64,
+    only_new_requests: bool,
+) -> StoreResult<()> {
     q.push(
         "INSERT INTO events (id, request_id, connection_id, source_id, destination_id, \
          status, attempts, next_attempt_at, next_trigger, created_at, updated_at) ",
     );
     q.push("SELECT * FROM (VALUES ");
-    for (i, row) in rows.iter().enumerate() {
+    q.values(rows, |r, row| {
         let e = row.event;
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push("(")
-            .bind(e.id.clone())
-            .push(", ")
+        r.bind(e.id.clone())
             .bind(row.request_id.to_owned())
-            .push(", ")
             .bind(e.connection_id.clone())
-            .push(", ")
             .bind(row.source_id.to_owned())
-            .push(", ")
             .bind(e.destination_id.clone())
-            .push(", ")
             .bind(e.status.as_str())
-            .push(", 0, ")
+            .sql("0")
             .bind(e.next_attempt_at)
-            .push(", ")
             .bind(AttemptTrigger::Initial.as_str())
-            .push(", ")
             .bind(now)
-            .push(", ")
-            .bind(now)
-            .push(")");
-    }
+            .bind(now);
+        Ok(())
+    })?;
     q.push(") AS v WHERE EXISTS (SELECT 1 FROM connections c WHERE c.id = v.column3)");
     if only_new_requests {
         q.push(" AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = v.column2)");
     }
+    Ok(())
 }
 
 /// Appends `INSERT INTO ignored_events …` for `rows`; `only_new_requests` as for
@@ -602,24 +589,15 @@ fn push_ignored_insert(
     } else {
         "VALUES "
     });
-    for (i, ig) in rows.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push("(")
-            .bind(ig.id.clone())
-            .push(", ")
+    q.values(rows, |r, ig| {
+        r.bind(ig.id.clone())
             .bind(ig.request_id.clone())
-            .push(", ")
             .bind(ig.connection_id.clone())
-            .push(", ")
             .bind(ig.cause.clone())
-            .push(", ")
             .bind(opt_json(&ig.meta)?)
-            .push(", ")
-            .bind(ig.created_at)
-            .push(")");
-    }
+            .bind(ig.created_at);
+        Ok(())
+    })?;
     if only_new_requests {
         q.push(NEW_REQUESTS_ONLY);
     }
@@ -634,49 +612,31 @@ const NEW_REQUESTS_ONLY: &str =
 /// Appends the `INSERT INTO attempts …` of `chunk`.
 fn push_attempts_insert(q: &mut Query, chunk: &[AttemptOutcome]) -> StoreResult<()> {
     q.push(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
-    for (i, o) in chunk.iter().enumerate() {
+    q.values(chunk, |r, o| {
         let a = &o.attempt;
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push("(")
-            .bind(a.id.clone())
-            .push(", ")
+        r.bind(a.id.clone())
             .bind(a.event_id.clone())
-            .push(", ")
             .bind(a.destination_id.clone())
-            .push(", ")
             .bind(a.attempt_number)
-            .push(", ")
             .bind(a.trigger.as_str())
-            .push(", ")
             .bind(a.status.as_str())
-            .push(", ")
             .bind(a.response_status)
-            .push(", ")
             .bind(opt_json(&a.response_headers)?)
-            .push(", ")
             .bind(a.response_body.as_deref().map(storable_text))
-            .push(", ")
             .bind(a.error_code.clone())
-            .push(", ")
             .bind(a.error_message.as_deref().map(storable_text))
-            .push(", ")
             .bind(a.requested_url.clone())
-            .push(", ")
             .bind(a.http_method.clone())
-            .push(", ")
             .bind(a.duration_ms)
-            .push(", ")
-            .bind(a.created_at)
-            .push(")");
-    }
+            .bind(a.created_at);
+        Ok(())
+    })?;
     Ok(())
 }
 
 /// Appends the one `UPDATE events` of `chunk`, joining a VALUES list (both backends
 /// name its columns column1…columnN).
-fn push_events_update(q: &mut Query, chunk: &[AttemptOutcome], now: i64) {
+fn push_events_update(q: &mut Query, chunk: &[AttemptOutcome], now: i64) -> StoreResult<()> {
     q.push(
         "UPDATE events SET status = v.column2, attempts = v.column3, \
          last_attempt_at = v.column4, next_attempt_at = v.column5, \
@@ -685,34 +645,23 @@ fn push_events_update(q: &mut Query, chunk: &[AttemptOutcome], now: i64) {
          next_trigger = 'AUTOMATIC', lease_until = NULL, updated_at = ",
     );
     q.bind(now).push(" FROM (VALUES ");
-    for (i, o) in chunk.iter().enumerate() {
+    q.values(chunk, |r, o| {
         let a = &o.attempt;
         let succeeded = o.status == EventStatus::Successful;
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push("(")
-            .bind(a.event_id.clone())
-            .push(", ")
+        r.bind(a.event_id.clone())
             .bind(o.status.as_str())
-            .push(", ")
             .bind(a.attempt_number)
-            .push(", ")
             .bind(a.created_at)
-            .push(", ")
             .bind(o.next_attempt_at)
-            .push(", ")
             .bind(a.response_status)
-            .push(", ")
             .bind(a.error_code.clone())
-            .push(", ")
             .bind(if succeeded { Some(now) } else { None })
-            .push(", ")
-            .bind(o.lease_until)
-            .push(")");
-    }
+            .bind(o.lease_until);
+        Ok(())
+    })?;
     // Only while the event still holds the lease this attempt was made under.
     q.push(") AS v WHERE events.id = v.column1 AND events.lease_until = v.column9");
+    Ok(())
 }
 
 /// Appends the `INSERT INTO requests …` of `chunk`, skipping ids already stored and
@@ -720,53 +669,34 @@ fn push_events_update(q: &mut Query, chunk: &[AttemptOutcome], now: i64) {
 fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreResult<()> {
     q.push(
         "INSERT INTO requests (id, source_id, method, path, query, headers, body, \
-                 body_size, verified, rejection_cause, routed, events_count, ignored_count, \
-                 received_at, created_at, updated_at) VALUES ",
+         body_size, verified, rejection_cause, routed, events_count, ignored_count, \
+         received_at, created_at, updated_at) VALUES ",
     );
-    for (i, r) in chunk.iter().enumerate() {
+    q.values(chunk, |row, r| {
         let e = &r.envelope;
         let route = r.route.as_ref();
-        // A rejected request is stored to be seen, never routed; one that
-        // comes with its routing is stored routed.
+        // A rejected request is stored to be seen, never routed; one that comes
+        // with its routing is stored routed.
         let routed = r.rejection_cause.is_some() || route.is_some();
         let rejection = r.rejection_cause.or(route.and_then(|x| x.rejection));
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push("(")
-            .bind(e.id.clone())
-            .push(", ")
+        row.bind(e.id.clone())
             .bind(r.source_id.clone())
-            .push(", ")
             .bind(storable_text(&e.method))
-            .push(", ")
             .bind(storable_text(&e.path))
-            .push(", ")
             .bind(storable_text(&e.query))
-            .push(", ")
             .bind(to_json(&e.headers)?)
-            .push(", ")
             .bind(e.body.clone())
-            .push(", ")
             .bind(e.body.len() as i64)
-            .push(", ")
             .bind(r.verified.map(i64::from))
-            .push(", ")
             .bind(rejection.map(|c| c.as_str()))
-            .push(", ")
             .bind(i64::from(routed))
-            .push(", ")
             .bind(route.map_or(0, |x| x.events.len() as i64))
-            .push(", ")
             .bind(route.map_or(0, |x| x.ignored.len() as i64))
-            .push(", ")
             .bind(e.received_at_ms)
-            .push(", ")
             .bind(now)
-            .push(", ")
-            .bind(now)
-            .push(")");
-    }
+            .bind(now);
+        Ok(())
+    })?;
     q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
     Ok(())
 }
@@ -821,32 +751,25 @@ fn describe_conflict(msg: &str) -> String {
 }
 
 fn source_values(q: &mut Query, s: &Source) -> StoreResult<()> {
-    q.bind(s.id.clone())
-        .push(", ")
-        .bind(s.name.clone())
-        .push(", ")
-        .bind(s.description.clone())
-        .push(", ")
-        .bind(opt_json(&s.allowed_http_methods)?)
-        .push(", ")
-        .bind(opt_json(&s.custom_response)?)
-        .push(", ")
-        .bind(opt_json(&s.verification)?)
-        .push(", ")
-        .bind(s.max_body_bytes)
-        .push(", ")
-        .bind(s.disabled_at)
-        .push(", ")
-        .bind(s.created_at)
-        .push(", ")
-        .bind(s.updated_at);
+    q.values([s], |r, s| {
+        r.bind(s.id.clone())
+            .bind(s.name.clone())
+            .bind(s.description.clone())
+            .bind(opt_json(&s.allowed_http_methods)?)
+            .bind(opt_json(&s.custom_response)?)
+            .bind(opt_json(&s.verification)?)
+            .bind(s.max_body_bytes)
+            .bind(s.disabled_at)
+            .bind(s.created_at)
+            .bind(s.updated_at);
+        Ok(())
+    })?;
     Ok(())
 }
 
 fn source_insert(s: &Source) -> StoreResult<(String, sqlx::any::AnyArguments<'static>)> {
-    let mut q = Query::new(&format!("INSERT INTO sources ({SOURCE_COLS}) VALUES ("));
+    let mut q = Query::new(&format!("INSERT INTO sources ({SOURCE_COLS}) VALUES "));
     source_values(&mut q, s)?;
-    q.push(")");
     q.build()
 }
 
@@ -858,40 +781,30 @@ fn destination_values(q: &mut Query, d: &Destination) -> StoreResult<()> {
             _ => Err(StoreError::Corrupt("rate_limit_period".into())),
         })
         .transpose()?;
-    q.bind(d.id.clone())
-        .push(", ")
-        .bind(d.name.clone())
-        .push(", ")
-        .bind(d.description.clone())
-        .push(", ")
-        .bind(d.url.clone())
-        .push(", ")
-        .bind(d.cli_path.clone())
-        .push(", ")
-        .bind(d.http_method.clone())
-        .push(", ")
-        .bind(opt_json(&d.auth_method)?)
-        .push(", ")
-        .bind(d.rate_limit)
-        .push(", ")
-        .bind(period)
-        .push(", ")
-        .bind(i64::from(d.path_forwarding_disabled))
-        .push(", ")
-        .bind(d.disabled_at)
-        .push(", ")
-        .bind(d.created_at)
-        .push(", ")
-        .bind(d.updated_at);
+    q.values([d], |r, d| {
+        r.bind(d.id.clone())
+            .bind(d.name.clone())
+            .bind(d.description.clone())
+            .bind(d.url.clone())
+            .bind(d.cli_path.clone())
+            .bind(d.http_method.clone())
+            .bind(opt_json(&d.auth_method)?)
+            .bind(d.rate_limit)
+            .bind(period.clone())
+            .bind(i64::from(d.path_forwarding_disabled))
+            .bind(d.disabled_at)
+            .bind(d.created_at)
+            .bind(d.updated_at);
+        Ok(())
+    })?;
     Ok(())
 }
 
 fn destination_insert(d: &Destination) -> StoreResult<(String, sqlx::any::AnyArguments<'static>)> {
     let mut q = Query::new(&format!(
-        "INSERT INTO destinations ({DESTINATION_COLS}) VALUES ("
+        "INSERT INTO destinations ({DESTINATION_COLS}) VALUES "
     ));
     destination_values(&mut q, d)?;
-    q.push(")");
     q.build()
 }
 
@@ -1438,7 +1351,7 @@ impl Store for SqlStore {
             for chunk in outcomes.chunks(INSERT_CHUNK) {
                 push_attempts_insert(&mut q, chunk)?;
                 q.push("; ");
-                push_events_update(&mut q, chunk, now);
+                push_events_update(&mut q, chunk, now)?;
                 q.push("; ");
             }
             q.push("COMMIT");
@@ -1453,7 +1366,7 @@ impl Store for SqlStore {
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
             // One UPDATE for the whole chunk, not one per event.
             let mut q = Query::in_order(self.dialect, "");
-            push_events_update(&mut q, chunk, now);
+            push_events_update(&mut q, chunk, now)?;
             let (sql, args) = q.build()?;
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
