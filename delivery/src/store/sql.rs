@@ -32,6 +32,35 @@ struct EventRow<'a> {
     event: &'a NewEvent,
 }
 
+/// The event and ignored-event rows of routed requests, given as
+/// `(request id, source id, routing result)`.
+fn route_rows<'a>(
+    routed: impl Iterator<Item = (&'a str, &'a str, &'a RouteResult)>,
+) -> (Vec<EventRow<'a>>, Vec<&'a IgnoredEvent>) {
+    let mut events = Vec::new();
+    let mut ignored = Vec::new();
+    for (request_id, source_id, r) in routed {
+        events.extend(r.events.iter().map(|event| EventRow {
+            request_id,
+            source_id,
+            event,
+        }));
+        ignored.extend(&r.ignored);
+    }
+    (events, ignored)
+}
+
+/// `(request id, source id, routing result)` of the requests that came routed.
+fn routed_requests<'a>(
+    reqs: impl Iterator<Item = &'a NewRequest>,
+) -> impl Iterator<Item = (&'a str, &'a str, &'a RouteResult)> {
+    reqs.filter_map(|r| {
+        r.route
+            .as_ref()
+            .map(|route| (r.envelope.id.as_str(), r.source_id.as_str(), route))
+    })
+}
+
 /// How SQLite syncs commits (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -351,18 +380,8 @@ impl SqlStore {
         routed: &[(&str, &str, &RouteResult)],
         now: i64,
     ) -> StoreResult<usize> {
-        let events: Vec<EventRow<'_>> = routed
-            .iter()
-            .flat_map(|(request_id, source_id, r)| {
-                r.events.iter().map(move |event| EventRow {
-                    request_id,
-                    source_id,
-                    event,
-                })
-            })
-            .collect();
+        let (events, ignored) = route_rows(routed.iter().copied());
         Self::insert_events_tx(dialect, tx, &events, now).await?;
-        let ignored: Vec<&IgnoredEvent> = routed.iter().flat_map(|(_, _, r)| &r.ignored).collect();
         Self::insert_ignored_tx(dialect, tx, &ignored).await?;
 
         let mut groups: HashMap<(usize, usize, Option<&'static str>), Vec<String>> = HashMap::new();
@@ -408,20 +427,7 @@ impl SqlStore {
         reqs: &[NewRequest],
         now: i64,
     ) -> StoreResult<Vec<String>> {
-        let routes = || {
-            reqs.iter()
-                .filter_map(|r| r.route.as_ref().map(|route| (r, route)))
-        };
-        let events: Vec<EventRow<'_>> = routes()
-            .flat_map(|(r, route)| {
-                route.events.iter().map(move |event| EventRow {
-                    request_id: &r.envelope.id,
-                    source_id: &r.source_id,
-                    event,
-                })
-            })
-            .collect();
-        let ignored: Vec<&IgnoredEvent> = routes().flat_map(|(_, route)| &route.ignored).collect();
+        let (events, ignored) = route_rows(routed_requests(reqs.iter()));
         let mut q = Query::in_order(self.dialect, "BEGIN IMMEDIATE; ");
         for chunk in events.chunks(INSERT_CHUNK) {
             push_events_insert(&mut q, chunk, now, true)?;
@@ -1053,25 +1059,11 @@ impl Store for SqlStore {
         // create its events twice.
         let new_ids: std::collections::HashSet<&str> =
             inserted.iter().map(String::as_str).collect();
-        let events: Vec<EventRow<'_>> = reqs
-            .iter()
-            .filter(|r| new_ids.contains(r.envelope.id.as_str()))
-            .filter_map(|r| r.route.as_ref().map(|route| (r, route)))
-            .flat_map(|(r, route)| {
-                route.events.iter().map(move |event| EventRow {
-                    request_id: &r.envelope.id,
-                    source_id: &r.source_id,
-                    event,
-                })
-            })
-            .collect();
+        let (events, ignored) = route_rows(routed_requests(
+            reqs.iter()
+                .filter(|r| new_ids.contains(r.envelope.id.as_str())),
+        ));
         Self::insert_events_tx(self.dialect, &mut tx, &events, now).await?;
-        let ignored: Vec<&IgnoredEvent> = reqs
-            .iter()
-            .filter(|r| new_ids.contains(r.envelope.id.as_str()))
-            .filter_map(|r| r.route.as_ref())
-            .flat_map(|route| &route.ignored)
-            .collect();
         Self::insert_ignored_tx(self.dialect, &mut tx, &ignored).await?;
         tx.commit().await?;
         Ok(inserted)
