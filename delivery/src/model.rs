@@ -51,6 +51,22 @@ pub struct Source {
 }
 
 impl Source {
+    /// A source with only a name, created at `now`.
+    pub fn new(id: String, name: String, now: i64) -> Self {
+        Source {
+            id,
+            name,
+            description: None,
+            allowed_http_methods: None,
+            custom_response: None,
+            verification: None,
+            max_body_bytes: None,
+            disabled_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn allows_method(&self, method: &str) -> bool {
         match &self.allowed_http_methods {
             Some(list) => list.iter().any(|m| m.eq_ignore_ascii_case(method)),
@@ -128,6 +144,27 @@ pub struct Destination {
     pub disabled_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl Destination {
+    /// A destination with only a name and a url, created at `now`.
+    pub fn new(id: String, name: String, url: Option<String>, now: i64) -> Self {
+        Destination {
+            id,
+            name,
+            description: None,
+            url,
+            cli_path: None,
+            http_method: None,
+            auth_method: None,
+            rate_limit: None,
+            rate_limit_period: None,
+            path_forwarding_disabled: false,
+            disabled_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// One connection rule, as in Hookdeck's `rules` array.

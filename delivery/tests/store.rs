@@ -63,36 +63,12 @@ conformance! {
 // ---------------------------------------------------------------------------------
 
 fn source(name: &str) -> Source {
-    Source {
-        id: new_id(IdKind::Source),
-        name: name.to_owned(),
-        description: None,
-        allowed_http_methods: None,
-        custom_response: None,
-        verification: None,
-        max_body_bytes: None,
-        disabled_at: None,
-        created_at: T0,
-        updated_at: T0,
-    }
+    Source::new(new_id(IdKind::Source), name.to_owned(), T0)
 }
 
 fn destination(name: &str) -> Destination {
-    Destination {
-        id: new_id(IdKind::Destination),
-        name: name.to_owned(),
-        description: None,
-        url: Some(format!("https://example.com/{name}")),
-        cli_path: None,
-        http_method: None,
-        auth_method: None,
-        rate_limit: None,
-        rate_limit_period: None,
-        path_forwarding_disabled: false,
-        disabled_at: None,
-        created_at: T0,
-        updated_at: T0,
-    }
+    let url = Some(format!("https://example.com/{name}"));
+    Destination::new(new_id(IdKind::Destination), name.to_owned(), url, T0)
 }
 
 fn connection(s: &Source, d: &Destination, name: Option<&str>) -> Connection {

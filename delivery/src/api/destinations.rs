@@ -51,21 +51,7 @@ impl DestinationIn {
         };
         let mut d = match base {
             Some(d) => d,
-            None => Destination {
-                id: new_id(IdKind::Destination),
-                name: String::new(),
-                description: None,
-                url: None,
-                cli_path: None,
-                http_method: None,
-                auth_method: None,
-                rate_limit: None,
-                rate_limit_period: None,
-                path_forwarding_disabled: false,
-                disabled_at: None,
-                created_at: now,
-                updated_at: now,
-            },
+            None => Destination::new(new_id(IdKind::Destination), String::new(), None, now),
         };
         if let Some(name) = self.name {
             validate::name(&f("name"), &name)?;

@@ -49,18 +49,7 @@ impl SourceIn {
         };
         let mut s = match base {
             Some(s) => s,
-            None => Source {
-                id: new_id(IdKind::Source),
-                name: String::new(),
-                description: None,
-                allowed_http_methods: None,
-                custom_response: None,
-                verification: None,
-                max_body_bytes: None,
-                disabled_at: None,
-                created_at: now,
-                updated_at: now,
-            },
+            None => Source::new(new_id(IdKind::Source), String::new(), now),
         };
         if let Some(name) = self.name {
             validate::name(&f("name"), &name)?;
