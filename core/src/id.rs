@@ -19,6 +19,7 @@ pub enum IdKind {
     Transformation,
     Issue,
     Bulk,
+    IssueTrigger,
 }
 
 impl IdKind {
@@ -34,6 +35,7 @@ impl IdKind {
             IdKind::Transformation => "trs",
             IdKind::Issue => "iss",
             IdKind::Bulk => "blk",
+            IdKind::IssueTrigger => "it",
         }
     }
 }

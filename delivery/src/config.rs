@@ -29,6 +29,7 @@ pub struct Config {
     pub sqlite: SqliteConfig,
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
+    pub alerts: AlertsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +67,50 @@ pub struct DeliveryConfig {
     pub poll_interval_ms: u64,
     /// Retry policy of connections without a retry rule.
     pub default_retry: DefaultRetry,
+    /// Consecutive failed attempts after which a destination disables itself
+    /// (its events are then held until it is enabled), unless the destination
+    /// sets `auto_disable_after`. 0: never.
+    pub auto_disable_after: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// How often to look for issues to alert about (also woken by new failures).
+    pub check_interval_ms: u64,
+    /// Shortest time between two digests of still-failing issues.
+    pub digest_interval_secs: u64,
+    /// Slack-compatible webhook that gets every alert when no issue trigger is
+    /// defined; empty: none.
+    pub webhook_url: String,
+    pub email: EmailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// SMTP server; empty: email alerts are off.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls` (upgrade a plain connection, usually port 587), `tls` (TLS from
+    /// the start, usually 465) or `none` (plain; loopback or trusted networks only).
+    pub tls: SmtpTls,
+    /// SMTP credentials; empty username: no authentication.
+    pub username: String,
+    pub password: String,
+    /// Sender address, e.g. `Hookyard <alerts@example.com>`.
+    pub from: String,
+    /// Who gets alerts when no issue trigger is defined, and the email channel
+    /// of triggers that name no recipients.
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +147,21 @@ impl Default for Config {
                     strategy: RetryStrategy::Exponential,
                     interval_ms: 60_000,
                     count: 5,
+                },
+                auto_disable_after: 100,
+            },
+            alerts: AlertsConfig {
+                check_interval_ms: 1000,
+                digest_interval_secs: 900,
+                webhook_url: String::new(),
+                email: EmailConfig {
+                    smtp_host: String::new(),
+                    smtp_port: 587,
+                    tls: SmtpTls::Starttls,
+                    username: String::new(),
+                    password: String::new(),
+                    from: "Hookyard <hookyard@localhost>".into(),
+                    to: Vec::new(),
                 },
             },
         }
@@ -163,6 +223,15 @@ impl Config {
             return Err(ConfigError::Value(
                 "ingest.max_batch and delivery.concurrency must be at least 1".into(),
             ));
+        }
+        if self.delivery.auto_disable_after < 0 {
+            return Err(ConfigError::Value(
+                "delivery.auto_disable_after must be 0 (never) or more".into(),
+            ));
+        }
+        for addr in self.alerts.email.to.iter().chain([&self.alerts.email.from]) {
+            crate::alerts::email::mailbox(addr)
+                .map_err(|e| ConfigError::Value(format!("alerts.email: {e}")))?;
         }
         Ok(())
     }

@@ -9,12 +9,18 @@
 //! - [`store`]: the [`store::Store`] trait, SQLite and PostgreSQL behind it.
 //! - [`api`]: the REST API (Hookdeck-shaped), [`error`] maps errors to responses.
 //! - [`catalog`]: short-lived caches of sources/destinations/connections.
+//! - [`issues`]: failures grouped into issues, destination health (auto-disable);
+//!   [`alerts`]: email and webhook alerts about them; [`monitor`]: holds and
+//!   releases events, queue gauges, backpressure; [`bulk_retry`]: retry by query;
+//!   [`telemetry`]: the metrics on `/metrics`.
 //! - [`config`], [`cli`], [`filter_eval`]: configuration and the command line.
 //!
 //! [`run`] starts everything on a listener; `main` only parses the command line, and
 //! tests call the same `run` on port 0.
 
+pub mod alerts;
 pub mod api;
+pub mod bulk_retry;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
@@ -24,11 +30,14 @@ pub mod dispatch;
 pub mod error;
 pub mod filter_eval;
 pub mod ingest;
+pub mod issues;
 pub mod model;
+pub mod monitor;
 pub mod route;
 pub mod rules;
 pub mod shutdown;
 pub mod store;
+pub mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +72,12 @@ pub struct AppState {
     pub ingest_budget: Arc<tokio::sync::Semaphore>,
     /// The budget's size, in KiB.
     pub ingest_budget_kib: usize,
+    /// Renders `/metrics`; `None` if the process has another metrics recorder.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Wakes the monitor (hold/release) after enable, disable, pause, unpause.
+    pub monitor_wake: Arc<Notify>,
+    /// Wakes the bulk retry worker after an operation is created.
+    pub bulk_wake: Arc<Notify>,
 }
 
 /// Opens the store the configuration names (creating the data directory for SQLite).
@@ -93,6 +108,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(|| async { Json(api::openapi::ApiDoc::openapi()) }),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(api::metrics::render))
         .with_state(state)
 }
 
@@ -140,6 +156,39 @@ pub async fn run(
     let adapters = Arc::new(Adapters {
         http: HttpAdapter::new(timeout, cfg.delivery.response_body_limit)?,
     });
+    let metrics = telemetry::install();
+    let alerts_wake = Arc::new(Notify::new());
+    let monitor_wake = Arc::new(Notify::new());
+    let bulk_wake = Arc::new(Notify::new());
+    let tracker = Arc::new(issues::tracker::Tracker {
+        store: store.clone(),
+        auto_disable_after: cfg.delivery.auto_disable_after,
+        alerts_wake: alerts_wake.clone(),
+    });
+    let notifier = alerts::Notifier {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        config: cfg.alerts.clone(),
+        email: alerts::email::EmailSender::from_config(&cfg.alerts.email)?,
+        http: reqwest::Client::builder().build()?,
+        base_url: public_url.clone(),
+        wake: alerts_wake.clone(),
+    };
+    let monitor = monitor::Monitor {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        interval: poll,
+        wake: monitor_wake.clone(),
+        dispatch_wake: dispatch_wake.clone(),
+        alerts_wake,
+    };
+    let bulk = bulk_retry::worker::BulkRetryWorker {
+        store: store.clone(),
+        wake: bulk_wake.clone(),
+        dispatch_wake: dispatch_wake.clone(),
+        step: 500,
+        poll,
+    };
     let d = &cfg.delivery.default_retry;
     let dispatcher = Dispatcher {
         store: store.clone(),
@@ -151,9 +200,14 @@ pub async fn run(
         wake: dispatch_wake.clone(),
         poll,
         lease: timeout + Duration::from_secs(30),
+        limits: Default::default(),
+        tracker,
     };
     let router_task = tokio::spawn(router.run(shutdown.clone()));
     let dispatch_task = tokio::spawn(dispatcher.run(shutdown.clone()));
+    let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
+    let monitor_task = tokio::spawn(monitor.run(shutdown.clone()));
+    let bulk_task = tokio::spawn(bulk.run(shutdown.clone()));
 
     let budget_kib = (cfg.ingest.max_inflight_bytes / 1024).clamp(1, u32::MAX as usize);
     let state = Arc::new(AppState {
@@ -167,6 +221,9 @@ pub async fn run(
         public_url,
         ingest_budget: Arc::new(tokio::sync::Semaphore::new(budget_kib)),
         ingest_budget_kib: budget_kib,
+        metrics,
+        monitor_wake,
+        bulk_wake,
     });
     let mut stop = shutdown.clone();
     axum::serve(listener, app(state))
@@ -174,5 +231,8 @@ pub async fn run(
         .await?;
     let _ = router_task.await;
     let _ = dispatch_task.await;
+    for t in [notifier_task, monitor_task, bulk_task] {
+        let _ = t.await;
+    }
     Ok(())
 }

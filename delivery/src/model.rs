@@ -141,7 +141,14 @@ pub struct Destination {
     pub rate_limit: Option<i64>,
     pub rate_limit_period: Option<RateLimitPeriod>,
     pub path_forwarding_disabled: bool,
+    /// Most attempts in flight at once (besides a `concurrent` rate limit).
+    pub max_concurrency: Option<i64>,
+    /// Consecutive failed attempts after which the destination disables itself;
+    /// `None`: `delivery.auto_disable_after`; 0: never.
+    pub auto_disable_after: Option<i64>,
     pub disabled_at: Option<i64>,
+    /// Why the gateway disabled it (`None` when disabled by hand or enabled).
+    pub disabled_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -160,7 +167,10 @@ impl Destination {
             rate_limit: None,
             rate_limit_period: None,
             path_forwarding_disabled: false,
+            max_concurrency: None,
+            auto_disable_after: None,
             disabled_at: None,
+            disabled_reason: None,
             created_at: now,
             updated_at: now,
         }
@@ -366,6 +376,8 @@ pub struct Event {
     pub response_status: Option<i64>,
     pub error_code: Option<String>,
     pub successful_at: Option<i64>,
+    /// The issue its last failure was grouped into.
+    pub issue_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

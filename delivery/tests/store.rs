@@ -1481,12 +1481,14 @@ async fn record_attempts_body(b: &Backend) {
     st.record_attempts(
         &[
             AttemptOutcome {
+                connection_id: String::new(),
                 attempt: a1.clone(),
                 status: EventStatus::Queued,
                 next_attempt_at: Some(T0 + 5000),
                 lease_until: T0 + 30_000,
             },
             AttemptOutcome {
+                connection_id: String::new(),
                 attempt: o1.clone(),
                 status: EventStatus::Failed,
                 next_attempt_at: None,
@@ -1526,6 +1528,7 @@ async fn record_attempts_body(b: &Backend) {
     let a2 = attempt(e, 2, AttemptStatus::Successful, Some(204), T0 + 5010);
     st.record_attempts(
         &[AttemptOutcome {
+            connection_id: String::new(),
             attempt: a2.clone(),
             status: EventStatus::Successful,
             next_attempt_at: None,
@@ -1626,6 +1629,7 @@ async fn record_attempts_body(b: &Backend) {
     nul.error_message = Some("bad\0".into());
     st.record_attempts(
         &[AttemptOutcome {
+            connection_id: String::new(),
             attempt: nul.clone(),
             status: EventStatus::Failed,
             next_attempt_at: None,
@@ -1671,6 +1675,7 @@ async fn retry_event_body(b: &Backend) {
     );
     st.record_attempts(
         &[AttemptOutcome {
+            connection_id: String::new(),
             attempt: attempt(failed, 1, AttemptStatus::Failed, Some(404), T0 + 1),
             status: EventStatus::Failed,
             next_attempt_at: None,
@@ -1721,6 +1726,7 @@ async fn retry_event_body(b: &Backend) {
     // A result that comes back after its event was retried does not overwrite it.
     st.record_attempts(
         &[AttemptOutcome {
+            connection_id: String::new(),
             attempt: attempt(&got, 2, AttemptStatus::Failed, Some(500), later + 1),
             status: EventStatus::Failed,
             next_attempt_at: None,

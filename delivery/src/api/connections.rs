@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use hookyard_core::id::IdKind;
 use serde::Deserialize;
@@ -338,8 +338,80 @@ pub async fn delete(
     Ok(Json(serde_json::json!({ "id": id })))
 }
 
+/// A change of a connection's paused or disabled state.
+#[derive(Clone, Copy)]
+enum Toggle {
+    Pause,
+    Unpause,
+    Disable,
+    Enable,
+}
+
+async fn toggle(st: &AppState, id: &str, t: Toggle) -> Result<Json<ConnectionOut>, ApiError> {
+    let mut c = load(st, id).await?;
+    let now = now_ms();
+    match t {
+        Toggle::Pause => c.paused_at = c.paused_at.or(Some(now)),
+        Toggle::Unpause => c.paused_at = None,
+        Toggle::Disable => c.disabled_at = c.disabled_at.or(Some(now)),
+        Toggle::Enable => c.disabled_at = None,
+    }
+    c.updated_at = now;
+    st.store.update_connection(&c).await?;
+    st.catalog.invalidate();
+    // Holds or releases its events now rather than at the next sweep.
+    st.monitor_wake.notify_one();
+    st.dispatch_wake.notify_one();
+    Ok(Json(render(st, &c).await?))
+}
+
+#[utoipa::path(put, path = "/connections/{id}/pause", tag = "connections",
+    responses((status = 200, body = ConnectionOut)))]
+/// Holds the connection's events (new and pending) until it is unpaused.
+pub async fn pause(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    toggle(&st, &id, Toggle::Pause).await
+}
+
+#[utoipa::path(put, path = "/connections/{id}/unpause", tag = "connections",
+    responses((status = 200, body = ConnectionOut)))]
+/// Delivers everything held, oldest first.
+pub async fn unpause(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    toggle(&st, &id, Toggle::Unpause).await
+}
+
+#[utoipa::path(put, path = "/connections/{id}/disable", tag = "connections",
+    responses((status = 200, body = ConnectionOut)))]
+/// New requests are ignored for this connection (cause `DISABLED`).
+pub async fn disable(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    toggle(&st, &id, Toggle::Disable).await
+}
+
+#[utoipa::path(put, path = "/connections/{id}/enable", tag = "connections",
+    responses((status = 200, body = ConnectionOut)))]
+pub async fn enable(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    toggle(&st, &id, Toggle::Enable).await
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/connections/{id}/pause", put(pause))
+        .route("/connections/{id}/unpause", put(unpause))
+        .route("/connections/{id}/disable", put(disable))
+        .route("/connections/{id}/enable", put(enable))
+        .route("/connections/{id}/archive", put(disable))
+        .route("/connections/{id}/unarchive", put(enable))
         .route("/connections", get(list).post(create).put(upsert))
         .route(
             "/connections/{id}",

@@ -14,7 +14,7 @@ use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{AuthMethod, Destination, RateLimitPeriod};
-use crate::store::DestinationFilter;
+use crate::store::{DestinationBacklog, DestinationFilter};
 use crate::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -25,11 +25,25 @@ pub struct DestinationIn {
     /// The HTTP endpoint events are sent to.
     pub url: Option<String>,
     pub cli_path: Option<String>,
-    /// Events per `rate_limit_period`. Stored; not enforced yet (delivery limits
-    /// come with the operations work).
-    pub rate_limit: Option<i64>,
+    /// Most attempts per `rate_limit_period` (`second`, `minute`, `hour`), spaced
+    /// evenly; with `concurrent`, most attempts in flight at once. Covers every
+    /// event and retry of the destination. `null` removes the limit.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub rate_limit: Option<Option<i64>>,
     #[schema(value_type = Option<String>)]
     pub rate_limit_period: Option<RateLimitPeriod>,
+    /// Hookyard's addition: most attempts in flight at once, besides a rate.
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub max_concurrency: Option<Option<i64>>,
+    /// Hookyard's addition: consecutive failed attempts after which the
+    /// destination disables itself and holds its events (0: never; `null`: the
+    /// gateway's `delivery.auto_disable_after`).
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub auto_disable_after: Option<Option<i64>>,
     /// Method of deliveries; default: the method the provider used.
     pub http_method: Option<String>,
     /// `{"type": "BEARER_TOKEN" | "BASIC_AUTH" | "API_KEY" | "HOOKDECK_SIGNATURE", "config": {…}}`
@@ -92,18 +106,45 @@ impl DestinationIn {
             validate::auth_method(&f("auth_method"), &a)?;
             d.auth_method = Some(a);
         }
-        if let Some(limit) = self.rate_limit {
-            if limit < 1 {
+        match self.rate_limit {
+            Some(Some(limit)) if !(1..=1_000_000).contains(&limit) => {
                 return Err(ApiError::Unprocessable(format!(
-                    "{} must be at least 1",
+                    "{} must be between 1 and 1000000",
                     f("rate_limit")
                 )));
             }
-            d.rate_limit = Some(limit);
-            d.rate_limit_period = Some(d.rate_limit_period.unwrap_or(RateLimitPeriod::Second));
+            Some(Some(limit)) => {
+                d.rate_limit = Some(limit);
+                d.rate_limit_period = Some(d.rate_limit_period.unwrap_or(RateLimitPeriod::Second));
+            }
+            Some(None) => {
+                d.rate_limit = None;
+                d.rate_limit_period = None;
+            }
+            None => {}
         }
         if let Some(p) = self.rate_limit_period {
             d.rate_limit_period = Some(p);
+        }
+        match self.max_concurrency {
+            Some(Some(c)) if !(1..=10_000).contains(&c) => {
+                return Err(ApiError::Unprocessable(format!(
+                    "{} must be between 1 and 10000",
+                    f("max_concurrency")
+                )));
+            }
+            Some(c) => d.max_concurrency = c,
+            None => {}
+        }
+        match self.auto_disable_after {
+            Some(Some(n)) if n < 0 => {
+                return Err(ApiError::Unprocessable(format!(
+                    "{} must be 0 (never) or more",
+                    f("auto_disable_after")
+                )));
+            }
+            Some(n) => d.auto_disable_after = n,
+            None => {}
         }
         if let Some(p) = self.path_forwarding_disabled {
             d.path_forwarding_disabled = p;
@@ -231,18 +272,25 @@ async fn set_disabled(
     } else {
         None
     };
+    if !disabled {
+        d.disabled_reason = None;
+    }
     d.updated_at = now;
     st.store.update_destination(&d).await?;
     st.catalog.invalidate();
     if !disabled {
+        // A fresh start: the failure streak that disabled it is over.
+        st.store.reset_destination_health(&d.id).await?;
         st.dispatch_wake.notify_one();
     }
+    // Holds (or releases) its events now rather than at the next sweep.
+    st.monitor_wake.notify_one();
     Ok(Json(views::destination(&d)))
 }
 
 #[utoipa::path(put, path = "/destinations/{id}/disable", tag = "destinations",
     responses((status = 200, body = DestinationOut)))]
-/// Stops deliveries; events wait until the destination is enabled again.
+/// Stops deliveries; its events are held until the destination is enabled again.
 pub async fn disable(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -259,8 +307,30 @@ pub async fn enable(
     set_disabled(&st, &id, false).await
 }
 
+#[utoipa::path(get, path = "/destinations/{id}/backlog", tag = "destinations",
+    responses((status = 200, body = DestinationBacklog), (status = 404, description = "no such destination")))]
+/// Hookyard's addition: events waiting for the destination (queued, due now,
+/// held) and the age of the oldest.
+pub async fn backlog(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<DestinationBacklog>, ApiError> {
+    load(&st, &id).await?;
+    let found = st
+        .store
+        .backlogs()
+        .await?
+        .into_iter()
+        .find(|b| b.destination_id == id);
+    Ok(Json(found.unwrap_or(DestinationBacklog {
+        destination_id: id,
+        ..Default::default()
+    })))
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/destinations/{id}/backlog", get(backlog))
         .route("/destinations", get(list).post(create).put(upsert))
         .route(
             "/destinations/{id}",

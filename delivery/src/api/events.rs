@@ -56,6 +56,7 @@ pub async fn list(
         source_id: p.source_id,
         destination_id: p.destination_id,
         request_id: p.request_id,
+        ..Default::default()
     };
     let page = st.store.list_events(&f, &q).await?;
     Ok(Json(Paginated::from_page(page, &q, |e| {

@@ -5,9 +5,13 @@
 //! and seek pagination (`limit`, `next`, `prev`, `dir`, `order_by`).
 
 pub mod attempts;
+pub mod bulk;
 pub mod connections;
 pub mod destinations;
 pub mod events;
+pub mod issue_triggers;
+pub mod issues;
+pub mod metrics;
 pub mod openapi;
 pub mod requests;
 pub mod sources;
@@ -41,6 +45,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(requests::router())
         .merge(events::router())
         .merge(attempts::router())
+        .merge(issues::router())
+        .merge(issue_triggers::router())
+        .merge(bulk::router())
         .layer(axum::middleware::from_fn_with_state(state, require_api_key))
 }
 
@@ -75,6 +82,16 @@ async fn require_api_key(
         }
         _ => Err(ApiError::Unauthorized),
     }
+}
+
+/// For fields where `null` means "remove" and absence means "leave as is":
+/// absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
+pub(crate) fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A JSON body whose errors say which field is wrong and why (422), or that the

@@ -3,7 +3,10 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attempts, connections, destinations, events, requests, sources, views};
+use super::{
+    attempts, bulk, connections, destinations, events, issue_triggers, issues, requests, sources,
+    views,
+};
 
 struct BearerAuth;
 
@@ -28,8 +31,15 @@ impl Modify for BearerAuth {
         sources::delete, sources::disable, sources::enable,
         destinations::list, destinations::create, destinations::upsert, destinations::retrieve,
         destinations::update, destinations::delete, destinations::disable, destinations::enable,
+        destinations::backlog,
         connections::list, connections::create, connections::upsert, connections::retrieve,
-        connections::update, connections::delete,
+        connections::update, connections::delete, connections::pause, connections::unpause,
+        connections::disable, connections::enable,
+        issues::list, issues::count, issues::retrieve, issues::update, issues::dismiss,
+        issue_triggers::list, issue_triggers::create, issue_triggers::upsert,
+        issue_triggers::retrieve, issue_triggers::update, issue_triggers::delete,
+        issue_triggers::disable, issue_triggers::enable,
+        bulk::plan, bulk::create, bulk::list, bulk::retrieve, bulk::cancel,
         requests::list, requests::retrieve, requests::raw, requests::events, requests::ignored,
         requests::retry,
         events::list, events::retrieve, events::raw, events::retry,
@@ -40,7 +50,9 @@ impl Modify for BearerAuth {
         connections::ConnectionUpdate, requests::RetryRequestIn, requests::RetryRequestOut,
         requests::RawBody, views::SourceOut, views::DestinationOut, views::ConnectionOut,
         views::RequestOut, views::EventOut, views::AttemptOut, views::IgnoredEventOut,
-        views::RequestData,
+        views::RequestData, issues::IssueOut, issues::IssueCount, issues::IssueUpdate,
+        issue_triggers::TriggerIn, issue_triggers::TriggerOut, bulk::BulkRetryIn,
+        bulk::BulkRetryOut, bulk::Plan, crate::store::DestinationBacklog,
     ))
 )]
 pub struct ApiDoc;

@@ -73,6 +73,13 @@ pub struct DestinationOut {
     #[schema(value_type = Option<Object>)]
     pub auth_method: Option<Value>,
     pub disabled_at: Option<String>,
+    /// Hookyard's addition: why the gateway disabled it (auto-disable).
+    pub disabled_reason: Option<String>,
+    /// Hookyard's addition: most attempts in flight at once.
+    pub max_concurrency: Option<i64>,
+    /// Hookyard's addition: the failure streak that disables it (`null`: the
+    /// gateway's default; 0: never).
+    pub auto_disable_after: Option<i64>,
     pub updated_at: String,
     pub created_at: String,
 }
@@ -97,6 +104,9 @@ pub fn destination(d: &Destination) -> DestinationOut {
             .as_ref()
             .and_then(|a| serde_json::to_value(a).ok()),
         disabled_at: time(d.disabled_at),
+        disabled_reason: d.disabled_reason.clone(),
+        max_concurrency: d.max_concurrency,
+        auto_disable_after: d.auto_disable_after,
         updated_at: rfc3339(d.updated_at),
         created_at: rfc3339(d.created_at),
     }

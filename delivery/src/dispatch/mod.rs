@@ -2,9 +2,13 @@
 //! happens next.
 //!
 //! - [`outcome`]: success, retry later (schedule or `Retry-After`), or give up.
+//! - [`limits`]: per-destination rate and concurrency limits, in front of every
+//!   adapter.
 //! - [`Dispatcher`]: the worker loop. Attempts run concurrently up to
-//!   `delivery.concurrency`; their results are written in batches by one task.
+//!   `delivery.concurrency`; their results are written in batches by one task,
+//!   then handed to the issue tracker.
 
+pub mod limits;
 pub mod outcome;
 
 use std::sync::Arc;
@@ -16,11 +20,13 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use crate::catalog::Catalog;
 use crate::clock::{new_id, now_ms};
 use crate::destinations::{Adapters, Delivery, DeliveryResult};
-use crate::model::{Attempt, AttemptStatus};
+use crate::issues::tracker::Tracker;
+use crate::model::{Attempt, AttemptStatus, Destination};
 use crate::route::RulesCache;
 use crate::rules::RetryPolicy;
 use crate::shutdown::Shutdown;
-use crate::store::{AttemptOutcome, DueEvent, Store};
+use crate::store::{AttemptOutcome, DueEvent, LeaseScope, Store};
+use limits::{Admission, DestinationLimits};
 
 pub struct Dispatcher {
     pub store: Arc<dyn Store>,
@@ -34,6 +40,9 @@ pub struct Dispatcher {
     /// How long a lease outlives the attempt timeout before another replica may
     /// take the event over.
     pub lease: Duration,
+    pub limits: DestinationLimits,
+    /// Sees every stored batch of results (issues, destination health, metrics).
+    pub tracker: Arc<Tracker>,
 }
 
 impl Dispatcher {
@@ -41,7 +50,11 @@ impl Dispatcher {
         let this = Arc::new(self);
         let permits = Arc::new(Semaphore::new(this.concurrency));
         let (results_tx, results_rx) = mpsc::channel::<AttemptOutcome>(this.concurrency * 4);
-        let writer = tokio::spawn(write_results(this.store.clone(), results_rx));
+        let writer = tokio::spawn(write_results(
+            this.store.clone(),
+            this.tracker.clone(),
+            results_rx,
+        ));
 
         loop {
             if shutdown.is_triggered() {
@@ -58,20 +71,19 @@ impl Dispatcher {
             }
             let now = now_ms();
             let lease_until = now + this.lease.as_millis() as i64;
-            let due = match this
-                .store
-                .lease_due_events(now, free.min(500) as i64, lease_until)
-                .await
-            {
-                Ok(d) => d,
+            let round = match this.lease_round(now, free, lease_until).await {
+                Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = %e, "leasing due events failed; will retry");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
             };
-            if due.is_empty() {
-                let sleep = this.sleep_until_next_due().await;
+            if round.due.is_empty() {
+                let mut sleep = this.sleep_until_next_due().await;
+                if let Some(limited) = round.limited_wait {
+                    sleep = sleep.min(limited);
+                }
                 tokio::select! {
                     _ = this.wake.notified() => {}
                     _ = tokio::time::sleep(sleep) => {}
@@ -79,7 +91,7 @@ impl Dispatcher {
                 }
                 continue;
             }
-            for item in due {
+            for (item, admission) in round.due {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     break;
                 };
@@ -87,6 +99,7 @@ impl Dispatcher {
                 let tx = results_tx.clone();
                 tokio::spawn(async move {
                     let outcome = this.attempt(item, lease_until).await;
+                    drop(admission);
                     // If the writer is gone we are shutting down; the lease expires
                     // and the event is delivered again (at-least-once).
                     let _ = tx.send(outcome).await;
@@ -98,6 +111,69 @@ impl Dispatcher {
         let _ = permits.acquire_many(this.concurrency as u32).await;
         drop(results_tx);
         let _ = writer.await;
+    }
+
+    /// Leases up to `free` due events: those of unlimited destinations first, then
+    /// of each limited destination as many as its limits admit now.
+    async fn lease_round(
+        &self,
+        now: i64,
+        free: usize,
+        lease_until: i64,
+    ) -> crate::store::StoreResult<LeaseRound> {
+        let limited: Vec<Arc<Destination>> = self
+            .store
+            .limited_destinations()
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        self.limits.retain(&limited);
+        let except = limited.iter().map(|d| d.id.clone()).collect();
+        let mut due: Vec<(DueEvent, Option<Admission>)> = self
+            .store
+            .lease_due_events_in(
+                now,
+                free.min(500) as i64,
+                lease_until,
+                &LeaseScope::Except(except),
+            )
+            .await?
+            .into_iter()
+            .map(|e| (e, None))
+            .collect();
+        let mut limited_wait: Option<Duration> = None;
+        for d in &limited {
+            let room = free.saturating_sub(due.len()).min(500);
+            if room == 0 {
+                break;
+            }
+            let grant = self.limits.grant(d, room);
+            if let Some(w) = grant.retry_in {
+                limited_wait = Some(limited_wait.map_or(w, |l| l.min(w)));
+            }
+            if grant.admissions.is_empty() {
+                continue;
+            }
+            let leased = self
+                .store
+                .lease_due_events_in(
+                    now,
+                    grant.admissions.len() as i64,
+                    lease_until,
+                    &LeaseScope::Only(d.id.clone()),
+                )
+                .await?;
+            // Admissions not used by an event are dropped here: a rate token
+            // spent on an empty queue costs nothing, and slots come back.
+            due.extend(
+                leased
+                    .into_iter()
+                    .zip(grant.admissions)
+                    .map(|(e, a)| (e, Some(a))),
+            );
+        }
+        Ok(LeaseRound { due, limited_wait })
     }
 
     async fn sleep_until_next_due(&self) -> Duration {
@@ -138,6 +214,7 @@ impl Dispatcher {
         .unwrap_or_else(|| self.default_retry.clone());
         let (status, next_attempt_at) = outcome::decide(&result, attempt_number, &policy, now_ms());
         AttemptOutcome {
+            connection_id: event.connection_id.clone(),
             attempt: Attempt {
                 id: new_id(IdKind::Attempt),
                 event_id: event.id.clone(),
@@ -166,11 +243,22 @@ impl Dispatcher {
     }
 }
 
+/// Events leased in one round, each with its destination's admission if limited.
+struct LeaseRound {
+    due: Vec<(DueEvent, Option<Admission>)>,
+    /// When a limited destination may take more.
+    limited_wait: Option<Duration>,
+}
+
 /// Writes attempt results in batches: whatever has arrived since the last write goes
 /// into one transaction. A failed write is retried; the results stay in memory until
 /// stored (and if the process dies first, the leases expire and the events are
-/// delivered again).
-async fn write_results(store: Arc<dyn Store>, mut rx: mpsc::Receiver<AttemptOutcome>) {
+/// delivered again). Stored batches go to the tracker.
+async fn write_results(
+    store: Arc<dyn Store>,
+    tracker: Arc<Tracker>,
+    mut rx: mpsc::Receiver<AttemptOutcome>,
+) {
     let mut batch = Vec::with_capacity(512);
     while rx.recv_many(&mut batch, 512).await > 0 {
         let mut delay = Duration::from_millis(100);
@@ -179,6 +267,7 @@ async fn write_results(store: Arc<dyn Store>, mut rx: mpsc::Receiver<AttemptOutc
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(10));
         }
+        tracker.observe(&batch).await;
         batch.clear();
     }
 }

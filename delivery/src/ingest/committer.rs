@@ -97,7 +97,13 @@ async fn run(ctx: CommitContext, mut rx: mpsc::Receiver<(NewRequest, Reply)>, ma
         route_all(&ctx, &mut reqs).await;
         let result = ctx.store.insert_requests(&reqs, now_ms()).await;
         let outcome = match result {
-            Ok(_) => Ok(()),
+            Ok(new_ids) => {
+                // Counted once per stored request: a redelivered one is not new.
+                for r in reqs.iter().filter(|r| new_ids.contains(&r.envelope.id)) {
+                    crate::telemetry::request_received(&r.source_id, r.rejection_cause.is_some());
+                }
+                Ok(())
+            }
             Err(e) => {
                 tracing::error!(error = %e, batch = reqs.len(), "ingest commit failed");
                 Err(Arc::new(e))

@@ -6,11 +6,13 @@
 //! says how. Both pass the same conformance suite (`tests/store.rs`).
 
 mod dialect;
+pub mod ops;
 mod query;
 mod rows;
 mod sql;
 
 pub use dialect::Dialect;
+pub use ops::{DestinationBacklog, DestinationResults, OpsStore};
 pub use sql::{SqlStore, SqliteSync};
 
 use async_trait::async_trait;
@@ -108,6 +110,19 @@ pub struct EventFilter {
     pub source_id: Option<String>,
     pub destination_id: Option<String>,
     pub request_id: Option<String>,
+    /// Any of these statuses (with `status`, both must hold).
+    pub statuses: Vec<EventStatus>,
+    pub issue_id: Option<String>,
+    /// Created at or after (Unix ms).
+    pub created_from: Option<i64>,
+    /// Created at or before (Unix ms).
+    pub created_to: Option<i64>,
+    /// Last response status is one of these.
+    pub response_statuses: Vec<i64>,
+    /// Last response status within `[min, max]`.
+    pub response_status_range: Option<(i64, i64)>,
+    /// Last error code is one of these.
+    pub error_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -139,6 +154,8 @@ pub struct DueEvent {
 #[derive(Debug, Clone)]
 pub struct AttemptOutcome {
     pub attempt: Attempt,
+    /// The event's connection (for grouping failures into issues).
+    pub connection_id: String,
     /// The event's state after this attempt.
     pub status: EventStatus,
     pub next_attempt_at: Option<i64>,
@@ -147,6 +164,14 @@ pub struct AttemptOutcome {
     /// cancelled, retried by hand or taken over by another replica is kept as an
     /// attempt but does not overwrite the event.
     pub lease_until: i64,
+}
+
+/// Which destinations' events a lease may take.
+#[derive(Debug, Clone)]
+pub enum LeaseScope {
+    All,
+    Except(Vec<String>),
+    Only(String),
 }
 
 /// What a manual retry found.
@@ -163,7 +188,7 @@ pub enum RetryOutcome {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OpsStore + Send + Sync + 'static {
     async fn insert_source(&self, source: &Source) -> StoreResult<()>;
     async fn update_source(&self, source: &Source) -> StoreResult<()>;
     async fn get_source(&self, id: &str) -> StoreResult<Option<Source>>;
@@ -248,7 +273,23 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         limit: i64,
         lease_until: i64,
+    ) -> StoreResult<Vec<DueEvent>> {
+        self.lease_due_events_in(now, limit, lease_until, &LeaseScope::All)
+            .await
+    }
+    /// [`Store::lease_due_events`] for some destinations only.
+    async fn lease_due_events_in(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_until: i64,
+        scope: &LeaseScope,
     ) -> StoreResult<Vec<DueEvent>>;
+    /// Gives leased events back without an attempt (the destination's limit said
+    /// not now): they stay due, in their place in the queue.
+    async fn release_leases(&self, ids: &[String], lease_until: i64) -> StoreResult<()>;
+    /// Active destinations with a rate or concurrency limit.
+    async fn limited_destinations(&self) -> StoreResult<Vec<Destination>>;
     /// When the earliest pending event that is not being delivered becomes due, if
     /// any (for the dispatcher's sleep).
     async fn next_due_at(&self, now: i64) -> StoreResult<Option<i64>>;

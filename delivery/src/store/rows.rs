@@ -15,7 +15,7 @@ pub const SOURCE_COLS: &str = "id, name, description, allowed_http_methods, cust
      verification, max_body_bytes, disabled_at, created_at, updated_at";
 pub const DESTINATION_COLS: &str = "id, name, description, url, cli_path, http_method, \
      auth_method, rate_limit, rate_limit_period, path_forwarding_disabled, disabled_at, \
-     created_at, updated_at";
+     created_at, updated_at, max_concurrency, auto_disable_after, disabled_reason";
 pub const CONNECTION_COLS: &str = "id, name, description, source_id, destination_id, rules, \
      disabled_at, paused_at, created_at, updated_at";
 pub const REQUEST_COLS: &str = "id, source_id, method, path, query, headers, body_size, \
@@ -23,7 +23,7 @@ pub const REQUEST_COLS: &str = "id, source_id, method, path, query, headers, bod
      updated_at";
 pub const EVENT_COLS: &str = "id, request_id, connection_id, source_id, destination_id, status, \
      attempts, next_attempt_at, next_trigger, last_attempt_at, response_status, error_code, \
-     successful_at, created_at, updated_at";
+     successful_at, created_at, updated_at, issue_id";
 pub const ATTEMPT_COLS: &str = "id, event_id, destination_id, attempt_number, trigger, status, \
      response_status, response_headers, response_body, error_code, error_message, \
      requested_url, http_method, duration_ms, created_at";
@@ -79,7 +79,10 @@ pub fn destination(row: &AnyRow) -> StoreResult<Destination> {
         rate_limit: row.try_get("rate_limit")?,
         rate_limit_period,
         path_forwarding_disabled: row.try_get::<i64, _>("path_forwarding_disabled")? != 0,
+        max_concurrency: row.try_get("max_concurrency")?,
+        auto_disable_after: row.try_get("auto_disable_after")?,
         disabled_at: row.try_get("disabled_at")?,
+        disabled_reason: row.try_get("disabled_reason")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -147,6 +150,7 @@ pub fn event(row: &AnyRow) -> StoreResult<Event> {
         response_status: row.try_get("response_status")?,
         error_code: row.try_get("error_code")?,
         successful_at: row.try_get("successful_at")?,
+        issue_id: row.try_get("issue_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

@@ -74,9 +74,9 @@ pub enum SqliteSync {
 
 #[derive(Clone)]
 pub struct SqlStore {
-    write: AnyPool,
-    read: AnyPool,
-    dialect: Dialect,
+    pub(super) write: AnyPool,
+    pub(super) read: AnyPool,
+    pub(super) dialect: Dialect,
     sqlite_sync: SqliteSync,
 }
 
@@ -155,17 +155,21 @@ impl SqlStore {
         self.dialect
     }
 
-    async fn fetch_all(&self, pool: &AnyPool, q: Query) -> StoreResult<Vec<AnyRow>> {
+    pub(super) async fn fetch_all(&self, pool: &AnyPool, q: Query) -> StoreResult<Vec<AnyRow>> {
         let (sql, args) = q.build()?;
         Ok(sqlx::query_with(&sql, args).fetch_all(pool).await?)
     }
 
-    async fn fetch_optional(&self, pool: &AnyPool, q: Query) -> StoreResult<Option<AnyRow>> {
+    pub(super) async fn fetch_optional(
+        &self,
+        pool: &AnyPool,
+        q: Query,
+    ) -> StoreResult<Option<AnyRow>> {
         let (sql, args) = q.build()?;
         Ok(sqlx::query_with(&sql, args).fetch_optional(pool).await?)
     }
 
-    async fn execute(&self, q: Query) -> StoreResult<u64> {
+    pub(super) async fn execute(&self, q: Query) -> StoreResult<u64> {
         let (sql, args) = q.build()?;
         Ok(sqlx::query_with(&sql, args)
             .execute(&self.write)
@@ -174,7 +178,7 @@ impl SqlStore {
             .rows_affected())
     }
 
-    async fn get_one<T>(
+    pub(super) async fn get_one<T>(
         &self,
         cols: &str,
         table: &str,
@@ -193,7 +197,7 @@ impl SqlStore {
 
     /// One page of `table`, filtered by `filters` (which appends ` AND …` terms),
     /// ordered by id and cut at the page's cursor.
-    async fn list<T>(
+    pub(super) async fn list<T>(
         &self,
         cols: &str,
         table: &str,
@@ -339,7 +343,7 @@ impl SqlStore {
     /// statements and COMMIT held the one writer for four of them. One string is
     /// one round trip. (SQLite only: PostgreSQL takes one statement per prepared
     /// query.)
-    async fn sqlite_script(
+    pub(super) async fn sqlite_script(
         &self,
         script: Query,
         durability: Durability,
@@ -494,7 +498,7 @@ impl SqlStore {
         Ok(n.rows_affected() > 0)
     }
 
-    async fn events_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Event>> {
+    pub(super) async fn events_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Event>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -511,7 +515,7 @@ impl SqlStore {
 
 /// How durable a SQLite write script must be when it commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Durability {
+pub(super) enum Durability {
     /// Something a provider is told was stored: synced as configured
     /// (`sqlite.synchronous`, FULL by default: fsynced before the answer).
     Acknowledged,
@@ -707,7 +711,7 @@ fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreR
     Ok(())
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -722,13 +726,13 @@ fn storable_text(s: &str) -> String {
     s.replace('\0', "\u{FFFD}")
 }
 
-fn opt_json<T: serde::Serialize>(v: &Option<T>) -> StoreResult<Option<String>> {
+pub(super) fn opt_json<T: serde::Serialize>(v: &Option<T>) -> StoreResult<Option<String>> {
     v.as_ref().map(to_json).transpose()
 }
 
 /// Unique-constraint violations become [`StoreError::Conflict`], so the API can say
 /// "a source named X already exists" instead of a database error.
-fn conflict_as_typed(e: sqlx::Error) -> StoreError {
+pub(super) fn conflict_as_typed(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         let msg = db.message().to_ascii_lowercase();
         if db.is_unique_violation() || msg.contains("unique") || msg.contains("duplicate key") {
@@ -800,7 +804,10 @@ fn destination_values(q: &mut Query, d: &Destination) -> StoreResult<()> {
             .bind(i64::from(d.path_forwarding_disabled))
             .bind(d.disabled_at)
             .bind(d.created_at)
-            .bind(d.updated_at);
+            .bind(d.updated_at)
+            .bind(d.max_concurrency)
+            .bind(d.auto_disable_after)
+            .bind(d.disabled_reason.clone());
         Ok(())
     })?;
     Ok(())
@@ -836,6 +843,38 @@ fn update_all(
         sets.join(", ")
     ));
     Ok(q)
+}
+
+/// The `AND …` terms of an [`EventFilter`] beyond the plain equalities.
+pub(super) fn push_event_filters(q: &mut Query, f: &EventFilter) {
+    if let Some(s) = f.status {
+        q.push(" AND status = ").bind(s.as_str());
+    }
+    if !f.statuses.is_empty() {
+        q.push(" AND status IN ")
+            .bind_list(f.statuses.iter().map(|s| s.as_str()));
+    }
+    q.and_eq("issue_id", &f.issue_id);
+    if let Some(from) = f.created_from {
+        q.push(" AND created_at >= ").bind(from);
+    }
+    if let Some(to) = f.created_to {
+        q.push(" AND created_at <= ").bind(to);
+    }
+    if !f.response_statuses.is_empty() {
+        q.push(" AND response_status IN ")
+            .bind_list(f.response_statuses.iter().copied());
+    }
+    if let Some((min, max)) = f.response_status_range {
+        q.push(" AND response_status >= ")
+            .bind(min)
+            .push(" AND response_status <= ")
+            .bind(max);
+    }
+    if !f.error_codes.is_empty() {
+        q.push(" AND error_code IN ")
+            .bind_list(f.error_codes.iter().cloned());
+    }
 }
 
 #[async_trait]
@@ -1215,9 +1254,7 @@ impl Store for SqlStore {
                 .and_eq("source_id", &f.source_id)
                 .and_eq("destination_id", &f.destination_id)
                 .and_eq("request_id", &f.request_id);
-            if let Some(s) = f.status {
-                q.push(" AND status = ").bind(s.as_str());
-            }
+            push_event_filters(q, f);
         };
         self.list(EVENT_COLS, "events", &filters, page, rows::event, |e| &e.id)
             .await
@@ -1253,11 +1290,12 @@ impl Store for SqlStore {
         })
     }
 
-    async fn lease_due_events(
+    async fn lease_due_events_in(
         &self,
         now: i64,
         limit: i64,
         lease_until: i64,
+        scope: &LeaseScope,
     ) -> StoreResult<Vec<DueEvent>> {
         let mut q = Query::in_order(self.dialect, "UPDATE events SET lease_until = ");
         q.bind(lease_until).push(
@@ -1271,8 +1309,20 @@ impl Store for SqlStore {
             .bind(now)
             .push(
                 ") AND c.paused_at IS NULL AND c.disabled_at IS NULL \
-                 AND d.disabled_at IS NULL ORDER BY e.next_attempt_at LIMIT ",
-            )
+                 AND d.disabled_at IS NULL",
+            );
+        match scope {
+            LeaseScope::All => {}
+            LeaseScope::Except(ids) if ids.is_empty() => {}
+            LeaseScope::Except(ids) => {
+                q.push(" AND e.destination_id NOT IN ")
+                    .bind_list(ids.iter().cloned());
+            }
+            LeaseScope::Only(id) => {
+                q.push(" AND e.destination_id = ").bind(id.clone());
+            }
+        }
+        q.push(" ORDER BY e.next_attempt_at LIMIT ")
             .bind(limit)
             .push(&self.dialect.skip_locked("e"))
             .push(&format!(") RETURNING {EVENT_COLS}"));
@@ -1311,6 +1361,33 @@ impl Store for SqlStore {
                 })?;
                 Ok(DueEvent { event, request })
             })
+            .collect()
+    }
+
+    async fn release_leases(&self, ids: &[String], lease_until: i64) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut q = Query::in_order(
+            self.dialect,
+            "UPDATE events SET lease_until = NULL WHERE lease_until = ",
+        );
+        q.bind(lease_until)
+            .push(" AND id IN ")
+            .bind_list(ids.iter().cloned());
+        self.execute(q).await?;
+        Ok(())
+    }
+
+    async fn limited_destinations(&self) -> StoreResult<Vec<Destination>> {
+        let q = Query::new(&format!(
+            "SELECT {DESTINATION_COLS} FROM destinations WHERE disabled_at IS NULL \
+             AND (rate_limit IS NOT NULL OR max_concurrency IS NOT NULL) ORDER BY id"
+        ));
+        self.fetch_all(&self.read, q)
+            .await?
+            .iter()
+            .map(rows::destination)
             .collect()
     }
 

@@ -1,0 +1,377 @@
+//! Alerts: tell people when deliveries fail, by email and chat webhook.
+//!
+//! One alert when an issue opens (once its trigger's threshold is met), then at
+//! most one digest every `alerts.digest_interval_secs` while issues keep
+//! failing, a recovery note when an alerted issue resolves, and a note when a
+//! destination is disabled. What was sent is recorded on the issue, claimed by
+//! one replica, so nothing is sent twice.
+//!
+//! - [`message`]: what each alert says; [`email`], [`webhook`]: how it goes out.
+
+pub mod email;
+pub mod message;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::catalog::Catalog;
+use crate::clock::now_ms;
+use crate::config::AlertsConfig;
+use crate::issues::{
+    Channels, EmailChannel, Issue, IssueTrigger, IssueType, NameMatch, TriggerConfigs,
+    TriggerStrategy, WebhookChannel,
+};
+use crate::shutdown::Shutdown;
+use crate::store::{Store, StoreResult};
+use crate::telemetry;
+use email::EmailSender;
+use message::{IssueContext, Message};
+
+pub struct Notifier {
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub config: AlertsConfig,
+    pub email: Option<EmailSender>,
+    pub http: reqwest::Client,
+    pub base_url: String,
+    pub wake: Arc<Notify>,
+}
+
+/// Where one alert goes.
+#[derive(Debug, Default, PartialEq)]
+struct Recipients {
+    emails: Vec<String>,
+    webhooks: Vec<String>,
+}
+
+impl Recipients {
+    fn add(&mut self, channels: &Channels, default_to: &[String]) {
+        if let Some(EmailChannel { to }) = &channels.email {
+            let list = if to.is_empty() { default_to } else { to };
+            for a in list {
+                if !self.emails.contains(a) {
+                    self.emails.push(a.clone());
+                }
+            }
+        }
+        for w in [&channels.webhook, &channels.slack].into_iter().flatten() {
+            let WebhookChannel { url, .. } = w;
+            if !self.webhooks.contains(url) {
+                self.webhooks.push(url.clone());
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.emails.is_empty() && self.webhooks.is_empty()
+    }
+}
+
+impl Notifier {
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let tick = Duration::from_millis(self.config.check_interval_ms.max(10));
+        loop {
+            if let Err(e) = self.round().await {
+                tracing::error!(error = %e, "alert round failed; will retry");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(tick) => {}
+                _ = shutdown.recv() => break,
+            }
+        }
+    }
+
+    /// The triggers in force: the configured ones, or, when there are none, one
+    /// built from the config's default recipients (all delivery issues).
+    async fn triggers(&self) -> StoreResult<Vec<IssueTrigger>> {
+        let mut list: Vec<IssueTrigger> = self
+            .store
+            .list_triggers()
+            .await?
+            .into_iter()
+            .filter(|t| t.disabled_at.is_none())
+            .collect();
+        if list.is_empty() {
+            let channels = self.default_channels();
+            if channels.email.is_some() || channels.webhook.is_some() {
+                for t in [IssueType::Delivery, IssueType::Transformation] {
+                    list.push(IssueTrigger {
+                        id: "default".into(),
+                        name: None,
+                        issue_type: t,
+                        configs: TriggerConfigs {
+                            strategy: TriggerStrategy::FirstAttempt,
+                            connections: NameMatch::Pattern("*".into()),
+                            destinations: NameMatch::Pattern("*".into()),
+                            threshold: None,
+                            delay: None,
+                        },
+                        channels: channels.clone(),
+                        disabled_at: None,
+                        created_at: 0,
+                        updated_at: 0,
+                    });
+                }
+            }
+        }
+        Ok(list)
+    }
+
+    fn default_channels(&self) -> Channels {
+        Channels {
+            email: (!self.config.email.to.is_empty() && self.email.is_some())
+                .then(EmailChannel::default),
+            webhook: (!self.config.webhook_url.is_empty()).then(|| WebhookChannel {
+                url: self.config.webhook_url.clone(),
+                channel_name: None,
+            }),
+            slack: None,
+        }
+    }
+
+    /// One pass over everything that may need telling.
+    pub async fn round(&self) -> StoreResult<()> {
+        let triggers = self.triggers().await?;
+        let now = now_ms();
+        for issue in self.store.issues_awaiting_alert().await? {
+            let to = self.recipients_for(&issue, &triggers, true).await?;
+            if to.is_empty() || !self.store.claim_issue_alert(&issue.id, now).await? {
+                continue;
+            }
+            let ctx = self.context(&issue).await?;
+            if !self
+                .send(
+                    &to,
+                    &message::opened(&ctx.view(&issue, &self.base_url)),
+                    "opened",
+                )
+                .await
+            {
+                self.store.release_issue_alert(&issue.id).await?;
+            }
+        }
+        for issue in self.store.issues_awaiting_recovery().await? {
+            let to = self.recipients_for(&issue, &triggers, false).await?;
+            if to.is_empty() || !self.store.claim_recovery_alert(&issue.id, now).await? {
+                continue;
+            }
+            let ctx = self.context(&issue).await?;
+            if !self
+                .send(
+                    &to,
+                    &message::recovered(&ctx.view(&issue, &self.base_url)),
+                    "recovered",
+                )
+                .await
+            {
+                self.store.release_recovery_alert(&issue.id).await?;
+            }
+        }
+        for id in self.store.destinations_awaiting_disable_alert().await? {
+            let mut to = Recipients::default();
+            for t in &triggers {
+                to.add(&t.channels, &self.config.email.to);
+            }
+            to.add(&self.default_channels(), &self.config.email.to);
+            if to.is_empty() || !self.store.claim_disable_alert(&id, now).await? {
+                continue;
+            }
+            let Some(d) = self.store.get_destination(&id).await? else {
+                continue;
+            };
+            if !self
+                .send(
+                    &to,
+                    &message::destination_disabled(&d, &self.base_url),
+                    "disabled",
+                )
+                .await
+            {
+                self.store.release_disable_alert(&id).await?;
+            }
+        }
+        self.digest(&triggers, now).await
+    }
+
+    async fn digest(&self, triggers: &[IssueTrigger], now: i64) -> StoreResult<()> {
+        let pending = self.store.issues_for_digest().await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let interval = (self.config.digest_interval_secs as i64).saturating_mul(1000);
+        if !self.store.claim_digest(now, interval).await? {
+            return Ok(());
+        }
+        let mut to = Recipients::default();
+        let mut contexts = Vec::new();
+        for issue in &pending {
+            let r = self.recipients_for(issue, triggers, false).await?;
+            to.add(
+                &Channels {
+                    email: (!r.emails.is_empty()).then(|| EmailChannel {
+                        to: r.emails.clone(),
+                    }),
+                    webhook: None,
+                    slack: None,
+                },
+                &[],
+            );
+            for url in r.webhooks {
+                if !to.webhooks.contains(&url) {
+                    to.webhooks.push(url);
+                }
+            }
+            contexts.push(self.context(issue).await?);
+        }
+        let views: Vec<IssueContext<'_>> = pending
+            .iter()
+            .zip(&contexts)
+            .map(|(i, c)| c.view(i, &self.base_url))
+            .collect();
+        if !to.is_empty() && self.send(&to, &message::digest(&views), "digest").await {
+            let ids: Vec<String> = pending.iter().map(|i| i.id.clone()).collect();
+            self.store.mark_digested(&ids).await?;
+        }
+        Ok(())
+    }
+
+    /// The union of the channels of triggers that match `issue`; with
+    /// `check_threshold`, only of those whose threshold it has reached.
+    async fn recipients_for(
+        &self,
+        issue: &Issue,
+        triggers: &[IssueTrigger],
+        check_threshold: bool,
+    ) -> StoreResult<Recipients> {
+        let connection = match &issue.connection_id {
+            Some(id) => self.catalog.connection(id).await?,
+            None => None,
+        };
+        let destination = match &issue.destination_id {
+            Some(id) => self.catalog.destination(id).await?,
+            None => None,
+        };
+        let mut to = Recipients::default();
+        for t in triggers.iter().filter(|t| t.issue_type == issue.issue_type) {
+            let c = &t.configs;
+            let applies = match issue.issue_type {
+                IssueType::Backpressure => match (&issue.destination_id, &destination) {
+                    (Some(id), d) => c
+                        .destinations
+                        .matches(id, d.as_ref().map(|d| d.name.as_str())),
+                    _ => false,
+                },
+                _ => match &issue.connection_id {
+                    Some(id) => c
+                        .connections
+                        .matches(id, connection.as_ref().and_then(|c| c.name.as_deref())),
+                    None => false,
+                },
+            };
+            if !applies {
+                continue;
+            }
+            if check_threshold && !self.threshold_reached(issue, c).await? {
+                continue;
+            }
+            to.add(&t.channels, &self.config.email.to);
+        }
+        Ok(to)
+    }
+
+    async fn threshold_reached(&self, issue: &Issue, c: &TriggerConfigs) -> StoreResult<bool> {
+        let count = match c.strategy {
+            TriggerStrategy::FirstAttempt => issue.opened_count,
+            TriggerStrategy::FinalAttempt => issue.final_count,
+        };
+        if count < 1 && issue.issue_type != IssueType::Backpressure {
+            return Ok(false);
+        }
+        let Some(th) = &c.threshold else {
+            return Ok(true);
+        };
+        if let Some(n) = th.consecutive_failures {
+            if count < n {
+                return Ok(false);
+            }
+        }
+        if let (Some(rate), Some(dest)) = (&th.failure_rate, &issue.destination_id) {
+            let since = now_ms() - (rate.window_secs as i64).saturating_mul(1000);
+            let (failed, total) = self.store.destination_attempt_counts(dest, since).await?;
+            if total < rate.min_attempts || (failed as f64) < rate.rate * total as f64 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn context(&self, issue: &Issue) -> StoreResult<LoadedContext> {
+        Ok(LoadedContext {
+            connection: match &issue.connection_id {
+                Some(id) => self.store.get_connection(id).await?,
+                None => None,
+            },
+            destination: match &issue.destination_id {
+                Some(id) => self.store.get_destination(id).await?,
+                None => None,
+            },
+            attempt: match &issue.reference_attempt_id {
+                Some(id) => self.store.get_attempt(id).await?,
+                None => None,
+            },
+        })
+    }
+
+    /// Sends to every recipient; true if every send went out.
+    async fn send(&self, to: &Recipients, m: &Message, kind: &'static str) -> bool {
+        let mut ok = true;
+        if !to.emails.is_empty() {
+            match &self.email {
+                Some(sender) => {
+                    let sent = sender.send(&to.emails, m).await;
+                    if let Err(e) = &sent {
+                        tracing::error!(error = %e, kind, "alert email not sent");
+                    }
+                    telemetry::alert_sent("email", kind, sent.is_ok());
+                    ok &= sent.is_ok();
+                }
+                None => tracing::warn!(
+                    kind,
+                    "an alert has email recipients but alerts.email.smtp_host is not set"
+                ),
+            }
+        }
+        for url in &to.webhooks {
+            let sent = webhook::send(&self.http, url, m).await;
+            if let Err(e) = &sent {
+                tracing::error!(error = %e, kind, "alert webhook not sent");
+            }
+            telemetry::alert_sent("webhook", kind, sent.is_ok());
+            ok &= sent.is_ok();
+        }
+        ok
+    }
+}
+
+/// The records an alert about one issue quotes.
+struct LoadedContext {
+    connection: Option<crate::model::Connection>,
+    destination: Option<crate::model::Destination>,
+    attempt: Option<crate::model::Attempt>,
+}
+
+impl LoadedContext {
+    fn view<'a>(&'a self, issue: &'a Issue, base_url: &'a str) -> IssueContext<'a> {
+        IssueContext {
+            issue,
+            connection: self.connection.as_ref(),
+            destination: self.destination.as_ref(),
+            attempt: self.attempt.as_ref(),
+            base_url,
+        }
+    }
+}

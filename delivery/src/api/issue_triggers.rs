@@ -1,0 +1,272 @@
+//! `/issue-triggers`: who hears about which issues, and when (Hookdeck's issue
+//! triggers, with thresholds and a generic webhook channel added).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use hookyard_core::id::IdKind;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::issues::parse_type;
+use super::{validate, JsonBody};
+use crate::clock::{new_id, now_ms, rfc3339};
+use crate::error::ApiError;
+use crate::issues::{Channels, IssueTrigger, TriggerConfigs};
+use crate::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerIn {
+    /// delivery, transformation or backpressure.
+    #[serde(rename = "type")]
+    pub issue_type: String,
+    /// `{strategy: first_attempt|final_attempt, connections: "*" | [ids],
+    /// destinations, threshold: {consecutive_failures, failure_rate: {rate,
+    /// window_secs, min_attempts}}, delay}`.
+    #[schema(value_type = Option<Object>)]
+    pub configs: Option<Value>,
+    /// `{email: {to: [...]}, webhook: {url}, slack: {url, channel_name}}`.
+    #[schema(value_type = Object)]
+    pub channels: Value,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriggerOut {
+    pub id: String,
+    pub team_id: &'static str,
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub issue_type: String,
+    #[schema(value_type = Object)]
+    pub configs: TriggerConfigs,
+    #[schema(value_type = Object)]
+    pub channels: Channels,
+    pub disabled_at: Option<String>,
+    pub updated_at: String,
+    pub created_at: String,
+    pub deleted_at: Option<String>,
+}
+
+fn view(t: &IssueTrigger) -> TriggerOut {
+    TriggerOut {
+        id: t.id.clone(),
+        team_id: super::views::TEAM_ID,
+        name: t.name.clone(),
+        issue_type: t.issue_type.as_str().into(),
+        configs: t.configs.clone(),
+        channels: t.channels.clone(),
+        disabled_at: t.disabled_at.map(rfc3339),
+        updated_at: rfc3339(t.updated_at),
+        created_at: rfc3339(t.created_at),
+        deleted_at: None,
+    }
+}
+
+fn field<T: serde::de::DeserializeOwned>(name: &str, v: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            name.to_owned()
+        } else {
+            format!("{name}.{path}")
+        };
+        ApiError::Unprocessable(format!("invalid field `{at}`: {}", e.into_inner()))
+    })
+}
+
+impl TriggerIn {
+    fn apply(self, base: Option<IssueTrigger>) -> Result<IssueTrigger, ApiError> {
+        let now = now_ms();
+        let issue_type = parse_type(&self.issue_type, "type")?;
+        let configs: TriggerConfigs = match self.configs {
+            Some(v) => field("configs", v)?,
+            None => field("configs", serde_json::json!({}))?,
+        };
+        if let Some(th) = &configs.threshold {
+            if th.consecutive_failures.is_some_and(|n| n < 1) {
+                return Err(ApiError::Unprocessable(
+                    "configs.threshold.consecutive_failures must be at least 1".into(),
+                ));
+            }
+            if let Some(r) = &th.failure_rate {
+                if !(r.rate > 0.0 && r.rate <= 1.0) || r.window_secs == 0 {
+                    return Err(ApiError::Unprocessable(
+                        "configs.threshold.failure_rate needs 0 < rate <= 1 and window_secs > 0"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        let channels: Channels = field("channels", self.channels)?;
+        if let Some(e) = &channels.email {
+            for a in &e.to {
+                crate::alerts::email::mailbox(a)
+                    .map_err(|err| ApiError::Unprocessable(format!("channels.email.to: {err}")))?;
+            }
+        }
+        for (n, w) in [("webhook", &channels.webhook), ("slack", &channels.slack)] {
+            if let Some(w) = w {
+                validate::url(&format!("channels.{n}.url"), &w.url)?;
+            }
+        }
+        if let Some(n) = &self.name {
+            validate::name("name", n)?;
+        }
+        Ok(match base {
+            Some(mut t) => {
+                t.issue_type = issue_type;
+                t.configs = configs;
+                t.channels = channels;
+                if self.name.is_some() {
+                    t.name = self.name;
+                }
+                t.updated_at = now;
+                t
+            }
+            None => IssueTrigger {
+                id: new_id(IdKind::IssueTrigger),
+                name: self.name,
+                issue_type,
+                configs,
+                channels,
+                disabled_at: None,
+                created_at: now,
+                updated_at: now,
+            },
+        })
+    }
+}
+
+#[utoipa::path(get, path = "/issue-triggers", tag = "issue-triggers",
+    responses((status = 200, description = "All issue triggers")))]
+pub async fn list(State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let all: Vec<TriggerOut> = st.store.list_triggers().await?.iter().map(view).collect();
+    Ok(Json(serde_json::json!({
+        "pagination": {"order_by": "created_at", "dir": "asc", "limit": all.len()},
+        "count": all.len(),
+        "models": all,
+    })))
+}
+
+#[utoipa::path(post, path = "/issue-triggers", tag = "issue-triggers", request_body = TriggerIn,
+    responses((status = 200, body = TriggerOut), (status = 422, description = "invalid trigger")))]
+pub async fn create(
+    State(st): State<Arc<AppState>>,
+    JsonBody(input): JsonBody<TriggerIn>,
+) -> Result<Json<TriggerOut>, ApiError> {
+    let t = input.apply(None)?;
+    st.store.insert_trigger(&t).await?;
+    Ok(Json(view(&t)))
+}
+
+#[utoipa::path(put, path = "/issue-triggers", tag = "issue-triggers", request_body = TriggerIn,
+    responses((status = 200, body = TriggerOut)))]
+/// Creates or replaces the trigger with this `name`.
+pub async fn upsert(
+    State(st): State<Arc<AppState>>,
+    JsonBody(input): JsonBody<TriggerIn>,
+) -> Result<Json<TriggerOut>, ApiError> {
+    let Some(name) = input.name.clone() else {
+        return Err(ApiError::Unprocessable("name is required to upsert".into()));
+    };
+    let existing = st.store.find_trigger_by_name(&name).await?;
+    let is_new = existing.is_none();
+    let t = input.apply(existing)?;
+    if is_new {
+        st.store.insert_trigger(&t).await?;
+    } else {
+        st.store.update_trigger(&t).await?;
+    }
+    Ok(Json(view(&t)))
+}
+
+async fn load(st: &AppState, id: &str) -> Result<IssueTrigger, ApiError> {
+    st.store
+        .get_trigger(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("issue trigger", id))
+}
+
+#[utoipa::path(get, path = "/issue-triggers/{id}", tag = "issue-triggers",
+    responses((status = 200, body = TriggerOut), (status = 404, description = "no such trigger")))]
+pub async fn retrieve(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<TriggerOut>, ApiError> {
+    Ok(Json(view(&load(&st, &id).await?)))
+}
+
+#[utoipa::path(put, path = "/issue-triggers/{id}", tag = "issue-triggers", request_body = TriggerIn,
+    responses((status = 200, body = TriggerOut)))]
+pub async fn update(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<TriggerIn>,
+) -> Result<Json<TriggerOut>, ApiError> {
+    let t = input.apply(Some(load(&st, &id).await?))?;
+    st.store.update_trigger(&t).await?;
+    Ok(Json(view(&t)))
+}
+
+#[utoipa::path(delete, path = "/issue-triggers/{id}", tag = "issue-triggers",
+    responses((status = 200, description = "`{\"id\"}` of the deleted trigger")))]
+pub async fn delete(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !st.store.delete_trigger(&id).await? {
+        return Err(ApiError::not_found("issue trigger", &id));
+    }
+    Ok(Json(serde_json::json!({ "id": id })))
+}
+
+async fn set_disabled(
+    st: &AppState,
+    id: &str,
+    disabled: bool,
+) -> Result<Json<TriggerOut>, ApiError> {
+    let mut t = load(st, id).await?;
+    let now = now_ms();
+    t.disabled_at = if disabled {
+        t.disabled_at.or(Some(now))
+    } else {
+        None
+    };
+    t.updated_at = now;
+    st.store.update_trigger(&t).await?;
+    Ok(Json(view(&t)))
+}
+
+#[utoipa::path(put, path = "/issue-triggers/{id}/disable", tag = "issue-triggers",
+    responses((status = 200, body = TriggerOut)))]
+pub async fn disable(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<TriggerOut>, ApiError> {
+    set_disabled(&st, &id, true).await
+}
+
+#[utoipa::path(put, path = "/issue-triggers/{id}/enable", tag = "issue-triggers",
+    responses((status = 200, body = TriggerOut)))]
+pub async fn enable(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<TriggerOut>, ApiError> {
+    set_disabled(&st, &id, false).await
+}
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/issue-triggers", get(list).post(create).put(upsert))
+        .route(
+            "/issue-triggers/{id}",
+            get(retrieve).put(update).delete(delete),
+        )
+        .route("/issue-triggers/{id}/disable", put(disable))
+        .route("/issue-triggers/{id}/enable", put(enable))
+}

@@ -1,0 +1,226 @@
+//! `/issues`: failures grouped by connection and cause (Hookdeck's issues).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::{JsonBody, PageParams, Paginated, QueryParams};
+use crate::clock::{now_ms, rfc3339};
+use crate::error::ApiError;
+use crate::issues::{Issue, IssueFilter, IssueStatus, IssueType};
+use crate::AppState;
+
+/// An issue in Hookdeck's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssueOut {
+    pub id: String,
+    pub team_id: &'static str,
+    pub status: String,
+    #[serde(rename = "type")]
+    pub issue_type: String,
+    pub opened_at: String,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    pub last_updated_by: Option<String>,
+    pub dismissed_at: Option<String>,
+    pub auto_resolved_at: Option<String>,
+    pub merged_with: Option<String>,
+    #[schema(value_type = Object)]
+    pub aggregation_keys: Value,
+    #[schema(value_type = Object)]
+    pub reference: Value,
+    /// Hookyard's addition: failures grouped into it, ever and since it opened.
+    pub event_count: i64,
+    pub opened_count: i64,
+    pub destination_id: Option<String>,
+    pub updated_at: String,
+    pub created_at: String,
+}
+
+fn time(ms: Option<i64>) -> Option<String> {
+    ms.map(rfc3339)
+}
+
+pub fn view(i: &Issue) -> IssueOut {
+    let (keys, reference) = match i.issue_type {
+        IssueType::Delivery => (
+            json!({
+                "webhook_id": i.connection_id.iter().collect::<Vec<_>>(),
+                "response_status": i.response_status.iter().collect::<Vec<_>>(),
+                "error_code": i.error_code.iter().collect::<Vec<_>>(),
+            }),
+            json!({ "event_id": i.reference_event_id, "attempt_id": i.reference_attempt_id }),
+        ),
+        IssueType::Transformation => (
+            json!({ "transformation_id": [], "log_level": "error",
+                    "webhook_id": i.connection_id.iter().collect::<Vec<_>>() }),
+            json!({ "event_id": i.reference_event_id }),
+        ),
+        IssueType::Backpressure => (
+            json!({ "destination_id": i.destination_id.iter().collect::<Vec<_>>() }),
+            json!({ "destination_id": i.destination_id }),
+        ),
+    };
+    IssueOut {
+        id: i.id.clone(),
+        team_id: super::views::TEAM_ID,
+        status: i.status.as_str().into(),
+        issue_type: i.issue_type.as_str().into(),
+        opened_at: rfc3339(i.opened_at),
+        first_seen_at: rfc3339(i.first_seen_at),
+        last_seen_at: rfc3339(i.last_seen_at),
+        last_updated_by: None,
+        dismissed_at: time(i.dismissed_at),
+        auto_resolved_at: time(i.auto_resolved_at),
+        merged_with: None,
+        aggregation_keys: keys,
+        reference,
+        event_count: i.event_count,
+        opened_count: i.opened_count,
+        destination_id: i.destination_id.clone(),
+        updated_at: rfc3339(i.updated_at),
+        created_at: rfc3339(i.created_at),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IssueListParams {
+    pub id: Option<String>,
+    /// delivery, transformation or backpressure.
+    #[serde(rename = "type")]
+    pub issue_type: Option<String>,
+    /// OPENED, ACKNOWLEDGED, RESOLVED or IGNORED.
+    pub status: Option<String>,
+    /// Hookyard's addition: the issues of one connection.
+    pub webhook_id: Option<String>,
+    pub destination_id: Option<String>,
+}
+
+fn parse_status(s: &str, field: &str) -> Result<IssueStatus, ApiError> {
+    IssueStatus::parse(s).ok_or_else(|| {
+        ApiError::Unprocessable(format!(
+            "{field} must be OPENED, ACKNOWLEDGED, RESOLVED or IGNORED, not {s:?}"
+        ))
+    })
+}
+
+pub fn parse_type(s: &str, field: &str) -> Result<IssueType, ApiError> {
+    IssueType::parse(s).ok_or_else(|| {
+        ApiError::Unprocessable(format!(
+            "{field} must be delivery, transformation or backpressure, not {s:?}"
+        ))
+    })
+}
+
+impl IssueListParams {
+    fn filter(self) -> Result<IssueFilter, ApiError> {
+        Ok(IssueFilter {
+            id: self.id,
+            issue_type: self
+                .issue_type
+                .as_deref()
+                .map(|t| parse_type(t, "type"))
+                .transpose()?,
+            status: self
+                .status
+                .as_deref()
+                .map(|s| parse_status(s, "status"))
+                .transpose()?,
+            connection_id: self.webhook_id,
+            destination_id: self.destination_id,
+        })
+    }
+}
+
+#[utoipa::path(get, path = "/issues", tag = "issues", params(IssueListParams, PageParams),
+    responses((status = 200, description = "A page of issues")))]
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    QueryParams(p): QueryParams<IssueListParams>,
+    QueryParams(page): QueryParams<PageParams>,
+) -> Result<Json<Paginated<IssueOut>>, ApiError> {
+    let q = page.to_query()?;
+    let page = st.store.list_issues(&p.filter()?, &q).await?;
+    Ok(Json(Paginated::from_page(page, &q, |i| view(&i))))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssueCount {
+    pub count: i64,
+}
+
+#[utoipa::path(get, path = "/issues/count", tag = "issues", params(IssueListParams),
+    responses((status = 200, body = IssueCount)))]
+pub async fn count(
+    State(st): State<Arc<AppState>>,
+    QueryParams(p): QueryParams<IssueListParams>,
+) -> Result<Json<IssueCount>, ApiError> {
+    Ok(Json(IssueCount {
+        count: st.store.count_issues(&p.filter()?).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/issues/{id}", tag = "issues",
+    responses((status = 200, body = IssueOut), (status = 404, description = "no such issue")))]
+pub async fn retrieve(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<IssueOut>, ApiError> {
+    let i = st
+        .store
+        .get_issue(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("issue", &id))?;
+    Ok(Json(view(&i)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueUpdate {
+    /// OPENED, ACKNOWLEDGED, RESOLVED or IGNORED.
+    pub status: String,
+}
+
+#[utoipa::path(put, path = "/issues/{id}", tag = "issues", request_body = IssueUpdate,
+    responses((status = 200, body = IssueOut), (status = 404, description = "no such issue")))]
+pub async fn update(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<IssueUpdate>,
+) -> Result<Json<IssueOut>, ApiError> {
+    let status = parse_status(&input.status, "status")?;
+    let i = st
+        .store
+        .set_issue_status(&id, status, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("issue", &id))?;
+    Ok(Json(view(&i)))
+}
+
+#[utoipa::path(delete, path = "/issues/{id}", tag = "issues",
+    responses((status = 200, body = IssueOut), (status = 404, description = "no such issue")))]
+/// Dismisses the issue: hidden from alerts until it fails again.
+pub async fn dismiss(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<IssueOut>, ApiError> {
+    let i = st
+        .store
+        .dismiss_issue(&id, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("issue", &id))?;
+    Ok(Json(view(&i)))
+}
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/issues", get(list))
+        .route("/issues/count", get(count))
+        .route("/issues/{id}", get(retrieve).put(update).delete(dismiss))
+}

@@ -1,0 +1,135 @@
+//! The monitor: a periodic sweep that holds the events of disabled destinations
+//! and paused connections (and releases them when those are active again),
+//! publishes queue depth and backlog age per destination, and opens or resolves
+//! backpressure issues.
+//!
+//! Holding and releasing are done here, from the state of destinations and
+//! connections, rather than by whoever changes that state, so a change made on
+//! any replica (or by the tracker's auto-disable) takes effect the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::catalog::Catalog;
+use crate::clock::now_ms;
+use crate::issues::{Failure, IssueFilter, IssueStatus, IssueType};
+use crate::shutdown::Shutdown;
+use crate::store::{DestinationBacklog, PageQuery, Store, StoreResult};
+use crate::telemetry;
+
+pub struct Monitor {
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub interval: Duration,
+    /// Woken by enable/disable/pause/unpause through the API.
+    pub wake: Arc<Notify>,
+    pub dispatch_wake: Arc<Notify>,
+    pub alerts_wake: Arc<Notify>,
+}
+
+impl Monitor {
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let mut known: Vec<String> = Vec::new();
+        loop {
+            match self.sweep().await {
+                Ok(backlogs) => {
+                    telemetry::backlogs(now_ms(), &backlogs, &known);
+                    known = backlogs.into_iter().map(|b| b.destination_id).collect();
+                }
+                Err(e) => tracing::error!(error = %e, "monitor sweep failed; will retry"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.interval) => {}
+                _ = shutdown.recv() => break,
+            }
+        }
+    }
+
+    pub async fn sweep(&self) -> StoreResult<Vec<DestinationBacklog>> {
+        let now = now_ms();
+        let (held, released) = self.store.hold_and_release(now).await?;
+        if held > 0 {
+            telemetry::events_held(held);
+        }
+        if released > 0 {
+            tracing::info!(released, "held events released");
+            self.dispatch_wake.notify_one();
+        }
+        let backlogs = self.store.backlogs().await?;
+        self.backpressure(&backlogs, now).await?;
+        Ok(backlogs)
+    }
+
+    /// A destination whose oldest pending event is older than a backpressure
+    /// trigger's `delay` has a backpressure issue; one that caught up has not.
+    async fn backpressure(&self, backlogs: &[DestinationBacklog], now: i64) -> StoreResult<()> {
+        let triggers: Vec<_> = self
+            .store
+            .list_triggers()
+            .await?
+            .into_iter()
+            .filter(|t| t.issue_type == IssueType::Backpressure && t.disabled_at.is_none())
+            .collect();
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        // Destinations with a backlog, and those with an open backpressure issue
+        // (which may have caught up).
+        let open = self
+            .store
+            .list_issues(
+                &IssueFilter {
+                    issue_type: Some(IssueType::Backpressure),
+                    status: Some(IssueStatus::Opened),
+                    ..Default::default()
+                },
+                &PageQuery {
+                    limit: 250,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut all_ids: Vec<String> = backlogs.iter().map(|b| b.destination_id.clone()).collect();
+        all_ids.extend(open.models.into_iter().filter_map(|i| i.destination_id));
+        all_ids.sort();
+        all_ids.dedup();
+        let mut opened = false;
+        for id in all_ids {
+            let name = self.catalog.destination(&id).await?.map(|d| d.name.clone());
+            let age_ms = backlogs
+                .iter()
+                .find(|b| b.destination_id == id)
+                .and_then(|b| b.oldest_pending_at)
+                .map_or(0, |t| now - t);
+            let failure = Failure {
+                issue_type: IssueType::Backpressure,
+                connection_id: None,
+                destination_id: Some(id.clone()),
+                response_status: None,
+                error_code: Some("BACKPRESSURE".into()),
+                event_id: None,
+                attempt_id: None,
+                is_final: false,
+            };
+            let late = triggers.iter().any(|t| {
+                t.configs.destinations.matches(&id, name.as_deref())
+                    && age_ms > (t.configs.delay.unwrap_or(300) as i64).saturating_mul(1000)
+            });
+            if late {
+                self.store.record_failures(&[failure], now).await?;
+                opened = true;
+            } else {
+                self.store
+                    .resolve_issue_by_fingerprint(&failure.fingerprint(), now)
+                    .await?;
+            }
+        }
+        if opened {
+            self.alerts_wake.notify_one();
+        }
+        Ok(())
+    }
+}
