@@ -198,11 +198,11 @@ impl Notifier {
     }
 
     async fn digest(&self, triggers: &[IssueTrigger], now: i64) -> StoreResult<()> {
-        let pending = self.store.issues_for_digest().await?;
+        let interval = (self.config.digest_interval_secs as i64).saturating_mul(1000);
+        let pending = self.store.issues_for_digest(now - interval).await?;
         if pending.is_empty() {
             return Ok(());
         }
-        let interval = (self.config.digest_interval_secs as i64).saturating_mul(1000);
         if !self.store.claim_digest(now, interval).await? {
             return Ok(());
         }
@@ -234,7 +234,7 @@ impl Notifier {
             .collect();
         if !to.is_empty() && self.send(&to, &message::digest(&views), "digest").await {
             let ids: Vec<String> = pending.iter().map(|i| i.id.clone()).collect();
-            self.store.mark_digested(&ids).await?;
+            self.store.mark_digested(&ids, now).await?;
         }
         Ok(())
     }

@@ -108,9 +108,11 @@ pub trait OpsStore: Send + Sync {
     async fn release_recovery_alert(&self, id: &str) -> StoreResult<()>;
     /// Takes the right to send the digest if the last one is `interval_ms` old.
     async fn claim_digest(&self, now: i64, interval_ms: i64) -> StoreResult<bool>;
-    /// Alerted, still-open issues with failures since they were last mentioned.
-    async fn issues_for_digest(&self) -> StoreResult<Vec<Issue>>;
-    async fn mark_digested(&self, ids: &[String]) -> StoreResult<()>;
+    /// Alerted, still-open issues with failures since they were last mentioned,
+    /// and last mentioned (opening alert or digest) before `mentioned_before`.
+    async fn issues_for_digest(&self, mentioned_before: i64) -> StoreResult<Vec<Issue>>;
+    /// Records that a digest mentioned these issues at `now`.
+    async fn mark_digested(&self, ids: &[String], now: i64) -> StoreResult<()>;
     /// `(failed, total)` attempts to a destination since `since`.
     async fn destination_attempt_counts(
         &self,
@@ -669,19 +671,27 @@ impl OpsStore for SqlStore {
         Ok(self.execute(q).await? == 1)
     }
 
-    async fn issues_for_digest(&self) -> StoreResult<Vec<Issue>> {
-        self.issues_where(
-            "status IN ('OPENED', 'ACKNOWLEDGED') AND alerted_at IS NOT NULL \
-             AND event_count > alerted_count AND dismissed_at IS NULL",
-        )
-        .await
+    async fn issues_for_digest(&self, mentioned_before: i64) -> StoreResult<Vec<Issue>> {
+        let mut q = Query::new(&format!(
+            "SELECT {ISSUE_COLS} FROM issues WHERE status IN ('OPENED', 'ACKNOWLEDGED') \
+             AND event_count > alerted_count AND dismissed_at IS NULL AND alerted_at <= "
+        ));
+        q.bind(mentioned_before).push(" ORDER BY id");
+        self.fetch_all(&self.write, q)
+            .await?
+            .iter()
+            .map(issue)
+            .collect()
     }
 
-    async fn mark_digested(&self, ids: &[String]) -> StoreResult<()> {
+    async fn mark_digested(&self, ids: &[String], now: i64) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut q = Query::new("UPDATE issues SET alerted_count = event_count WHERE id IN ");
+        // `alerted_at` becomes "last mentioned": it stays set, so recovery notes
+        // still know the issue was alerted.
+        let mut q = Query::new("UPDATE issues SET alerted_count = event_count, alerted_at = ");
+        q.bind(now).push(" WHERE id IN ");
         q.bind_list(ids.iter().cloned());
         self.execute(q).await?;
         Ok(())

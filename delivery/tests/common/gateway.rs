@@ -38,8 +38,22 @@ impl Gateway {
 
     /// On a fresh PostgreSQL database instead of SQLite.
     pub async fn start_postgres() -> Option<Self> {
+        Self::start_postgres_with(|_| {}).await
+    }
+
+    pub async fn start_postgres_with(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = pg::TestDb::create().await?;
-        Some(Self::start_on(Some(db), |_| {}).await)
+        Some(Self::start_on(Some(db), tweak).await)
+    }
+
+    /// On SQLite (`postgres` false) or on a fresh PostgreSQL database; `None` when
+    /// PostgreSQL is asked for and missing outside CI.
+    pub async fn start_backend(postgres: bool, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+        if postgres {
+            Self::start_postgres_with(tweak).await
+        } else {
+            Some(Self::start_with(tweak).await)
+        }
     }
 
     async fn start_on(pg: Option<pg::TestDb>, tweak: impl FnOnce(&mut Config)) -> Self {
@@ -165,6 +179,8 @@ where
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// When it arrived.
+    pub at: std::time::Instant,
     pub method: String,
     pub uri: String,
     pub headers: HeaderMap,
@@ -211,6 +227,11 @@ impl Receiver {
     }
 
     pub async fn scripted(replies: Vec<Reply>) -> Self {
+        Self::scripted_slow(replies, Duration::ZERO).await
+    }
+
+    /// Like [`Receiver::scripted`], taking `delay` to answer each request.
+    pub async fn scripted_slow(replies: Vec<Reply>, delay: Duration) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(replies)));
         let (r, s) = (received.clone(), script.clone());
@@ -218,12 +239,16 @@ impl Receiver {
             let (r, s) = (r.clone(), s.clone());
             async move {
                 r.lock().unwrap().push(Received {
+                    at: std::time::Instant::now(),
                     method: method.to_string(),
                     uri: uri.to_string(),
                     headers,
                     body,
                 });
                 let reply = s.lock().unwrap().pop_front().unwrap_or(Reply::status(200));
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 let mut resp =
                     (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
                 if let Some(ra) = reply.retry_after {
