@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: what `.ci/run` calls.
 #
-# Needs: a Rust toolchain, Node.js 20+ with npm, and PostgreSQL on 127.0.0.1:5432
-# (trust auth, database `test`). With CI=true a missing PostgreSQL fails the run;
-# elsewhere the PostgreSQL halves of the tests are skipped with a message.
+# Needs: a Rust toolchain, Node.js 20+ with npm, Python 3 with pip, and PostgreSQL
+# on 127.0.0.1:5432 (trust auth, database `test`). With CI=true a missing
+# PostgreSQL or SMTP test server fails the run; elsewhere those halves of the
+# tests are skipped with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -12,6 +13,10 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up: npm packages for the SDK compatibility test"
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+
+step "set-up: Python packages (aiosmtpd, the SMTP server of the alert email tests)"
+python3 -c 'import aiosmtpd' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
 
 step "format and lints"
 cargo fmt --all -- --check

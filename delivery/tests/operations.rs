@@ -675,3 +675,52 @@ async fn pause_holds_and_unpause_releases_sqlite() {
 async fn pause_holds_and_unpause_releases_postgres() {
     pause_holds_and_unpause_releases(true).await;
 }
+
+#[tokio::test]
+async fn a_backlog_older_than_its_trigger_allows_opens_a_backpressure_issue() {
+    let gw = Gateway::start_with(|c| c.alerts.check_interval_ms = 100).await;
+    let chat = Receiver::start().await;
+    gw.post(
+        "/issue-triggers",
+        json!({
+            "type": "backpressure",
+            "configs": {"destinations": "trickle-*", "delay": 1},
+            "channels": {"webhook": {"url": chat.url}},
+        }),
+    )
+    .await;
+    let rx = Receiver::start().await;
+    let conn = connect(
+        &gw,
+        "trickle",
+        json!({"name": "trickle-api", "url": rx.url, "rate_limit": 2, "rate_limit_period": "second"}),
+        json!([]),
+    )
+    .await;
+    let dest = conn["destination"]["id"].as_str().unwrap().to_owned();
+    for i in 0..6 {
+        gw.send("trickle", format!("{i}")).await;
+    }
+    let issue = eventually("a backpressure issue", || async {
+        let v = gw.get("/issues?type=backpressure").await;
+        v["models"].as_array().and_then(|m| m.first().cloned())
+    })
+    .await;
+    assert_eq!(issue["aggregation_keys"]["destination_id"], json!([dest]));
+    let text = eventually("a backpressure alert", || async {
+        chat.received()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .find(|t| t.contains("trickle-api"))
+    })
+    .await;
+    assert!(text.contains("BACKPRESSURE"), "{text}");
+    // Once the backlog drains, the issue resolves.
+    rx.wait_for(6).await;
+    eventually("the backpressure issue resolved", || async {
+        let v = gw.get("/issues?type=backpressure&status=RESOLVED").await;
+        (count(&v) == 1).then_some(())
+    })
+    .await;
+    gw.stop().await;
+}

@@ -181,6 +181,33 @@ mod tests {
         );
     }
 
+    /// Under a simulated clock, a caller trying every millisecond for a minute
+    /// gets the rate within 5% (here: within one), for each period kind.
+    #[test]
+    fn the_quota_holds_over_a_simulated_minute() {
+        use governor::clock::FakeRelativeClock;
+        for (n, period, expected) in [
+            (5, Duration::from_secs(1), 300),
+            (120, Duration::from_secs(60), 120),
+            (7200, Duration::from_secs(3600), 120),
+            (1000, Duration::from_secs(1), 60_000),
+        ] {
+            let clock = FakeRelativeClock::default();
+            let limiter = RateLimiter::direct_with_clock(quota(n, period).unwrap(), clock.clone());
+            let mut passed = 0u32;
+            for _ in 0..60_000 {
+                if limiter.check().is_ok() {
+                    passed += 1;
+                }
+                clock.advance(Duration::from_millis(1));
+            }
+            assert!(
+                passed.abs_diff(expected) <= 1 && f64::from(passed) <= f64::from(expected) * 1.05,
+                "{n} per {period:?}: {passed} in a minute, expected {expected}"
+            );
+        }
+    }
+
     #[test]
     fn concurrency_slots_come_back_when_admissions_drop() {
         let limits = DestinationLimits::default();

@@ -516,29 +516,22 @@ impl OpsStore for SqlStore {
     }
 
     async fn hold_and_release(&self, now: i64) -> StoreResult<(u64, u64)> {
-        let mut q = Query::new("UPDATE events SET status = 'HOLD', updated_at = ");
-        q.bind(now)
-            .push(
-                " WHERE status IN ('QUEUED', 'SCHEDULED') AND (lease_until IS NULL OR lease_until <= ",
-            )
-            .bind(now)
-            .push(
-                ") AND (destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NOT NULL) \
-                 OR connection_id IN (SELECT id FROM connections WHERE paused_at IS NOT NULL))",
-            );
-        let held = self.execute(q).await?;
-        // Due at their creation time: the dispatcher leases by due time, so the
-        // oldest held event goes first.
-        let mut q = Query::new(
-            "UPDATE events SET status = 'QUEUED', next_attempt_at = created_at, \
-             next_trigger = 'UNPAUSE', updated_at = ",
+        // Most of the time nothing is disabled or paused: skip the scan of the
+        // pending events then (this runs every poll interval).
+        let q = Query::new(
+            "SELECT (SELECT COUNT(*) FROM destinations WHERE disabled_at IS NOT NULL) \
+             + (SELECT COUNT(*) FROM connections WHERE paused_at IS NOT NULL) AS n",
         );
-        q.bind(now).push(
-            " WHERE status = 'HOLD' \
-             AND destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NULL) \
-             AND connection_id IN (SELECT id FROM connections WHERE paused_at IS NULL)",
-        );
-        let released = self.execute(q).await?;
+        let inactive: i64 = match self.fetch_optional(&self.read, q).await? {
+            Some(row) => row.try_get("n")?,
+            None => 0,
+        };
+        let held = if inactive == 0 {
+            0
+        } else {
+            self.hold_pending(now).await?
+        };
+        let released = self.release_held(now).await?;
         Ok((held, released))
     }
 
@@ -906,4 +899,35 @@ fn trigger_values(q: &mut Query, t: &IssueTrigger) -> StoreResult<()> {
         Ok(())
     })?;
     Ok(())
+}
+
+impl SqlStore {
+    async fn hold_pending(&self, now: i64) -> StoreResult<u64> {
+        let mut q = Query::new("UPDATE events SET status = 'HOLD', updated_at = ");
+        q.bind(now)
+            .push(
+                " WHERE status IN ('QUEUED', 'SCHEDULED') AND (lease_until IS NULL OR lease_until <= ",
+            )
+            .bind(now)
+            .push(
+                ") AND (destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NOT NULL) \
+                 OR connection_id IN (SELECT id FROM connections WHERE paused_at IS NOT NULL))",
+            );
+        self.execute(q).await
+    }
+
+    async fn release_held(&self, now: i64) -> StoreResult<u64> {
+        // Due at their creation time: the dispatcher leases by due time, so the
+        // oldest held event goes first.
+        let mut q = Query::new(
+            "UPDATE events SET status = 'QUEUED', next_attempt_at = created_at, \
+             next_trigger = 'UNPAUSE', updated_at = ",
+        );
+        q.bind(now).push(
+            " WHERE status = 'HOLD' \
+             AND destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NULL) \
+             AND connection_id IN (SELECT id FROM connections WHERE paused_at IS NULL)",
+        );
+        self.execute(q).await
+    }
 }

@@ -1,0 +1,218 @@
+//! Conformance of the operations storage (issues, alert claims, destination
+//! health, bulk-retry leases) on SQLite and PostgreSQL, including what two
+//! replicas racing for the same claim get.
+
+mod common;
+
+use common::{backends, Backend};
+use hookyard::bulk_retry::{BulkRetry, EventQuery};
+use hookyard::issues::{Failure, IssueStatus, IssueType};
+use hookyard::model::Destination;
+use hookyard::store::DestinationResults;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn failure(conn: &str, status: i64) -> Failure {
+    Failure {
+        issue_type: IssueType::Delivery,
+        connection_id: Some(conn.into()),
+        destination_id: Some("des_x".into()),
+        response_status: Some(status),
+        error_code: None,
+        event_id: None,
+        attempt_id: Some(format!("atm_{status}")),
+        is_final: false,
+    }
+}
+
+async fn issues_group_reopen_and_resolve(b: &Backend) {
+    let st = &b.store;
+    let touched = st
+        .record_failures(
+            &[
+                failure("web_a", 500),
+                failure("web_a", 500),
+                failure("web_a", 502),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(touched.len(), 2, "two causes, two issues");
+    let i500 = touched
+        .iter()
+        .find(|i| i.response_status == Some(500))
+        .unwrap();
+    assert_eq!((i500.event_count, i500.opened_count), (2, 2));
+    assert_eq!(i500.status, IssueStatus::Opened);
+
+    assert!(st.claim_issue_alert(&i500.id, T0 + 1).await.unwrap());
+    let resolved = st
+        .resolve_delivery_issues(&["web_a".into()], T0 + 10)
+        .await
+        .unwrap();
+    assert_eq!(resolved.len(), 2);
+    assert!(resolved.iter().all(|i| i.status == IssueStatus::Resolved));
+    assert_eq!(
+        st.issues_awaiting_recovery().await.unwrap().len(),
+        1,
+        "only the alerted one"
+    );
+
+    // The same cause again opens the same issue again, with fresh counters.
+    let again = st
+        .record_failures(&[failure("web_a", 500)], T0 + 20)
+        .await
+        .unwrap();
+    assert_eq!(again[0].id, i500.id);
+    assert_eq!(again[0].status, IssueStatus::Opened);
+    assert_eq!((again[0].event_count, again[0].opened_count), (3, 1));
+    assert_eq!(again[0].opened_at, T0 + 20);
+    assert_eq!(again[0].alerted_at, None, "a new opening is alerted anew");
+
+    // An ignored issue keeps counting but stays ignored.
+    st.set_issue_status(&i500.id, IssueStatus::Ignored, T0 + 30)
+        .await
+        .unwrap();
+    let still = st
+        .record_failures(&[failure("web_a", 500)], T0 + 40)
+        .await
+        .unwrap();
+    assert_eq!(still[0].status, IssueStatus::Ignored);
+    assert_eq!(still[0].event_count, 4);
+}
+
+async fn claims_are_won_by_one_replica(b: &Backend) {
+    let a = b.store.clone();
+    let other = b.replica().await;
+    let issue = a
+        .record_failures(&[failure("web_c", 503)], T0)
+        .await
+        .unwrap()
+        .remove(0);
+    let (x, y) = tokio::join!(
+        a.claim_issue_alert(&issue.id, T0 + 1),
+        other.claim_issue_alert(&issue.id, T0 + 1)
+    );
+    assert!(
+        x.unwrap() ^ y.unwrap(),
+        "exactly one replica sends the alert"
+    );
+    let (x, y) = tokio::join!(
+        a.claim_digest(T0 + 5, 1000),
+        other.claim_digest(T0 + 5, 1000)
+    );
+    assert!(
+        x.unwrap() ^ y.unwrap(),
+        "exactly one replica sends the digest"
+    );
+    assert!(
+        !a.claim_digest(T0 + 500, 1000).await.unwrap(),
+        "not again within the interval"
+    );
+
+    a.insert_bulk_retry(&BulkRetry {
+        id: "blk_1".into(),
+        query: EventQuery::default(),
+        estimated_count: 0,
+        processed_count: 0,
+        retried_count: 0,
+        cursor: None,
+        cancelled_at: None,
+        completed_at: None,
+        created_at: T0,
+        updated_at: T0,
+    })
+    .await
+    .unwrap();
+    let (x, y) = tokio::join!(
+        a.claim_bulk_step(T0, T0 + 60_000),
+        other.claim_bulk_step(T0, T0 + 60_000)
+    );
+    assert_eq!(
+        [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|s| s.is_some())
+            .count(),
+        1,
+        "one replica takes a step at a time"
+    );
+}
+
+async fn failure_streaks_disable_a_destination(b: &Backend) {
+    let st = &b.store;
+    let mut d = Destination::new(
+        "des_s".into(),
+        "streaky".into(),
+        Some("http://x".into()),
+        T0,
+    );
+    d.auto_disable_after = Some(3);
+    st.insert_destination(&d).await.unwrap();
+    let res = |n: i64, ok: bool| DestinationResults {
+        destination_id: "des_s".into(),
+        trailing_failures: n,
+        any_success: ok,
+        reason: "consecutive failed attempts; the last: HTTP 500".into(),
+    };
+    assert!(st
+        .record_destination_results(&[res(2, false)], 100, T0)
+        .await
+        .unwrap()
+        .is_empty());
+    // A success in between restarts the count.
+    assert!(st
+        .record_destination_results(&[res(1, true)], 100, T0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(st
+        .record_destination_results(&[res(1, false)], 100, T0)
+        .await
+        .unwrap()
+        .is_empty());
+    let disabled = st
+        .record_destination_results(&[res(1, false)], 100, T0 + 5)
+        .await
+        .unwrap();
+    assert_eq!(disabled, vec!["des_s".to_owned()]);
+    let d = st.get_destination("des_s").await.unwrap().unwrap();
+    assert_eq!(d.disabled_at, Some(T0 + 5));
+    assert!(d.disabled_reason.unwrap().contains("HTTP 500"));
+    assert_eq!(
+        st.destinations_awaiting_disable_alert().await.unwrap(),
+        vec!["des_s".to_owned()]
+    );
+
+    // 0 means never, whatever the streak.
+    let mut never = Destination::new("des_n".into(), "never".into(), Some("http://x".into()), T0);
+    never.auto_disable_after = Some(0);
+    st.insert_destination(&never).await.unwrap();
+    let r = DestinationResults {
+        destination_id: "des_n".into(),
+        ..res(50, false)
+    };
+    assert!(st
+        .record_destination_results(&[r], 1, T0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+macro_rules! conformance {
+    ($($name:ident => $body:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            for b in backends().await {
+                println!("--- {} on {}", stringify!($name), b.name);
+                $body(&b).await;
+            }
+        }
+    )*};
+}
+
+conformance! {
+    issues_group_by_cause_reopen_and_resolve => issues_group_reopen_and_resolve;
+    alert_and_bulk_claims_are_won_by_one_replica => claims_are_won_by_one_replica;
+    failure_streaks_disable_a_destination_past_its_threshold => failure_streaks_disable_a_destination;
+}
