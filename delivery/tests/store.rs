@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 
-use common::{backends, Backend};
+use common::Backend;
 use hookyard::clock::new_id;
 use hookyard::model::{
     ApiKeyConfig, ApiKeyLocation, Attempt, AttemptStatus, AttemptTrigger, AuthMethod,
@@ -26,20 +26,6 @@ use serde_json::json;
 
 /// A fixed "now" for the records the tests make; times below are offsets from it.
 const T0: i64 = 1_700_000_000_000;
-
-/// Writes each test once and runs it against every backend, in turn. The backend's
-/// name is printed first, so a failure's captured output says which one failed.
-macro_rules! conformance {
-    ($($name:ident => $body:ident;)*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $name() {
-            for b in backends().await {
-                println!("--- {} on {}", stringify!($name), b.name);
-                $body(&b).await;
-            }
-        }
-    )*};
-}
 
 conformance! {
     sources_crud => sources_crud_body;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{backends, Backend};
+use common::Backend;
 use hookyard::bulk_retry::{BulkRetry, EventQuery};
 use hookyard::issues::{Failure, IssueStatus, IssueType};
 use hookyard::model::Destination;
@@ -197,18 +197,6 @@ async fn failure_streaks_disable_a_destination(b: &Backend) {
         .await
         .unwrap()
         .is_empty());
-}
-
-macro_rules! conformance {
-    ($($name:ident => $body:ident;)*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $name() {
-            for b in backends().await {
-                println!("--- {} on {}", stringify!($name), b.name);
-                $body(&b).await;
-            }
-        }
-    )*};
 }
 
 conformance! {

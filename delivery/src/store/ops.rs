@@ -418,10 +418,7 @@ impl OpsStore for SqlStore {
     async fn count_issues(&self, f: &IssueFilter) -> StoreResult<i64> {
         let mut q = Query::new("SELECT COUNT(*) AS n FROM issues WHERE 1 = 1");
         issue_filters(&mut q, f);
-        Ok(match self.fetch_optional(&self.read, q).await? {
-            Some(row) => row.try_get("n")?,
-            None => 0,
-        })
+        self.count_rows(q).await
     }
 
     async fn set_issue_status(
@@ -522,10 +519,7 @@ impl OpsStore for SqlStore {
             "SELECT (SELECT COUNT(*) FROM destinations WHERE disabled_at IS NOT NULL) \
              + (SELECT COUNT(*) FROM connections WHERE paused_at IS NOT NULL) AS n",
         );
-        let inactive: i64 = match self.fetch_optional(&self.read, q).await? {
-            Some(row) => row.try_get("n")?,
-            None => 0,
-        };
+        let inactive = self.count_rows(q).await?;
         let held = if inactive == 0 {
             0
         } else {
@@ -741,10 +735,7 @@ impl OpsStore for SqlStore {
     async fn count_events(&self, f: &EventFilter) -> StoreResult<i64> {
         let mut q = Query::new("SELECT COUNT(*) AS n FROM events WHERE 1 = 1");
         event_eq_filters(&mut q, f);
-        Ok(match self.fetch_optional(&self.read, q).await? {
-            Some(row) => row.try_get("n")?,
-            None => 0,
-        })
+        self.count_rows(q).await
     }
 
     async fn events_after(

@@ -169,6 +169,14 @@ impl SqlStore {
         Ok(sqlx::query_with(&sql, args).fetch_optional(pool).await?)
     }
 
+    /// The `n` column of a `SELECT COUNT(*) AS n …` (0 if no row).
+    pub(super) async fn count_rows(&self, q: Query) -> StoreResult<i64> {
+        Ok(match self.fetch_optional(&self.read, q).await? {
+            Some(row) => row.try_get("n")?,
+            None => 0,
+        })
+    }
+
     pub(super) async fn execute(&self, q: Query) -> StoreResult<u64> {
         let (sql, args) = q.build()?;
         Ok(sqlx::query_with(&sql, args)
@@ -208,10 +216,7 @@ impl SqlStore {
     ) -> StoreResult<Page<T>> {
         let mut count_q = Query::new(&format!("SELECT COUNT(*) AS n FROM {table} WHERE 1 = 1"));
         filters(&mut count_q);
-        let count: i64 = match self.fetch_optional(&self.read, count_q).await? {
-            Some(row) => row.try_get("n")?,
-            None => 0,
-        };
+        let count = self.count_rows(count_q).await?;
 
         let limit = page.limit.clamp(1, 250);
         let (cursor, going_back) = match (&page.next, &page.prev) {

@@ -2,6 +2,21 @@
 
 #![allow(dead_code)]
 
+/// Writes each test once and runs it against every backend, in turn. The backend's
+/// name is printed first, so a failure's captured output says which one failed.
+#[macro_export]
+macro_rules! conformance {
+    ($($name:ident => $body:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            for b in common::backends().await {
+                println!("--- {} on {}", stringify!($name), b.name);
+                $body(&b).await;
+            }
+        }
+    )*};
+}
+
 pub mod gateway;
 pub mod pg;
 pub mod smtp;
