@@ -137,6 +137,15 @@ async fn claims_are_won_by_one_replica(b: &Backend) {
         1,
         "one replica takes a step at a time"
     );
+
+    // Cancelled: no replica takes another step, even once the lease is over.
+    let cancelled = a.cancel_bulk_retry("blk_1", T0 + 1).await.unwrap().unwrap();
+    assert_eq!(cancelled.cancelled_at, Some(T0 + 1));
+    assert!(a
+        .claim_bulk_step(T0 + 120_000, T0 + 180_000)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn failure_streaks_disable_a_destination(b: &Backend) {
