@@ -372,6 +372,16 @@ impl OpsStore for SqlStore {
         if connection_ids.is_empty() {
             return Ok(Vec::new());
         }
+        // Called after every batch of results: look on a reader first, so the
+        // (single, on SQLite) writer only works when there is something to resolve.
+        let mut q = Query::new(
+            "SELECT COUNT(*) AS n FROM issues WHERE type IN ('delivery', 'transformation') \
+             AND status IN ('OPENED', 'ACKNOWLEDGED') AND connection_id IN ",
+        );
+        q.bind_list(connection_ids.iter().cloned());
+        if self.count_rows(q).await? == 0 {
+            return Ok(Vec::new());
+        }
         let mut q = Query::new("UPDATE issues SET status = 'RESOLVED', resolved_at = ");
         q.bind(now)
             .push(", auto_resolved_at = ")
@@ -460,7 +470,34 @@ impl OpsStore for SqlStore {
         default_after: i64,
         now: i64,
     ) -> StoreResult<Vec<String>> {
+        // Most batches are all successes on healthy destinations: nothing to
+        // write. Find on a reader which streaks actually change.
+        let ids: Vec<String> = results
+            .iter()
+            .filter(|r| r.any_success && r.trailing_failures == 0)
+            .map(|r| r.destination_id.clone())
+            .collect();
+        let mut streaking: Vec<String> = Vec::new();
+        if !ids.is_empty() {
+            let mut q = Query::new(
+                "SELECT id FROM destinations WHERE consecutive_failures <> 0 AND id IN ",
+            );
+            q.bind_list(ids);
+            for row in self.fetch_all(&self.read, q).await? {
+                streaking.push(row.try_get("id")?);
+            }
+        }
+        let results: Vec<&DestinationResults> = results
+            .iter()
+            .filter(|r| {
+                !(r.any_success && r.trailing_failures == 0)
+                    || streaking.contains(&r.destination_id)
+            })
+            .collect();
         let mut disabled = Vec::new();
+        if results.is_empty() {
+            return Ok(disabled);
+        }
         let mut tx = self.write.begin().await?;
         for r in results {
             let mut q = Query::new("UPDATE destinations SET consecutive_failures = ");
@@ -525,7 +562,12 @@ impl OpsStore for SqlStore {
         } else {
             self.hold_pending(now).await?
         };
-        let released = self.release_held(now).await?;
+        let q = Query::new("SELECT COUNT(*) AS n FROM events WHERE status = 'HOLD'");
+        let released = if self.count_rows(q).await? == 0 {
+            0
+        } else {
+            self.release_held(now).await?
+        };
         Ok((held, released))
     }
 
