@@ -2,11 +2,54 @@
 //! inline or in R2), and the HMAC-signed batch the queue consumer POSTs to
 //! delivery's `/edge/batch` with the per-message answer delivery gives.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
 use crate::verify::mac::{self, Algorithm, Encoding};
-use crate::verify::VerifyError;
+use crate::verify::{Verification, VerifyError};
+
+/// What the Worker knows about sources: the `HOOKYARD_SOURCES` secret, written by
+/// `hookyard edge config` from delivery's sources.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Largest body of a source that sets none (delivery's `ingest.max_body_bytes`).
+    pub max_body_bytes: u64,
+    /// Status answered to webhooks for a disabled source.
+    #[serde(default = "default_disabled_status")]
+    pub disabled_source_status: u16,
+    /// By source name.
+    pub sources: BTreeMap<String, EdgeSource>,
+}
+
+fn default_disabled_status() -> u16 {
+    403
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSource {
+    /// Uppercase methods accepted.
+    pub allowed_http_methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_response: Option<EdgeCustomResponse>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeCustomResponse {
+    /// The `Content-Type` sent.
+    pub content_type: String,
+    pub body: String,
+}
 
 /// Cloudflare Queues refuses messages above 128 KB.
 pub const QUEUE_MESSAGE_LIMIT: usize = 128 * 1024;
