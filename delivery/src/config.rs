@@ -29,6 +29,16 @@ pub struct Config {
     pub sqlite: SqliteConfig,
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
+    pub edge: EdgeSettings,
+}
+
+/// The edge Worker (edge-ingest/) pushing to this gateway.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSettings {
+    /// Shared secret the Worker signs its batches with (`BATCH_SECRET` there);
+    /// empty: `/edge/batch` refuses every batch.
+    pub batch_secret: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +114,7 @@ impl Default for Config {
                     count: 5,
                 },
             },
+            edge: EdgeSettings::default(),
         }
     }
 }
