@@ -13,6 +13,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "set-up: npm packages for the SDK compatibility test"
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
 
+step "set-up: edge Worker toolchain, npm packages and the Worker bundle"
+./scripts/setup-edge.sh
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -23,6 +26,10 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "edge Worker in workerd (wrangler) against a running hookyard"
+(cd tests/edge && PATH="$PWD/node_modules/.bin:$PATH" WRANGLER_SEND_METRICS=false \
+  WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false DO_NOT_TRACK=1 npm test --silent)
 
 step "Hookdeck SDK (@hookdeck/sdk) against a running hookyard"
 data_dir=$(mktemp -d)

@@ -42,6 +42,12 @@ impl Gateway {
         Some(Self::start_on(Some(db), |_| {}).await)
     }
 
+    /// On a fresh PostgreSQL database, with `tweak` applied to the configuration.
+    pub async fn start_postgres_with(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+        let db = pg::TestDb::create().await?;
+        Some(Self::start_on(Some(db), tweak).await)
+    }
+
     async fn start_on(pg: Option<pg::TestDb>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = TempDir::new().expect("tempdir");
         let mut cfg = Config {
