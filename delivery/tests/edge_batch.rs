@@ -4,6 +4,7 @@
 
 mod common;
 
+use base64::Engine as _;
 use common::gateway::{Gateway, Receiver};
 use hookyard_core::edge::{
     sign_batch, Batch, BatchItem, BatchResponse, ItemStatus, SIGNATURE_HEADER, TIMESTAMP_HEADER,
@@ -182,17 +183,12 @@ async fn batches_are_signed_fresh_and_idempotent(gw: Gateway) {
     assert_eq!(events["models"].as_array().unwrap().len(), 3);
 
     // Byte-exact body; the dead-lettered one is marked.
-    let raw = gw
-        .client
-        .get(format!("{}/requests/{}/raw_body", gw.api, a.id))
-        .bearer_auth(common::gateway::KEY)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
+    let raw = gw.get(&format!("/requests/{}/raw_body", a.id)).await;
+    assert_eq!(raw["encoding"], "base64", "{raw}");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw["body"].as_str().unwrap())
         .unwrap();
-    assert_eq!(raw.as_ref(), &a.body[..]);
+    assert_eq!(bytes, a.body);
     let marked = gw.get(&format!("/requests/{}", dead.id)).await;
     assert_eq!(
         marked["data"]["headers"]["x-hookyard-dead-lettered"],

@@ -12,9 +12,9 @@ use crate::store::{Direction, PageQuery, SourceFilter, Store, StoreError};
 pub enum EdgeConfigError {
     #[error("reading sources: {0}")]
     Store(#[from] StoreError),
-    #[error("source {source:?} has an invalid verification: {error}")]
+    #[error("source {name:?} has an invalid verification: {error}")]
     Verification {
-        source: String,
+        name: String,
         error: hookyard_core::verify::ConfigError,
     },
 }
@@ -27,7 +27,7 @@ pub fn edge_source(s: &Source) -> Result<EdgeSource, EdgeConfigError> {
         .map(Verification::from_json)
         .transpose()
         .map_err(|error| EdgeConfigError::Verification {
-            source: s.name.clone(),
+            name: s.name.clone(),
             error,
         })?;
     Ok(EdgeSource {
