@@ -230,7 +230,11 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
         }
     }
     if let Err(e) = outcome {
-        worker::console_error!("push to delivery failed: {e}; retrying {}", ready.len());
+        worker::console_error!(
+            "push from {} to delivery failed: {e}; retrying {}",
+            batch.queue(),
+            ready.len()
+        );
     }
     Ok(())
 }
