@@ -24,7 +24,10 @@ fn hex256(key: &[u8], parts: &[&[u8]]) -> String {
     Encoding::Hex.encode(&sign(Algorithm::Sha256, key, parts))
 }
 
-fn cases(body: &[u8]) -> Vec<(&'static str, serde_json::Value, Vec<(String, String)>)> {
+/// A scheme's name, its configuration and the headers of a valid request.
+type Case = (&'static str, serde_json::Value, Vec<(String, String)>);
+
+fn cases(body: &[u8]) -> Vec<Case> {
     let t = NOW.to_string();
     let svix_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let svix_key = STANDARD.decode(&svix_secret[6..]).unwrap();

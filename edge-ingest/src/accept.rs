@@ -104,23 +104,36 @@ pub fn check(source: &EdgeSource, limit: u64, req: &SignedRequest<'_>) -> Result
     }
 }
 
-/// The queue message for an envelope: the JSON text, and the body to keep in R2
-/// (under the returned key) when the message would not fit in the queue.
-pub fn queue_message(
-    envelope: Envelope,
-) -> Result<(String, Option<(String, Vec<u8>)>), serde_json::Error> {
+/// What goes to the queue for one webhook.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The queue message, JSON.
+    pub text: String,
+    /// Set when the body did not fit in the message: R2 key and body to store first.
+    pub spill: Option<(String, Vec<u8>)>,
+}
+
+/// The queue message for an envelope; the body moves to R2 when the message would
+/// not fit in the queue.
+pub fn queue_message(envelope: Envelope) -> Result<Outgoing, serde_json::Error> {
     let mut msg = QueueMessage {
         envelope,
         body_ref: None,
     };
     let inline = serde_json::to_string(&msg)?;
     if inline.len() <= INLINE_MESSAGE_MAX {
-        return Ok((inline, None));
+        return Ok(Outgoing {
+            text: inline,
+            spill: None,
+        });
     }
     let key = format!("bodies/{}", msg.envelope.id);
     let body = std::mem::take(&mut msg.envelope.body);
     msg.body_ref = Some(key.clone());
-    Ok((serde_json::to_string(&msg)?, Some((key, body))))
+    Ok(Outgoing {
+        text: serde_json::to_string(&msg)?,
+        spill: Some((key, body)),
+    })
 }
 
 /// The 200 answer: the source's custom response, or our JSON acknowledgement.
@@ -211,13 +224,13 @@ mod tests {
             headers: vec![("content-type".into(), "application/octet-stream".into())],
             body: vec![0xff; n],
         };
-        let (text, r2) = queue_message(env(80 * 1024)).unwrap();
+        let Outgoing { text, spill: r2 } = queue_message(env(80 * 1024)).unwrap();
         assert!(r2.is_none());
         assert!(text.len() <= QUEUE_MESSAGE_LIMIT);
         let back: QueueMessage = serde_json::from_str(&text).unwrap();
         assert_eq!(back.envelope.body.len(), 80 * 1024);
 
-        let (text, r2) = queue_message(env(5 * 1024 * 1024)).unwrap();
+        let Outgoing { text, spill: r2 } = queue_message(env(5 * 1024 * 1024)).unwrap();
         let (key, body) = r2.unwrap();
         assert_eq!(key, "bodies/req_1");
         assert_eq!(body.len(), 5 * 1024 * 1024);

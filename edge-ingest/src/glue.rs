@@ -103,7 +103,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         body,
     };
     let id = envelope.id.clone();
-    let (text, spill) = match accept::queue_message(envelope) {
+    let accept::Outgoing { text, spill } = match accept::queue_message(envelope) {
         Ok(m) => m,
         Err(e) => return unavailable(&format!("could not encode the request: {e}")),
     };

@@ -191,20 +191,14 @@ impl Verification {
             message: message.to_owned(),
         };
         match self {
-            Verification::Hmac(c) => {
-                if !is_header_name(&c.header_key) {
-                    return Err(err("configs.header_key", "must be an HTTP header name"));
-                }
+            Verification::Hmac(HmacConfig { header_key, .. })
+            | Verification::ApiKey(ApiKeyConfig { header_key, .. })
+                if !is_header_name(header_key) =>
+            {
+                return Err(err("configs.header_key", "must be an HTTP header name"));
             }
-            Verification::ApiKey(c) => {
-                if !is_header_name(&c.header_key) {
-                    return Err(err("configs.header_key", "must be an HTTP header name"));
-                }
-            }
-            Verification::BasicAuth(c) => {
-                if c.username.contains(':') {
-                    return Err(err("configs.username", "must not contain `:`"));
-                }
+            Verification::BasicAuth(c) if c.username.contains(':') => {
+                return Err(err("configs.username", "must not contain `:`"));
             }
             Verification::StandardWebhooks(c) | Verification::Svix(c) => {
                 for s in c.webhook_secret_key.iter() {

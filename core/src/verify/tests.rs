@@ -14,11 +14,13 @@ use super::{SignedRequest, Verification, VerifyError};
 const NOW: i64 = 1_700_000_000;
 const URL: &str = "https://edge.example/e/src";
 
+/// Signs `body` at time `ts` with `secret`, returning the headers to send.
+type Signer = fn(secret: &str, ts: i64, body: &[u8]) -> Vec<(String, String)>;
+
 struct Case {
     name: &'static str,
     verification: serde_json::Value,
-    /// Signs `body` at time `ts` with `secret`, returning the headers to send.
-    sign: fn(secret: &str, ts: i64, body: &[u8]) -> Vec<(String, String)>,
+    sign: Signer,
     secret: &'static str,
     other_secret: &'static str,
     timestamped: bool,
