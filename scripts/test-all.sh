@@ -18,6 +18,9 @@ step "set-up: Python packages (aiosmtpd, the SMTP server of the alert email test
 python3 -c 'import aiosmtpd' 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
 
+step "set-up: edge Worker toolchain, npm packages and the Worker bundle"
+./scripts/setup-edge.sh
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -28,6 +31,10 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "edge Worker in workerd (wrangler) against a running hookyard"
+(cd tests/edge && PATH="$PWD/node_modules/.bin:$PATH" WRANGLER_SEND_METRICS=false \
+  WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false DO_NOT_TRACK=1 npm test --silent)
 
 step "Hookdeck SDK (@hookdeck/sdk) against a running hookyard"
 data_dir=$(mktemp -d)

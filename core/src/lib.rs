@@ -6,9 +6,13 @@
 //! - [`filter`]: the connection filter language (Hookdeck / simple-json-match syntax).
 //! - [`backoff`]: retry schedules (linear, exponential) and `Retry-After` parsing.
 //! - [`status_codes`]: which response statuses a retry rule retries on.
+//! - [`verify`]: provider signature verification (Stripe, GitHub, … generic HMAC).
+//! - [`edge`]: what the edge Worker sends delivery: queue messages, signed batches.
 
 pub mod backoff;
+pub mod edge;
 pub mod envelope;
 pub mod filter;
 pub mod id;
 pub mod status_codes;
+pub mod verify;

@@ -21,6 +21,36 @@ pub enum Command {
         #[command(subcommand)]
         command: FilterCommand,
     },
+    /// Operate the edge Worker (edge-ingest/, deployed with `wrangler deploy`).
+    Edge {
+        #[command(subcommand)]
+        command: EdgeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EdgeCommand {
+    /// Print the Worker's source configuration (every source's methods, size limit,
+    /// custom response and verification secrets) as JSON, for its
+    /// `HOOKYARD_SOURCES` secret: `hookyard edge config | npx wrangler secret put
+    /// HOOKYARD_SOURCES`. Run it again after changing sources.
+    Config(EdgeConfigArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EdgeConfigArgs {
+    /// Directory of the SQLite database [env: HOOKYARD_DATA_DIR] [default: hookyard-data]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… when the gateway uses PostgreSQL [env: HOOKYARD_DATABASE_URL]
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// The gateway's TOML configuration file.
+    #[arg(long, env = "HOOKYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Write to this file (readable by its owner only: it holds secrets) instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

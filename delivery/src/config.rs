@@ -30,6 +30,16 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
     pub alerts: AlertsConfig,
+    pub edge: EdgeSettings,
+}
+
+/// The edge Worker (edge-ingest/) pushing to this gateway.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSettings {
+    /// Shared secret the Worker signs its batches with (`BATCH_SECRET` there);
+    /// empty: `/edge/batch` refuses every batch.
+    pub batch_secret: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,6 +174,7 @@ impl Default for Config {
                     to: Vec::new(),
                 },
             },
+            edge: EdgeSettings::default(),
         }
     }
 }

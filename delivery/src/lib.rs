@@ -3,6 +3,7 @@
 //!
 //! Layout, following one request:
 //! - [`ingest`]: `/e/{source}`: the local edge; group-commits requests, then answers.
+//! - [`edge`]: `/edge/batch` for the Cloudflare Worker, and its source configuration.
 //! - [`route`]: each stored request × its source's connections → events / ignored.
 //! - [`dispatch`]: leases due events, delivers through [`destinations`], records
 //!   attempts, schedules retries ([`rules`], `hookyard_core::backoff`).
@@ -27,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod destinations;
 pub mod dispatch;
+pub mod edge;
 pub mod error;
 pub mod filter_eval;
 pub mod ingest;
@@ -102,6 +104,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/e/{source}", any(ingest::http::ingest))
         .route("/e/{source}/", any(ingest::http::ingest))
         .route("/e/{source}/{*rest}", any(ingest::http::ingest))
+        .route("/edge/batch", axum::routing::post(edge::batch::receive))
         .nest(&format!("/{}", api::API_VERSION), api)
         .route(
             "/openapi.json",

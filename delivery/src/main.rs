@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hookyard::cli::{Cli, Command, FilterCommand, ServeArgs};
+use hookyard::cli::{Cli, Command, EdgeCommand, EdgeConfigArgs, FilterCommand, ServeArgs};
 use hookyard::config::{Config, Overrides};
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -24,6 +24,20 @@ fn main() -> ExitCode {
                 Ok(false) => ExitCode::FAILURE,
                 Err(e) => {
                     eprintln!("hookyard filter eval: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Edge {
+            command: EdgeCommand::Config(args),
+        } => {
+            let result = tokio::runtime::Runtime::new()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(edge_config(args)));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hookyard edge config: {e:#}");
                     ExitCode::FAILURE
                 }
             }
@@ -128,6 +142,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         trigger.trigger();
     });
     hookyard::run(cfg, store, key, listener, shutdown).await
+}
+
+async fn edge_config(args: EdgeConfigArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        listen: None,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+    };
+    let cfg = Config::load(args.config.as_deref(), &overrides)?;
+    let store = hookyard::open_store(&cfg).await?;
+    let edge = hookyard::edge::sources::edge_config(store.as_ref(), &cfg).await?;
+    let json = serde_json::to_string(&edge)?;
+    match args.output {
+        Some(path) => write_private(&path, &json),
+        None => {
+            println!("{json}");
+            Ok(())
+        }
+    }
 }
 
 async fn wait_for_signal() {

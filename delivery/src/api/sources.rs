@@ -88,6 +88,15 @@ impl SourceIn {
             s.custom_response = Some(c);
         }
         if let Some(v) = self.verification {
+            if !v.is_null() {
+                hookyard_core::verify::Verification::from_json(&v).map_err(|e| {
+                    let field = match e.field.as_str() {
+                        "" => f("verification"),
+                        inner => f(&format!("verification.{inner}")),
+                    };
+                    ApiError::Unprocessable(format!("invalid field `{field}`: {}", e.message))
+                })?;
+            }
             s.verification = (!v.is_null()).then_some(v);
         }
         if let Some(max) = self.max_body_bytes {

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hookyard_core::envelope::Envelope;
 use hookyard_core::id::IdKind;
+use hookyard_core::verify::{SignedRequest, Verification};
 
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
@@ -114,6 +115,11 @@ pub async fn ingest(
         None
     };
 
+    let headers = header_pairs(&headers);
+    if rejection.is_none() {
+        verify(&st, &source, &uri, &headers, &body)?;
+    }
+
     let envelope = Envelope {
         id: new_id(IdKind::Request),
         source: source.name.clone(),
@@ -121,7 +127,7 @@ pub async fn ingest(
         method: method.as_str().to_owned(),
         path,
         query: uri.query().unwrap_or("").to_owned(),
-        headers: header_pairs(&headers),
+        headers,
         body: body.to_vec(),
     };
     let request_id = envelope.id.clone();
@@ -156,6 +162,43 @@ pub async fn ingest(
         ))),
         None => Ok(accepted(&source, &request_id)),
     }
+}
+
+/// The source's signature check (`hookyard_core::verify`, the code the edge Worker
+/// runs). A request that fails it is answered 401 and not stored, as at the edge.
+fn verify(
+    st: &AppState,
+    source: &Source,
+    uri: &Uri,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let Some(value) = &source.verification else {
+        return Ok(());
+    };
+    // Validated when the source was written; a stored one that is not valid is ours.
+    let verification = Verification::from_json(value).map_err(|e| {
+        ApiError::Internal(format!(
+            "source {:?} has an invalid verification: {e}",
+            source.name
+        ))
+    })?;
+    // Twilio signs the URL it called: this gateway's public URL plus the path.
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let url = format!("{}{path_and_query}", st.public_url.trim_end_matches('/'));
+    verification
+        .verify(&SignedRequest {
+            url: &url,
+            headers,
+            body,
+            now_secs: now_ms() / 1000,
+        })
+        .map_err(|e| {
+            ApiError::Custom(
+                StatusCode::UNAUTHORIZED,
+                format!("verification failed: {e}"),
+            )
+        })
 }
 
 fn accepted(source: &Source, request_id: &str) -> Response {

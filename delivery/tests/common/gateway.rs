@@ -41,6 +41,7 @@ impl Gateway {
         Self::start_postgres_with(|_| {}).await
     }
 
+    /// On a fresh PostgreSQL database, with `tweak` applied to the configuration.
     pub async fn start_postgres_with(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = pg::TestDb::create().await?;
         Some(Self::start_on(Some(db), tweak).await)

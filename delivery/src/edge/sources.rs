@@ -1,0 +1,76 @@
+//! The source configuration the edge Worker reads (`HOOKYARD_SOURCES`): every
+//! source's methods, size limit, custom response and verification, from the store.
+
+use hookyard_core::edge::{EdgeConfig, EdgeCustomResponse, EdgeSource};
+use hookyard_core::verify::Verification;
+
+use crate::config::Config;
+use crate::model::{Source, DEFAULT_ALLOWED_METHODS};
+use crate::store::{Direction, PageQuery, SourceFilter, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeConfigError {
+    #[error("reading sources: {0}")]
+    Store(#[from] StoreError),
+    #[error("source {name:?} has an invalid verification: {error}")]
+    Verification {
+        name: String,
+        error: hookyard_core::verify::ConfigError,
+    },
+}
+
+/// One source as the Worker sees it.
+pub fn edge_source(s: &Source) -> Result<EdgeSource, EdgeConfigError> {
+    let verification = s
+        .verification
+        .as_ref()
+        .map(Verification::from_json)
+        .transpose()
+        .map_err(|error| EdgeConfigError::Verification {
+            name: s.name.clone(),
+            error,
+        })?;
+    Ok(EdgeSource {
+        allowed_http_methods: match &s.allowed_http_methods {
+            Some(m) => m.clone(),
+            None => DEFAULT_ALLOWED_METHODS
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
+        },
+        max_body_bytes: s.max_body_bytes.map(|n| n.max(0) as u64),
+        custom_response: s.custom_response.as_ref().map(|c| EdgeCustomResponse {
+            content_type: c.content_type.mime().to_owned(),
+            body: c.body.clone(),
+        }),
+        verification,
+        disabled: s.disabled_at.is_some(),
+    })
+}
+
+/// Every source in the store, as the Worker's configuration.
+pub async fn edge_config(store: &dyn Store, cfg: &Config) -> Result<EdgeConfig, EdgeConfigError> {
+    let mut out = EdgeConfig {
+        max_body_bytes: cfg.ingest.max_body_bytes as u64,
+        disabled_source_status: cfg.ingest.disabled_source_status,
+        sources: Default::default(),
+    };
+    let mut next = None;
+    loop {
+        let q = PageQuery {
+            limit: 250,
+            dir: Direction::Asc,
+            next: next.take(),
+            prev: None,
+        };
+        let page = store.list_sources(&SourceFilter::default(), &q).await?;
+        for s in &page.models {
+            out.sources.insert(s.name.clone(), edge_source(s)?);
+        }
+        match page.next {
+            Some(n) if !page.models.is_empty() => next = Some(n),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
