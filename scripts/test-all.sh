@@ -13,6 +13,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "set-up: npm packages for the SDK compatibility test"
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
 
+step "set-up: transformation components (SDK examples, test fixtures)"
+./scripts/setup-wasm.sh
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -17,6 +17,7 @@ pub enum IdKind {
     Attempt,
     IgnoredEvent,
     Transformation,
+    TransformationExecution,
     Issue,
     Bulk,
 }
@@ -32,6 +33,7 @@ impl IdKind {
             IdKind::Attempt => "atm",
             IdKind::IgnoredEvent => "ign",
             IdKind::Transformation => "trs",
+            IdKind::TransformationExecution => "exe",
             IdKind::Issue => "iss",
             IdKind::Bulk => "blk",
         }

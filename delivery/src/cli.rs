@@ -21,6 +21,40 @@ pub enum Command {
         #[command(subcommand)]
         command: FilterCommand,
     },
+    /// Work with transformations (WebAssembly components).
+    Transform {
+        #[command(subcommand)]
+        command: TransformCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TransformCommand {
+    /// Run a component on a request; print the output, a diff and the logs.
+    /// Exits non-zero when the transformation fails.
+    Test(TransformTestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TransformTestArgs {
+    /// The component (`.wasm`) to run.
+    pub module: PathBuf,
+    /// A stored request id (`req_…`, read from the gateway's database) or a JSON
+    /// file `{"method", "path", "query", "headers": {…}, "body": …}`.
+    #[arg(long)]
+    pub request: String,
+    /// Env of the transformation, `KEY=VALUE` (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Directory of the SQLite database [env: HOOKYARD_DATA_DIR]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… [env: HOOKYARD_DATABASE_URL]
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// A TOML configuration file (limits of transformations, database).
+    #[arg(long, env = "HOOKYARD_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,7 @@
 //! - [`store`]: the [`store::Store`] trait, SQLite and PostgreSQL behind it.
 //! - [`api`]: the REST API (Hookdeck-shaped), [`error`] maps errors to responses.
 //! - [`catalog`]: short-lived caches of sources/destinations/connections.
+//! - [`transform`]: transformations (sandboxed WebAssembly) run while routing.
 //! - [`config`], [`cli`], [`filter_eval`]: configuration and the command line.
 //!
 //! [`run`] starts everything on a listener; `main` only parses the command line, and
@@ -29,6 +30,7 @@ pub mod route;
 pub mod rules;
 pub mod shutdown;
 pub mod store;
+pub mod transform;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +65,8 @@ pub struct AppState {
     pub ingest_budget: Arc<tokio::sync::Semaphore>,
     /// The budget's size, in KiB.
     pub ingest_budget_kib: usize,
+    /// The transformation host (engine built on first use).
+    pub transforms: Arc<transform::Transforms>,
 }
 
 /// Opens the store the configuration names (creating the data directory for SQLite).
@@ -128,6 +132,10 @@ pub async fn run(
     );
     let poll = Duration::from_millis(cfg.delivery.poll_interval_ms);
 
+    let transforms = Arc::new(transform::Transforms::new(
+        cfg.transformations.clone(),
+        Some(cfg.data_dir.join("transformations")),
+    ));
     let router = RequestRouter {
         store: store.clone(),
         rules: rules.clone(),
@@ -135,6 +143,7 @@ pub async fn run(
         dispatch_wake: dispatch_wake.clone(),
         batch: 500,
         poll,
+        transforms: transforms.clone(),
     };
     let timeout = Duration::from_millis(cfg.delivery.timeout_ms);
     let adapters = Arc::new(Adapters {
@@ -167,6 +176,7 @@ pub async fn run(
         public_url,
         ingest_budget: Arc::new(tokio::sync::Semaphore::new(budget_kib)),
         ingest_budget_kib: budget_kib,
+        transforms,
     });
     let mut stop = shutdown.clone();
     axum::serve(listener, app(state))

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hookyard::cli::{Cli, Command, FilterCommand, ServeArgs};
+use hookyard::cli::{Cli, Command, FilterCommand, ServeArgs, TransformCommand};
 use hookyard::config::{Config, Overrides};
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -24,6 +24,31 @@ fn main() -> ExitCode {
                 Ok(false) => ExitCode::FAILURE,
                 Err(e) => {
                     eprintln!("hookyard filter eval: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Transform {
+            command: TransformCommand::Test(args),
+        } => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("hookyard: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(hookyard::transform::console::test(args)) {
+                Ok(report) => {
+                    print!("{}", report.text);
+                    if report.ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("hookyard transform test: {e:#}");
                     ExitCode::FAILURE
                 }
             }

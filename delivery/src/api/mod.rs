@@ -11,6 +11,7 @@ pub mod events;
 pub mod openapi;
 pub mod requests;
 pub mod sources;
+pub mod transformations;
 pub mod validate;
 pub mod views;
 
@@ -41,6 +42,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(requests::router())
         .merge(events::router())
         .merge(attempts::router())
+        .merge(transformations::router())
         .layer(axum::middleware::from_fn_with_state(state, require_api_key))
 }
 

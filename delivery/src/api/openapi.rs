@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attempts, connections, destinations, events, requests, sources, views};
+use super::{
+    attempts, connections, destinations, events, requests, sources, transformations, views,
+};
 
 struct BearerAuth;
 
@@ -34,6 +36,9 @@ impl Modify for BearerAuth {
         requests::retry,
         events::list, events::retrieve, events::raw, events::retry,
         attempts::list, attempts::retrieve,
+        transformations::list, transformations::create, transformations::upsert,
+        transformations::retrieve, transformations::update, transformations::run,
+        transformations::executions, transformations::execution,
     ),
     components(schemas(
         sources::SourceIn, destinations::DestinationIn, connections::ConnectionIn,
@@ -41,6 +46,10 @@ impl Modify for BearerAuth {
         requests::RawBody, views::SourceOut, views::DestinationOut, views::ConnectionOut,
         views::RequestOut, views::EventOut, views::AttemptOut, views::IgnoredEventOut,
         views::RequestData,
+        transformations::TransformationIn, transformations::TransformationOut,
+        transformations::RunIn, transformations::RunRequestIn, transformations::RunOut,
+        transformations::RequestView, transformations::ConsoleLine,
+        transformations::ExecutionOut,
     ))
 )]
 pub struct ApiDoc;

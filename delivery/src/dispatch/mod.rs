@@ -58,10 +58,13 @@ impl Dispatcher {
             }
             let now = now_ms();
             let lease_until = now + this.lease.as_millis() as i64;
-            let due = match this
-                .store
-                .lease_due_events(now, free.min(500) as i64, lease_until)
-                .await
+            let due = match crate::transform::delivered::lease_due_events(
+                &*this.store,
+                now,
+                free.min(500) as i64,
+                lease_until,
+            )
+            .await
             {
                 Ok(d) => d,
                 Err(e) => {

@@ -9,9 +9,11 @@ mod dialect;
 mod query;
 mod rows;
 mod sql;
+mod transformations;
 
 pub use dialect::Dialect;
 pub use sql::{SqlStore, SqliteSync};
+pub use transformations::TransformStore;
 
 use async_trait::async_trait;
 
@@ -163,7 +165,7 @@ pub enum RetryOutcome {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: TransformStore + Send + Sync + 'static {
     async fn insert_source(&self, source: &Source) -> StoreResult<()>;
     async fn update_source(&self, source: &Source) -> StoreResult<()>;
     async fn get_source(&self, id: &str) -> StoreResult<Option<Source>>;

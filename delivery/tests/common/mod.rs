@@ -4,6 +4,7 @@
 
 pub mod gateway;
 pub mod pg;
+pub mod wasm;
 
 use std::sync::Arc;
 
