@@ -44,7 +44,7 @@ async fn executions(gw: &Gateway, transformation: &str, query: &str) -> Vec<Valu
 async fn delivers_the_transformed_request(gw: Gateway) {
     let rx = Receiver::start().await;
     let t = upload(
-        gw_ref(&gw),
+        &gw,
         "strip",
         "strip_fields",
         json!({"env": {"FIELDS": "password"}}),
@@ -75,16 +75,17 @@ async fn delivers_the_transformed_request(gw: Gateway) {
         ))
         .await;
     assert_eq!(raw["data"]["body"]["password"], "hunter2", "{raw}");
+    // The event's data is what it delivered.
+    let shown = gw
+        .get(&format!("/events/{}", event["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(shown["data"]["body"], json!({"user": "ann"}), "{shown}");
     let ex = executions(&gw, &t, "").await;
     assert_eq!(ex.len(), 1);
     assert_eq!(ex[0]["event_id"], event["id"]);
     assert_eq!(ex[0]["log_level"], "info");
     assert_eq!(ex[0]["logs"][0]["message"], "stripped password");
     gw.stop().await;
-}
-
-fn gw_ref(gw: &Gateway) -> &Gateway {
-    gw
 }
 
 #[tokio::test]
@@ -145,7 +146,7 @@ async fn a_filter_before_the_transform_sees_the_original_and_after_it_the_result
     .await;
     assert_eq!(ignored[0]["webhook_id"], before["id"]);
     assert_eq!(ignored[0]["cause"], "FILTERED");
-    let _ = after;
+    assert_eq!(after["rules"][0]["type"], "transform");
     gw.stop().await;
 }
 

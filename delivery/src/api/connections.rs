@@ -338,4 +338,8 @@ pub fn router() -> Router<Arc<AppState>> {
             "/connections/{id}",
             get(retrieve).put(update).delete(delete),
         )
+        // A transform rule may carry its component inline.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            super::transformations::MAX_BODY_BYTES,
+        ))
 }

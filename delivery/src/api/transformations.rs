@@ -638,9 +638,11 @@ pub async fn resolve_transform_rules(
                     .await?
                     .id
             }
-            _ => return Err(ApiError::Unprocessable(format!(
+            _ => {
+                return Err(ApiError::Unprocessable(format!(
                 "rules[{i}]: a transform rule needs transformation_id or transformation (not both)"
-            ))),
+            )))
+            }
         };
         out.push(Rule::Transform {
             transformation_id: Some(id),
@@ -649,6 +651,9 @@ pub async fn resolve_transform_rules(
     }
     Ok(out)
 }
+
+/// Largest API body on these routes: a component, base64, is a few MiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -660,4 +665,5 @@ pub fn router() -> Router<Arc<AppState>> {
             "/transformations/{id}/executions/{execution_id}",
             get(execution),
         )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -54,11 +54,17 @@ pub async fn test(args: TransformTestArgs) -> anyhow::Result<Report> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let transforms = Transforms::new(cfg.transformations.clone(), None);
-    let prepared = transforms
-        .prepare(&module)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.module.display()))?;
-    let limits = transforms.limits(None, None);
-    let outcome = transforms.run(&prepared, input.clone(), &env, &limits);
+    let given = input.clone();
+    let name = args.module.display().to_string();
+    // Compiling and running block: off the async thread, as the gateway does.
+    let outcome = tokio::task::spawn_blocking(move || {
+        let prepared = transforms
+            .prepare(&module)
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let limits = transforms.limits(None, None);
+        Ok::<_, anyhow::Error>(transforms.run(&prepared, given, &env, &limits))
+    })
+    .await??;
 
     let mut text = String::new();
     let took = outcome.duration.as_secs_f64() * 1000.0;

@@ -1,6 +1,8 @@
 //! What the dispatcher delivers: an event's transformed request when routing
 //! stored one, else the request as received.
 
+use super::invoke::HttpRequest;
+use crate::model::{Event, RequestRecord};
 use crate::store::{DueEvent, Store, StoreResult};
 
 /// [`Store::lease_due_events`], with each event's request replaced by its
@@ -21,13 +23,33 @@ pub async fn lease_due_events(
     let mut transformed = store.transformed_requests(&ids).await?;
     for d in &mut due {
         if let Some(t) = transformed.remove(&d.event.id) {
-            d.request.method = t.method;
-            d.request.path = t.path;
-            d.request.query = t.query;
-            d.request.headers = t.headers;
-            d.request.body_size = t.body.len() as i64;
-            d.request.body = Some(t.body);
+            overlay(&mut d.request, t);
         }
     }
     Ok(due)
+}
+
+/// The request `event` delivers, as the API shows it: its transformed request
+/// when it has one, else its request as received.
+pub async fn event_request(store: &dyn Store, event: &Event) -> StoreResult<Option<RequestRecord>> {
+    let Some(mut req) = store.get_request(&event.request_id, true).await? else {
+        return Ok(None);
+    };
+    if let Some(t) = store
+        .transformed_requests(std::slice::from_ref(&event.id))
+        .await?
+        .remove(&event.id)
+    {
+        overlay(&mut req, t);
+    }
+    Ok(Some(req))
+}
+
+fn overlay(req: &mut RequestRecord, t: HttpRequest) {
+    req.method = t.method;
+    req.path = t.path;
+    req.query = t.query;
+    req.headers = t.headers;
+    req.body_size = t.body.len() as i64;
+    req.body = Some(t.body);
 }
