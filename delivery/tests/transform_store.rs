@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use common::{backends, Backend};
 use hookyard::clock::new_id;
 use hookyard::model::{Connection, Destination, EventStatus, NewEvent, NewRequest, Rule, Source};
-use hookyard::store::{PageQuery, RouteResult, Store, StoreError};
+use hookyard::store::{PageQuery, RouteResult, StoreError};
 use hookyard::transform::invoke::HttpRequest;
 use hookyard::transform::records::{
     Execution, ExecutionFilter, PreparedRoute, Transformation, TransformationFilter,

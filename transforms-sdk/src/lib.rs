@@ -107,6 +107,8 @@ impl Env {
 pub mod __private {
     use super::*;
 
+    // Generated code (the lifting of a record is one function per field).
+    #[allow(clippy::too_many_arguments)]
     pub mod bindings {
         wit_bindgen::generate!({
             path: "../wit",
