@@ -5,7 +5,10 @@
 # Idempotent: rustup skips an installed target, cargo rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+# The standard library on disk is what the build needs; rustup's list of installed
+# components can lag behind it when two rustup runs share a toolchain.
+libdir="$(rustc --print sysroot)/lib/rustlib/wasm32-wasip2/lib"
+if ! ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
   rustup target add wasm32-wasip2
 fi
 cargo build --release --locked --target wasm32-wasip2 \
