@@ -20,6 +20,8 @@ python3 -c 'import aiosmtpd' 2>/dev/null ||
 
 step "set-up: edge Worker toolchain, npm packages and the Worker bundle"
 ./scripts/setup-edge.sh
+step "set-up: transformation components (SDK examples, test fixtures)"
+./scripts/setup-wasm.sh
 
 step "format and lints"
 cargo fmt --all -- --check

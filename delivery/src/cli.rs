@@ -26,6 +26,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EdgeCommand,
     },
+    /// Work with transformations (WebAssembly components).
+    Transform {
+        #[command(subcommand)]
+        command: TransformCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +56,35 @@ pub struct EdgeConfigArgs {
     /// Write to this file (readable by its owner only: it holds secrets) instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TransformCommand {
+    /// Run a component on a request; print the output, a diff and the logs.
+    /// Exits non-zero when the transformation fails.
+    Test(TransformTestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TransformTestArgs {
+    /// The component (`.wasm`) to run.
+    pub module: PathBuf,
+    /// A stored request id (`req_…`, read from the gateway's database) or a JSON
+    /// file `{"method", "path", "query", "headers": {…}, "body": …}`.
+    #[arg(long)]
+    pub request: String,
+    /// Env of the transformation, `KEY=VALUE` (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Directory of the SQLite database [env: HOOKYARD_DATA_DIR]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… [env: HOOKYARD_DATABASE_URL]
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// A TOML configuration file (limits of transformations, database).
+    #[arg(long, env = "HOOKYARD_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

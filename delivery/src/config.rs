@@ -31,6 +31,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub alerts: AlertsConfig,
     pub edge: EdgeSettings,
+    pub transformations: TransformConfig,
 }
 
 /// The edge Worker (edge-ingest/) pushing to this gateway.
@@ -123,6 +124,32 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// Limits of transformations (user WebAssembly components).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    /// Memory cap of one call unless the transformation sets its own.
+    pub memory_limit_bytes: usize,
+    /// Largest memory cap a transformation may ask for (the pool's slot size).
+    pub max_memory_limit_bytes: usize,
+    /// Deadline of one call unless the transformation sets its own.
+    pub timeout_ms: u64,
+    /// Longest deadline a transformation may ask for.
+    pub max_timeout_ms: u64,
+    /// Granularity of deadlines (how often the epoch ticks).
+    pub epoch_tick_ms: u64,
+    /// Largest request a transformation may return (body and headers).
+    pub max_output_bytes: usize,
+    /// Most log bytes (stdout + stderr) kept per call.
+    pub max_log_bytes: usize,
+    /// Native stack a call may use (deep recursion traps past it).
+    pub max_wasm_stack_bytes: usize,
+    /// Instances the pooling allocator reserves: calls running at once.
+    pub pool_instances: u32,
+    /// Threads that run transformations during routing.
+    pub workers: usize,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultRetry {
@@ -175,6 +202,18 @@ impl Default for Config {
                 },
             },
             edge: EdgeSettings::default(),
+            transformations: TransformConfig {
+                memory_limit_bytes: 32 * 1024 * 1024,
+                max_memory_limit_bytes: 256 * 1024 * 1024,
+                timeout_ms: 1_000,
+                max_timeout_ms: 10_000,
+                epoch_tick_ms: 5,
+                max_output_bytes: 10 * 1024 * 1024,
+                max_log_bytes: 64 * 1024,
+                max_wasm_stack_bytes: 512 * 1024,
+                pool_instances: 64,
+                workers: 2,
+            },
         }
     }
 }

@@ -14,6 +14,7 @@
 //!   [`alerts`]: email and webhook alerts about them; [`monitor`]: holds and
 //!   releases events, queue gauges, backpressure; [`bulk_retry`]: retry by query;
 //!   [`telemetry`]: the metrics on `/metrics`.
+//! - [`transform`]: transformations (sandboxed WebAssembly) run while routing.
 //! - [`config`], [`cli`], [`filter_eval`]: configuration and the command line.
 //!
 //! [`run`] starts everything on a listener; `main` only parses the command line, and
@@ -40,6 +41,7 @@ pub mod rules;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod transform;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +82,8 @@ pub struct AppState {
     pub monitor_wake: Arc<Notify>,
     /// Wakes the bulk retry worker after an operation is created.
     pub bulk_wake: Arc<Notify>,
+    /// The transformation host (engine built on first use).
+    pub transforms: Arc<transform::Transforms>,
 }
 
 /// Opens the store the configuration names (creating the data directory for SQLite).
@@ -147,6 +151,10 @@ pub async fn run(
     );
     let poll = Duration::from_millis(cfg.delivery.poll_interval_ms);
 
+    let transforms = Arc::new(transform::Transforms::new(
+        cfg.transformations.clone(),
+        Some(cfg.data_dir.join("transformations")),
+    ));
     let router = RequestRouter {
         store: store.clone(),
         rules: rules.clone(),
@@ -154,6 +162,7 @@ pub async fn run(
         dispatch_wake: dispatch_wake.clone(),
         batch: 500,
         poll,
+        transforms: transforms.clone(),
     };
     let timeout = Duration::from_millis(cfg.delivery.timeout_ms);
     let adapters = Arc::new(Adapters {
@@ -227,6 +236,7 @@ pub async fn run(
         metrics,
         monitor_wake,
         bulk_wake,
+        transforms,
     });
     let mut stop = shutdown.clone();
     axum::serve(listener, app(state))

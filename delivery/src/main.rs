@@ -4,7 +4,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hookyard::cli::{Cli, Command, EdgeCommand, EdgeConfigArgs, FilterCommand, ServeArgs};
+use hookyard::cli::{
+    Cli, Command, EdgeCommand, EdgeConfigArgs, FilterCommand, ServeArgs, TransformCommand,
+};
 use hookyard::config::{Config, Overrides};
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -38,6 +40,31 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("hookyard edge config: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Transform {
+            command: TransformCommand::Test(args),
+        } => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("hookyard: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(hookyard::transform::console::test(args)) {
+                Ok(report) => {
+                    print!("{}", report.text);
+                    if report.ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("hookyard transform test: {e:#}");
                     ExitCode::FAILURE
                 }
             }

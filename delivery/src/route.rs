@@ -10,7 +10,7 @@ use hookyard_core::id::IdKind;
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
-use crate::clock::{new_id, now_ms};
+use crate::clock::new_id;
 use crate::model::Rule;
 use crate::model::{
     Connection, EventStatus, IgnoredEvent, NewEvent, RejectionCause, RequestRecord,
@@ -222,16 +222,20 @@ pub struct Router {
     pub batch: i64,
     /// How often to look for work without being woken (other replicas' requests).
     pub poll: Duration,
+    /// Runs the transform rules of the requests ingest left to the router.
+    pub transforms: Arc<crate::transform::Transforms>,
 }
 
 impl Router {
     pub async fn run(self, mut shutdown: Shutdown) {
         loop {
-            let rules = self.rules.clone();
-            let route = move |req: &RequestRecord, conns: &[Connection]| {
-                route_request(&req.into(), conns, &rules, now_ms())
-            };
-            match self.store.route_pending(self.batch, now_ms(), &route).await {
+            let routed = crate::transform::routing::route_batch(
+                &self.store,
+                &self.rules,
+                &self.transforms,
+                self.batch,
+            );
+            match routed.await {
                 Ok((routed, events)) => {
                     if events > 0 {
                         self.dispatch_wake.notify_one();

@@ -40,15 +40,11 @@ pub struct ConnectionIn {
 
 /// Checks rules the way routing will use them; a bad filter is refused here, never
 /// discovered when a webhook arrives.
-fn check_rules(rules: &[Rule]) -> Result<(), ApiError> {
-    let compiled =
-        CompiledRules::compile(rules).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    if compiled.has_transform {
-        return Err(ApiError::Unprocessable(
-            "rules: transform rules are not supported by this version of Hookyard yet".into(),
-        ));
-    }
-    Ok(())
+/// A transform rule must name an existing transformation (an inline one is
+/// stored and referenced by id).
+async fn check_rules(st: &AppState, rules: Vec<Rule>) -> Result<Vec<Rule>, ApiError> {
+    CompiledRules::compile(&rules).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    super::transformations::resolve_transform_rules(st, rules).await
 }
 
 /// An existing source by id, or the one named inline (created when new).
@@ -127,8 +123,7 @@ async fn create_connection(st: &AppState, input: ConnectionIn) -> Result<Connect
         validate::name("name", n)?;
     }
     validate::description("description", &input.description)?;
-    let rules = input.rules.unwrap_or_default();
-    check_rules(&rules)?;
+    let rules = check_rules(st, input.rules.unwrap_or_default()).await?;
     let (source, new_source) = resolve_source(st, input.source_id, input.source).await?;
     let (destination, new_destination) =
         resolve_destination(st, input.destination_id, input.destination).await?;
@@ -257,8 +252,7 @@ pub async fn upsert(
             .pop();
         if let Some(mut c) = existing {
             if let Some(rules) = input.rules {
-                check_rules(&rules)?;
-                c.rules = rules;
+                c.rules = check_rules(&st, rules).await?;
             }
             if input.description.is_some() {
                 validate::description("description", &input.description)?;
@@ -316,8 +310,7 @@ pub async fn update(
         c.description = input.description;
     }
     if let Some(rules) = input.rules {
-        check_rules(&rules)?;
-        c.rules = rules;
+        c.rules = check_rules(&st, rules).await?;
     }
     c.updated_at = now_ms();
     st.store.update_connection(&c).await?;
@@ -417,4 +410,8 @@ pub fn router() -> Router<Arc<AppState>> {
             "/connections/{id}",
             get(retrieve).put(update).delete(delete),
         )
+        // A transform rule may carry its component inline.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            super::transformations::MAX_BODY_BYTES,
+        ))
 }

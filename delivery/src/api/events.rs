@@ -78,7 +78,7 @@ pub async fn retrieve(
     Path(id): Path<String>,
 ) -> Result<Json<EventOut>, ApiError> {
     let e = load(&st, &id).await?;
-    let req = st.store.get_request(&e.request_id, true).await?;
+    let req = crate::transform::delivered::event_request(&*st.store, &e).await?;
     let data = req.as_ref().and_then(views::request_data);
     Ok(Json(views::event(&e, data)))
 }
@@ -90,9 +90,7 @@ pub async fn raw(
     Path(id): Path<String>,
 ) -> Result<Json<RawBody>, ApiError> {
     let e = load(&st, &id).await?;
-    let req = st
-        .store
-        .get_request(&e.request_id, true)
+    let req = crate::transform::delivered::event_request(&*st.store, &e)
         .await?
         .ok_or_else(|| ApiError::not_found("request", &e.request_id))?;
     Ok(Json(raw_body(req.body.as_deref().unwrap_or_default())))

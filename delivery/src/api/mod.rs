@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod requests;
 pub mod sources;
+pub mod transformations;
 pub mod validate;
 pub mod views;
 
@@ -48,6 +49,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(issues::router())
         .merge(issue_triggers::router())
         .merge(bulk::router())
+        .merge(transformations::router())
         .layer(axum::middleware::from_fn_with_state(state, require_api_key))
 }
 

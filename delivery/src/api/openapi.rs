@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, bulk, connections, destinations, events, issue_triggers, issues, requests, sources,
-    views,
+    transformations, views,
 };
 
 struct BearerAuth;
@@ -44,6 +44,9 @@ impl Modify for BearerAuth {
         requests::retry,
         events::list, events::retrieve, events::raw, events::retry,
         attempts::list, attempts::retrieve,
+        transformations::list, transformations::create, transformations::upsert,
+        transformations::retrieve, transformations::update, transformations::run,
+        transformations::executions, transformations::execution,
     ),
     components(schemas(
         sources::SourceIn, destinations::DestinationIn, connections::ConnectionIn,
@@ -53,6 +56,11 @@ impl Modify for BearerAuth {
         views::RequestData, issues::IssueOut, issues::IssueCount, issues::IssueUpdate,
         issue_triggers::TriggerIn, issue_triggers::TriggerOut, bulk::BulkRetryIn,
         bulk::BulkRetryOut, bulk::Plan, crate::store::DestinationBacklog,
+        views::RequestData,
+        transformations::TransformationIn, transformations::TransformationOut,
+        transformations::RunIn, transformations::RunRequestIn, transformations::RunOut,
+        transformations::RequestView, transformations::ConsoleLine,
+        transformations::ExecutionOut,
     ))
 )]
 pub struct ApiDoc;

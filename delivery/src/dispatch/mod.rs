@@ -26,6 +26,7 @@ use crate::route::RulesCache;
 use crate::rules::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::store::{AttemptOutcome, DueEvent, LeaseScope, Store};
+use crate::transform::delivered::lease_due_events;
 use limits::{Admission, DestinationLimits};
 
 pub struct Dispatcher {
@@ -155,15 +156,14 @@ impl Dispatcher {
             if grant.admissions.is_empty() {
                 continue;
             }
-            let leased = self
-                .store
-                .lease_due_events_in(
-                    now,
-                    grant.admissions.len() as i64,
-                    lease_until,
-                    &LeaseScope::Only(d.id.clone()),
-                )
-                .await?;
+            let leased = lease_due_events(
+                &*self.store,
+                now,
+                grant.admissions.len() as i64,
+                lease_until,
+                &LeaseScope::Only(d.id.clone()),
+            )
+            .await?;
             // Admissions not used by an event are dropped here: a rate token
             // spent on an empty queue costs nothing, and slots come back.
             due.extend(

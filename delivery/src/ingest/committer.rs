@@ -77,6 +77,9 @@ async fn route_all(ctx: &CommitContext, reqs: &mut [NewRequest]) {
     let now = now_ms();
     for req in reqs.iter_mut().filter(|r| r.rejection_cause.is_none()) {
         match ctx.catalog.connections_of_source(&req.source_id).await {
+            // Transformations run user code: never inside the ingest commit.
+            // The router routes these requests, off the async threads.
+            Ok(conns) if crate::transform::routing::any_transform(&conns) => {}
             Ok(conns) => {
                 req.route = Some(route_request(
                     &(&req.envelope).into(),

@@ -10,10 +10,12 @@ pub mod ops;
 mod query;
 mod rows;
 mod sql;
+mod transformations;
 
 pub use dialect::Dialect;
 pub use ops::{DestinationBacklog, DestinationResults, OpsStore};
 pub use sql::{SqlStore, SqliteSync};
+pub use transformations::TransformStore;
 
 use async_trait::async_trait;
 
@@ -188,7 +190,7 @@ pub enum RetryOutcome {
 }
 
 #[async_trait]
-pub trait Store: OpsStore + Send + Sync + 'static {
+pub trait Store: OpsStore + TransformStore + Send + Sync + 'static {
     async fn insert_source(&self, source: &Source) -> StoreResult<()>;
     async fn update_source(&self, source: &Source) -> StoreResult<()>;
     async fn get_source(&self, id: &str) -> StoreResult<Option<Source>>;

@@ -19,6 +19,8 @@ use super::rows::{self, *};
 use super::*;
 use crate::model::{AttemptTrigger, EventStatus};
 
+mod transformations;
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -20,6 +20,7 @@ macro_rules! conformance {
 pub mod gateway;
 pub mod pg;
 pub mod smtp;
+pub mod wasm;
 
 use std::sync::Arc;
 

@@ -1,0 +1,84 @@
+//! What a transformation may import, checked at upload, and the linker that
+//! provides exactly that: the WASI interfaces the Rust standard library needs to
+//! start and print (stdio, environment, exit, clocks, random, streams), with
+//! stdout/stderr captured as logs, an empty environment and no stdin. Sockets,
+//! filesystem, HTTP and anything else are refused with a message naming them.
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::Engine;
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::random::WasiRandom;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::invoke::GuestLimiter;
+
+/// Interfaces (without version) a component may import.
+const ALLOWED: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "hookyard:transform/types",
+];
+
+/// The state of one call's store.
+pub struct GuestState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limiter: GuestLimiter,
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The imports of `component` that Hookyard does not provide (empty: fine).
+pub fn forbidden_imports(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| {
+            let unversioned = name.split('@').next().unwrap_or(name);
+            !ALLOWED.contains(&unversioned)
+        })
+        .collect()
+}
+
+/// The linker with the allowed interfaces only.
+pub fn linker(engine: &Engine) -> anyhow::Result<Linker<GuestState>> {
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    let mut l = Linker::new(engine);
+    // io (error, poll, streams), clocks, random, stdin/stdout/stderr.
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_sync(&mut l)?;
+    let cli_view = <GuestState as WasiCliView>::cli;
+    cli::exit::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    cli::environment::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    cli::terminal_input::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    cli::terminal_output::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    cli::terminal_stdin::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    cli::terminal_stdout::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    cli::terminal_stderr::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    random::insecure::add_to_linker::<GuestState, WasiRandom>(&mut l, |t| t.wasi.random())?;
+    random::insecure_seed::add_to_linker::<GuestState, WasiRandom>(&mut l, |t| t.wasi.random())?;
+    Ok(l)
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Transformations set-up: the wasm32-wasip2 target, then the SDK's examples and
+# the host's test fixtures built as WebAssembly components into
+# target/wasm32-wasip2/release/examples/*.wasm (tests load them from there).
+# Idempotent: rustup skips an installed target, cargo rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# The standard library on disk is what the build needs; rustup's list of installed
+# components can lag behind it when two rustup runs share a toolchain.
+libdir="$(rustc --print sysroot)/lib/rustlib/wasm32-wasip2/lib"
+if ! ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
+  rustup target add wasm32-wasip2
+fi
+cargo build --release --locked --target wasm32-wasip2 \
+  -p hookyard-transforms-sdk -p hookyard-transform-fixtures --examples
