@@ -228,6 +228,22 @@ async fn hostile_transformations_fail_their_own_events_and_everything_else_is_de
         assert_eq!(ex[0]["event_id"], event["id"]);
         let error = ex[0]["error"].as_str().unwrap_or_default();
         assert!(error.contains(wanted), "{module}: {error}");
+        // Grouped into a transformation issue of that connection.
+        let issues = gw
+            .get(&format!("/issues?type=transformation&webhook_id={conn_id}"))
+            .await;
+        assert_eq!(issues["count"], 1, "{module}: {issues}");
+        assert_eq!(issues["models"][0]["reference"]["event_id"], event["id"]);
+        // A manual retry would send the untransformed request: refused.
+        let (s, v) = gw
+            .call(
+                axum::http::Method::POST,
+                &format!("/events/{}/retry", event["id"].as_str().unwrap()),
+                None,
+            )
+            .await;
+        assert_eq!(s, axum::http::StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("/requests/"), "{v}");
     }
     gw.stop().await;
 }

@@ -104,6 +104,16 @@ pub async fn retry(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<EventOut>, ApiError> {
+    let event = load(&st, &id).await?;
+    if event.error_code.as_deref() == Some("TRANSFORMATION_FAILED") {
+        // The event has no transformed request to send: retrying it would deliver
+        // what the transformation was there to rewrite.
+        return Err(ApiError::Unprocessable(format!(
+            "event {id:?} failed in its transformation; fix the transformation, then \
+             retry its request (POST /requests/{}/retry) to transform it again",
+            event.request_id
+        )));
+    }
     match st.store.retry_event(&id, now_ms()).await? {
         RetryOutcome::Queued(e) => {
             st.dispatch_wake.notify_one();

@@ -131,18 +131,18 @@ impl Dispatcher {
             .collect();
         self.limits.retain(&limited);
         let except = limited.iter().map(|d| d.id.clone()).collect();
-        let mut due: Vec<(DueEvent, Option<Admission>)> = self
-            .store
-            .lease_due_events_in(
-                now,
-                free.min(500) as i64,
-                lease_until,
-                &LeaseScope::Except(except),
-            )
-            .await?
-            .into_iter()
-            .map(|e| (e, None))
-            .collect();
+        // Events that were transformed go out as transformed (the overlay).
+        let mut due: Vec<(DueEvent, Option<Admission>)> = lease_due_events(
+            &*self.store,
+            now,
+            free.min(500) as i64,
+            lease_until,
+            &LeaseScope::Except(except),
+        )
+        .await?
+        .into_iter()
+        .map(|e| (e, None))
+        .collect();
         let mut limited_wait: Option<Duration> = None;
         for d in &limited {
             let room = free.saturating_sub(due.len()).min(500);

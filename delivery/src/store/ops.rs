@@ -134,7 +134,9 @@ pub trait OpsStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<Event>>;
     /// Queues these events for an attempt now (trigger `BULK_RETRY`) unless an
-    /// attempt is under way. Returns how many were queued.
+    /// attempt is under way, or their transformation failed (a retry would send
+    /// the untransformed request; retry the request instead). Returns how many
+    /// were queued.
     async fn requeue_events(&self, ids: &[String], now: i64) -> StoreResult<u64>;
     async fn insert_bulk_retry(&self, b: &BulkRetry) -> StoreResult<()>;
     async fn get_bulk_retry(&self, id: &str) -> StoreResult<Option<BulkRetry>>;
@@ -813,7 +815,7 @@ impl OpsStore for SqlStore {
             .bind(now)
             .push(" WHERE (lease_until IS NULL OR lease_until <= ")
             .bind(now)
-            .push(") AND id IN ")
+            .push(") AND (error_code IS NULL OR error_code <> 'TRANSFORMATION_FAILED') AND id IN ")
             .bind_list(ids.iter().cloned());
         self.execute(q).await
     }

@@ -17,6 +17,7 @@ use super::invoke::HttpRequest;
 use super::records::{Execution, PreparedRoute, Transformation};
 use super::Transforms;
 use crate::clock::{new_id, now_ms};
+use crate::issues::{Failure, IssueType};
 use crate::model::{Connection, EventStatus, IgnoredEvent, NewEvent, RequestRecord, Rule};
 use crate::route::{failed_parts, route_request, RequestView, RouteInput, RulesCache};
 use crate::store::{Store, StoreResult};
@@ -76,7 +77,38 @@ pub async fn route_batch(
     } else {
         pending.iter().map(|r| prepare_one(&ctx, r)).collect()
     };
-    store.store_prepared_routes(&routes, now_ms()).await
+    let stored = store.store_prepared_routes(&routes, now_ms()).await?;
+    record_transformation_issues(store, &routes).await;
+    Ok(stored)
+}
+
+/// Groups the failed transformations into `transformation` issues (per
+/// connection), as delivery failures are; best effort, like the tracker.
+async fn record_transformation_issues(store: &Arc<dyn Store>, routes: &[PreparedRoute]) {
+    let failures: Vec<Failure> = routes
+        .iter()
+        .flat_map(|r| {
+            r.failed_events.iter().filter_map(|id| {
+                let e = r.route.events.iter().find(|e| &e.id == id)?;
+                Some(Failure {
+                    issue_type: IssueType::Transformation,
+                    connection_id: Some(e.connection_id.clone()),
+                    destination_id: Some(e.destination_id.clone()),
+                    response_status: None,
+                    error_code: Some("TRANSFORMATION_FAILED".into()),
+                    event_id: Some(id.clone()),
+                    attempt_id: None,
+                    is_final: true,
+                })
+            })
+        })
+        .collect();
+    if failures.is_empty() {
+        return;
+    }
+    if let Err(e) = store.record_failures(&failures, now_ms()).await {
+        tracing::error!(error = %e, "grouping failed transformations into issues failed");
+    }
 }
 
 struct BatchContext {
