@@ -47,22 +47,28 @@ struct Recipients {
     webhooks: Vec<String>,
 }
 
+/// Appends the items of `more` that `list` does not hold yet.
+fn push_new(list: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    for x in more {
+        if !list.contains(&x) {
+            list.push(x);
+        }
+    }
+}
+
 impl Recipients {
     fn add(&mut self, channels: &Channels, default_to: &[String]) {
         if let Some(EmailChannel { to }) = &channels.email {
             let list = if to.is_empty() { default_to } else { to };
-            for a in list {
-                if !self.emails.contains(a) {
-                    self.emails.push(a.clone());
-                }
-            }
+            push_new(&mut self.emails, list.iter().cloned());
         }
-        for w in [&channels.webhook, &channels.slack].into_iter().flatten() {
-            let WebhookChannel { url, .. } = w;
-            if !self.webhooks.contains(url) {
-                self.webhooks.push(url.clone());
-            }
-        }
+        let hooks = [&channels.webhook, &channels.slack].into_iter().flatten();
+        push_new(&mut self.webhooks, hooks.map(|w| w.url.clone()));
+    }
+
+    fn merge(&mut self, other: Recipients) {
+        push_new(&mut self.emails, other.emails);
+        push_new(&mut self.webhooks, other.webhooks);
     }
 
     fn is_empty(&self) -> bool {
@@ -209,22 +215,7 @@ impl Notifier {
         let mut to = Recipients::default();
         let mut contexts = Vec::new();
         for issue in &pending {
-            let r = self.recipients_for(issue, triggers, false).await?;
-            to.add(
-                &Channels {
-                    email: (!r.emails.is_empty()).then(|| EmailChannel {
-                        to: r.emails.clone(),
-                    }),
-                    webhook: None,
-                    slack: None,
-                },
-                &[],
-            );
-            for url in r.webhooks {
-                if !to.webhooks.contains(&url) {
-                    to.webhooks.push(url);
-                }
-            }
+            to.merge(self.recipients_for(issue, triggers, false).await?);
             contexts.push(self.context(issue).await?);
         }
         let views: Vec<IssueContext<'_>> = pending

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{JsonBody, PageParams, Paginated, QueryParams};
+use super::{parse_field, JsonBody, PageParams, Paginated, QueryParams};
 use crate::bulk_retry::{BulkRetry, CompiledQuery, EventQuery};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
@@ -82,10 +82,7 @@ pub struct BulkRetryIn {
 }
 
 fn compile(v: Value) -> Result<(EventQuery, CompiledQuery), ApiError> {
-    let q: EventQuery = serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::Unprocessable(format!("invalid field `query.{path}`: {}", e.into_inner()))
-    })?;
+    let q: EventQuery = parse_field("query", v)?;
     let compiled = q
         .compile()
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::issues::parse_type;
-use super::{validate, JsonBody};
+use super::{parse_field, validate, JsonBody};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
 use crate::issues::{Channels, IssueTrigger, TriggerConfigs};
@@ -67,25 +67,13 @@ fn view(t: &IssueTrigger) -> TriggerOut {
     }
 }
 
-fn field<T: serde::de::DeserializeOwned>(name: &str, v: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        let at = if path == "." {
-            name.to_owned()
-        } else {
-            format!("{name}.{path}")
-        };
-        ApiError::Unprocessable(format!("invalid field `{at}`: {}", e.into_inner()))
-    })
-}
-
 impl TriggerIn {
     fn apply(self, base: Option<IssueTrigger>) -> Result<IssueTrigger, ApiError> {
         let now = now_ms();
         let issue_type = parse_type(&self.issue_type, "type")?;
         let configs: TriggerConfigs = match self.configs {
-            Some(v) => field("configs", v)?,
-            None => field("configs", serde_json::json!({}))?,
+            Some(v) => parse_field("configs", v)?,
+            None => parse_field("configs", serde_json::json!({}))?,
         };
         if let Some(th) = &configs.threshold {
             if th.consecutive_failures.is_some_and(|n| n < 1) {
@@ -102,7 +90,7 @@ impl TriggerIn {
                 }
             }
         }
-        let channels: Channels = field("channels", self.channels)?;
+        let channels: Channels = parse_field("channels", self.channels)?;
         if let Some(e) = &channels.email {
             for a in &e.to {
                 crate::alerts::email::mailbox(a)

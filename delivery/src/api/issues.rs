@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+use super::views::time;
 use super::{JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;
@@ -40,10 +41,6 @@ pub struct IssueOut {
     pub destination_id: Option<String>,
     pub updated_at: String,
     pub created_at: String,
-}
-
-fn time(ms: Option<i64>) -> Option<String> {
-    ms.map(rfc3339)
 }
 
 pub fn view(i: &Issue) -> IssueOut {

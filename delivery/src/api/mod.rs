@@ -96,6 +96,23 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// Deserializes the JSON value of field `name`; a 422 names the failing path
+/// under it (`configs.threshold.rate`), as [`JsonBody`] does for whole bodies.
+pub(crate) fn parse_field<T: DeserializeOwned>(
+    name: &str,
+    v: serde_json::Value,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            name.to_owned()
+        } else {
+            format!("{name}.{path}")
+        };
+        ApiError::Unprocessable(format!("invalid field `{at}`: {}", e.into_inner()))
+    })
+}
+
 /// A JSON body whose errors say which field is wrong and why (422), or that the
 /// body is not JSON at all (400).
 pub struct JsonBody<T>(pub T);

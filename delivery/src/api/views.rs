@@ -12,7 +12,7 @@ use crate::route::parse_query;
 /// Hookdeck scopes everything to a project; Hookyard has one.
 pub const TEAM_ID: &str = "tm_hookyard";
 
-fn time(ms: Option<i64>) -> Option<String> {
+pub(crate) fn time(ms: Option<i64>) -> Option<String> {
     ms.map(rfc3339)
 }
 

@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use super::query::Query;
 use super::rows::{self, EVENT_COLS};
-use super::sql::{push_event_filters, to_json};
+use super::sql::{push_event_filters, to_json, update_all};
 use super::{EventFilter, Page, PageQuery, SqlStore, StoreError, StoreResult};
 use crate::bulk_retry::BulkRetry;
 use crate::issues::{
@@ -272,6 +272,35 @@ impl SqlStore {
         q.bind(id.to_owned());
         self.execute(q).await?;
         Ok(())
+    }
+
+    async fn hold_pending(&self, now: i64) -> StoreResult<u64> {
+        let mut q = Query::new("UPDATE events SET status = 'HOLD', updated_at = ");
+        q.bind(now)
+            .push(
+                " WHERE status IN ('QUEUED', 'SCHEDULED') AND (lease_until IS NULL OR lease_until <= ",
+            )
+            .bind(now)
+            .push(
+                ") AND (destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NOT NULL) \
+                 OR connection_id IN (SELECT id FROM connections WHERE paused_at IS NOT NULL))",
+            );
+        self.execute(q).await
+    }
+
+    async fn release_held(&self, now: i64) -> StoreResult<u64> {
+        // Due at their creation time: the dispatcher leases by due time, so the
+        // oldest held event goes first.
+        let mut q = Query::new(
+            "UPDATE events SET status = 'QUEUED', next_attempt_at = created_at, \
+             next_trigger = 'UNPAUSE', updated_at = ",
+        );
+        q.bind(now).push(
+            " WHERE status = 'HOLD' \
+             AND destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NULL) \
+             AND connection_id IN (SELECT id FROM connections WHERE paused_at IS NULL)",
+        );
+        self.execute(q).await
     }
 
     async fn issues_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Issue>> {
@@ -615,13 +644,7 @@ impl OpsStore for SqlStore {
     }
 
     async fn update_trigger(&self, t: &IssueTrigger) -> StoreResult<()> {
-        let mut q = Query::new("");
-        trigger_values(&mut q, t)?;
-        q.replace_sql(
-            "UPDATE issue_triggers SET name = $2, type = $3, configs = $4, channels = $5, \
-             disabled_at = $6, created_at = $7, updated_at = $8 WHERE id = $1"
-                .to_owned(),
-        );
+        let q = update_all("issue_triggers", TRIGGER_COLS, |q| trigger_values(q, t))?;
         self.execute(q).await?;
         Ok(())
     }
@@ -934,35 +957,4 @@ fn trigger_values(q: &mut Query, t: &IssueTrigger) -> StoreResult<()> {
         Ok(())
     })?;
     Ok(())
-}
-
-impl SqlStore {
-    async fn hold_pending(&self, now: i64) -> StoreResult<u64> {
-        let mut q = Query::new("UPDATE events SET status = 'HOLD', updated_at = ");
-        q.bind(now)
-            .push(
-                " WHERE status IN ('QUEUED', 'SCHEDULED') AND (lease_until IS NULL OR lease_until <= ",
-            )
-            .bind(now)
-            .push(
-                ") AND (destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NOT NULL) \
-                 OR connection_id IN (SELECT id FROM connections WHERE paused_at IS NOT NULL))",
-            );
-        self.execute(q).await
-    }
-
-    async fn release_held(&self, now: i64) -> StoreResult<u64> {
-        // Due at their creation time: the dispatcher leases by due time, so the
-        // oldest held event goes first.
-        let mut q = Query::new(
-            "UPDATE events SET status = 'QUEUED', next_attempt_at = created_at, \
-             next_trigger = 'UNPAUSE', updated_at = ",
-        );
-        q.bind(now).push(
-            " WHERE status = 'HOLD' \
-             AND destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NULL) \
-             AND connection_id IN (SELECT id FROM connections WHERE paused_at IS NULL)",
-        );
-        self.execute(q).await
-    }
 }

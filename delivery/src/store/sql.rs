@@ -831,7 +831,7 @@ fn destination_insert(d: &Destination) -> StoreResult<(String, sqlx::any::AnyArg
 /// `UPDATE table SET every column but id WHERE id = $1`, from the binder that
 /// writes the INSERT values: it binds `$1…$N` in the order of `cols`, id first, so
 /// the same binder serves both statements.
-fn update_all(
+pub(super) fn update_all(
     table: &str,
     cols: &str,
     values: impl FnOnce(&mut Query) -> StoreResult<()>,
