@@ -74,6 +74,7 @@ pub struct Catalog {
     destinations: TtlCache<Destination>,
     connections: TtlCache<Connection>,
     connections_of_source: TtlCache<Vec<Connection>>,
+    limited_destinations: TtlCache<Vec<Arc<Destination>>>,
 }
 
 impl Catalog {
@@ -84,6 +85,7 @@ impl Catalog {
             destinations: TtlCache::new(ttl),
             connections: TtlCache::new(ttl),
             connections_of_source: TtlCache::new(ttl),
+            limited_destinations: TtlCache::new(ttl),
         }
     }
 
@@ -119,11 +121,26 @@ impl Catalog {
         Ok(found.unwrap_or_default())
     }
 
+    /// Active destinations with a rate or concurrency limit (the dispatcher asks
+    /// before every lease round; a limit set on another replica applies within
+    /// the cache's lifetime, as other catalog changes do).
+    pub async fn limited_destinations(&self) -> StoreResult<Arc<Vec<Arc<Destination>>>> {
+        let found = self
+            .limited_destinations
+            .get("", async {
+                let all = self.store.limited_destinations().await?;
+                Ok(Some(all.into_iter().map(Arc::new).collect()))
+            })
+            .await?;
+        Ok(found.unwrap_or_default())
+    }
+
     /// Forgets everything; called after any change made through the API.
     pub fn invalidate(&self) {
         self.sources_by_name.clear();
         self.destinations.clear();
         self.connections.clear();
         self.connections_of_source.clear();
+        self.limited_destinations.clear();
     }
 }

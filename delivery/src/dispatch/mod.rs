@@ -21,7 +21,7 @@ use crate::catalog::Catalog;
 use crate::clock::{new_id, now_ms};
 use crate::destinations::{Adapters, Delivery, DeliveryResult};
 use crate::issues::tracker::Tracker;
-use crate::model::{Attempt, AttemptStatus, Destination};
+use crate::model::{Attempt, AttemptStatus};
 use crate::route::RulesCache;
 use crate::rules::RetryPolicy;
 use crate::shutdown::Shutdown;
@@ -122,13 +122,7 @@ impl Dispatcher {
         free: usize,
         lease_until: i64,
     ) -> crate::store::StoreResult<LeaseRound> {
-        let limited: Vec<Arc<Destination>> = self
-            .store
-            .limited_destinations()
-            .await?
-            .into_iter()
-            .map(Arc::new)
-            .collect();
+        let limited = self.catalog.limited_destinations().await?;
         self.limits.retain(&limited);
         let except = limited.iter().map(|d| d.id.clone()).collect();
         // Events that were transformed go out as transformed (the overlay).
@@ -144,7 +138,7 @@ impl Dispatcher {
         .map(|e| (e, None))
         .collect();
         let mut limited_wait: Option<Duration> = None;
-        for d in &limited {
+        for d in limited.iter() {
             let room = free.saturating_sub(due.len()).min(500);
             if room == 0 {
                 break;
