@@ -11,7 +11,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hdrhistogram::Histogram;
 use hookyard::config::Config;
-use hookyard::transform::invoke::HttpRequest;
+use hookyard::model::HttpRequest;
 use hookyard::transform::Transforms;
 
 fn component(name: &str) -> Vec<u8> {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::model::{Connection, Destination, Source};
+use crate::signals::{Signal, Signals};
 use crate::store::{Store, StoreResult};
 
 /// When an entry was loaded, and what was found (`None`: nothing by that key).
@@ -69,7 +70,8 @@ impl<V> TtlCache<V> {
 }
 
 pub struct Catalog {
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
+    signals: Signals,
     sources_by_name: TtlCache<Source>,
     destinations: TtlCache<Destination>,
     connections: TtlCache<Connection>,
@@ -78,9 +80,10 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+    pub fn new(store: Arc<Store>, ttl: Duration, signals: Signals) -> Self {
         Catalog {
             store,
+            signals,
             sources_by_name: TtlCache::new(ttl),
             destinations: TtlCache::new(ttl),
             connections: TtlCache::new(ttl),
@@ -135,12 +138,82 @@ impl Catalog {
         Ok(found.unwrap_or_default())
     }
 
-    /// Forgets everything; called after any change made through the API.
-    pub fn invalidate(&self) {
+    /// Forgets everything, and wakes the workers whose work a change of sources,
+    /// destinations or connections may change: the monitor holds or releases
+    /// events (pause, disable), dispatch delivers what became deliverable.
+    fn changed(&self) {
         self.sources_by_name.clear();
         self.destinations.clear();
         self.connections.clear();
         self.connections_of_source.clear();
         self.limited_destinations.clear();
+        self.signals.notify(Signal::Monitor);
+        self.signals.notify(Signal::Dispatch);
+    }
+
+    pub async fn insert_source(&self, s: &Source) -> StoreResult<()> {
+        self.store.insert_source(s).await?;
+        self.changed();
+        Ok(())
+    }
+
+    pub async fn update_source(&self, s: &Source) -> StoreResult<()> {
+        self.store.update_source(s).await?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Whether it existed.
+    pub async fn delete_source(&self, id: &str) -> StoreResult<bool> {
+        let found = self.store.delete_source(id).await?;
+        self.changed();
+        Ok(found)
+    }
+
+    pub async fn insert_destination(&self, d: &Destination) -> StoreResult<()> {
+        self.store.insert_destination(d).await?;
+        self.changed();
+        Ok(())
+    }
+
+    pub async fn update_destination(&self, d: &Destination) -> StoreResult<()> {
+        self.store.update_destination(d).await?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Whether it existed.
+    pub async fn delete_destination(&self, id: &str) -> StoreResult<bool> {
+        let found = self.store.delete_destination(id).await?;
+        self.changed();
+        Ok(found)
+    }
+
+    /// Creates a connection with the source / destination given inline with it
+    /// ([`Store::insert_connection`]).
+    pub async fn insert_connection(
+        &self,
+        c: &Connection,
+        new_source: Option<&Source>,
+        new_destination: Option<&Destination>,
+    ) -> StoreResult<()> {
+        self.store
+            .insert_connection(c, new_source, new_destination)
+            .await?;
+        self.changed();
+        Ok(())
+    }
+
+    pub async fn update_connection(&self, c: &Connection) -> StoreResult<()> {
+        self.store.update_connection(c).await?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Whether it existed.
+    pub async fn delete_connection(&self, id: &str) -> StoreResult<bool> {
+        let found = self.store.delete_connection(id).await?;
+        self.changed();
+        Ok(found)
     }
 }

@@ -4,13 +4,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use hookyard_core::backoff::RetryStrategy;
 use serde::{Deserialize, Serialize};
 
-use crate::store::SqliteSync;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -280,8 +280,8 @@ impl Config {
             ));
         }
         for addr in self.alerts.email.to.iter().chain([&self.alerts.email.from]) {
-            crate::alerts::email::mailbox(addr)
-                .map_err(|e| ConfigError::Value(format!("alerts.email: {e}")))?;
+            addr.parse::<lettre::message::Mailbox>()
+                .map_err(|e| ConfigError::Value(format!("alerts.email: {addr:?}: {e}")))?;
         }
         Ok(())
     }
@@ -289,9 +289,41 @@ impl Config {
     /// The database url in effect.
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
-            crate::store::SqlStore::sqlite_url_in(&self.data_dir)
+            sqlite_url_in(&self.data_dir)
         } else {
             self.database_url.clone()
+        }
+    }
+}
+
+/// The path prefix of the REST API: the version of Hookdeck's API it is shaped like.
+pub const API_VERSION: &str = "2024-09-01";
+
+/// The SQLite url for a database file in `data_dir`.
+pub fn sqlite_url_in(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}", data_dir.join("hookyard.db").display())
+}
+
+/// How SQLite syncs commits (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// fsync on every commit: a commit survives power loss.
+    Full,
+    /// fsync at checkpoints: a commit survives a process crash, the last ones may
+    /// be lost on power loss.
+    Normal,
+}
+
+impl FromStr for SqliteSync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(SqliteSync::Full),
+            "normal" => Ok(SqliteSync::Normal),
+            other => Err(format!(
+                "unknown sqlite sync mode {other:?}: use full or normal"
+            )),
         }
     }
 }

@@ -10,42 +10,54 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
-use crate::issues::{Failure, IssueFilter, IssueStatus, IssueType};
+use crate::model::{Failure, IssueFilter, IssueStatus, IssueType};
+use crate::periodic::{every, Periodic, Step};
 use crate::shutdown::Shutdown;
-use crate::store::{DestinationBacklog, PageQuery, Store, StoreResult};
+use crate::signals::{Signal, Signals};
+use crate::model::DestinationBacklog;
+use crate::store::{PageQuery, Store, StoreResult};
 use crate::telemetry;
 
 pub struct Monitor {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub catalog: Arc<Catalog>,
     pub interval: Duration,
-    /// Woken by enable/disable/pause/unpause through the API.
-    pub wake: Arc<Notify>,
-    pub dispatch_wake: Arc<Notify>,
-    pub alerts_wake: Arc<Notify>,
+    /// Woken (`Signal::Monitor`) by enable/disable/pause/unpause; wakes dispatch
+    /// when it released events and the notifier when backpressure changed.
+    pub signals: Signals,
+}
+
+/// The monitor's loop, with the destinations whose backlog gauges it set last
+/// (so a destination that emptied gets its gauges reset).
+struct Sweeps {
+    monitor: Monitor,
+    known: Vec<String>,
+}
+
+impl Periodic for Sweeps {
+    async fn step(&mut self) -> Step {
+        match self.monitor.sweep().await {
+            Ok(backlogs) => {
+                telemetry::backlogs(now_ms(), &backlogs, &self.known);
+                self.known = backlogs.into_iter().map(|b| b.destination_id).collect();
+            }
+            Err(e) => tracing::error!(error = %e, "monitor sweep failed; will retry"),
+        }
+        Step::Idle
+    }
 }
 
 impl Monitor {
-    pub async fn run(self, mut shutdown: Shutdown) {
-        let mut known: Vec<String> = Vec::new();
-        loop {
-            match self.sweep().await {
-                Ok(backlogs) => {
-                    telemetry::backlogs(now_ms(), &backlogs, &known);
-                    known = backlogs.into_iter().map(|b| b.destination_id).collect();
-                }
-                Err(e) => tracing::error!(error = %e, "monitor sweep failed; will retry"),
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.interval) => {}
-                _ = shutdown.recv() => break,
-            }
-        }
+    pub async fn run(self, shutdown: Shutdown) {
+        let (interval, signals) = (self.interval, self.signals.clone());
+        let mut sweeps = Sweeps {
+            monitor: self,
+            known: Vec::new(),
+        };
+        every(interval, &signals, Signal::Monitor, shutdown, &mut sweeps).await
     }
 
     pub async fn sweep(&self) -> StoreResult<Vec<DestinationBacklog>> {
@@ -56,7 +68,7 @@ impl Monitor {
         }
         if released > 0 {
             tracing::info!(released, "held events released");
-            self.dispatch_wake.notify_one();
+            self.signals.notify(Signal::Dispatch);
         }
         let backlogs = self.store.backlogs().await?;
         self.backpressure(&backlogs, now).await?;
@@ -128,7 +140,7 @@ impl Monitor {
             }
         }
         if opened {
-            self.alerts_wake.notify_one();
+            self.signals.notify(Signal::Alerts);
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::store::DestinationBacklog;
+use crate::model::DestinationBacklog;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

@@ -13,11 +13,11 @@ use hookyard::model::{
     ApiKeyConfig, ApiKeyLocation, Attempt, AttemptStatus, AttemptTrigger, AuthMethod,
     BasicAuthConfig, Connection, CustomContentType, CustomResponse, Destination, Event,
     EventStatus, IgnoredEvent, NewEvent, NewRequest, RateLimitPeriod, RejectionCause,
-    RequestRecord, Rule, Source,
+    PreparedRoute, RequestRecord, RouteResult, Rule, Source,
 };
 use hookyard::store::{
     AttemptFilter, AttemptOutcome, ConnectionFilter, DestinationFilter, Direction, EventFilter,
-    Page, PageQuery, RequestFilter, RetryOutcome, RouteResult, SourceFilter, Store, StoreError,
+    Page, PageQuery, RequestFilter, RetryOutcome, SourceFilter, Store, StoreError,
 };
 use hookyard_core::backoff::RetryStrategy;
 use hookyard_core::envelope::Envelope;
@@ -34,14 +34,60 @@ conformance! {
     insert_connection_is_atomic => insert_connection_is_atomic_body;
     pagination => pagination_body;
     insert_requests_is_idempotent_and_exact => insert_requests_body;
-    route_pending_stores_events => route_pending_body;
+    routing_write_stores_events => route_pending_body;
     lease_due_events => lease_due_events_body;
     record_attempts => record_attempts_body;
     retry_event => retry_event_body;
-    add_events => add_events_body;
+    add_events_to_a_routed_request => add_events_body;
     requests_stored_with_their_routes => routed_insert_body;
     concurrent_leases_never_overlap => concurrent_leases_body;
     concurrent_routing_routes_each_request_once => concurrent_routing_body;
+}
+
+// ---------------------------------------------------------------------------------
+// The store's routing writes, as production calls them
+// ---------------------------------------------------------------------------------
+
+/// Routes up to `limit` unrouted requests with `route` deciding, through the
+/// calls the router worker makes: `unrouted_requests`, then
+/// `store_prepared_routes` (which writes only requests still unrouted).
+async fn route_pending(
+    st: &Store,
+    limit: i64,
+    now: i64,
+    route: &(dyn Fn(&RequestRecord, &[Connection]) -> RouteResult + Sync),
+) -> hookyard::store::StoreResult<(usize, usize)> {
+    let (pending, by_source) = st.unrouted_requests(limit).await?;
+    let routes: Vec<PreparedRoute> = pending
+        .iter()
+        .map(|r| PreparedRoute {
+            request_id: r.id.clone(),
+            source_id: r.source_id.clone(),
+            route: route(r, by_source.get(&r.source_id).map(Vec::as_slice).unwrap_or(&[])),
+            ..Default::default()
+        })
+        .collect();
+    st.store_prepared_routes(&routes, now).await
+}
+
+/// Adds `events` to a routed request, as a manual request retry does.
+async fn add_events(
+    st: &Store,
+    request_id: &str,
+    source_id: &str,
+    events: &[NewEvent],
+    now: i64,
+) -> hookyard::store::StoreResult<Vec<Event>> {
+    let route = PreparedRoute {
+        request_id: request_id.to_owned(),
+        source_id: source_id.to_owned(),
+        route: RouteResult {
+            events: events.to_vec(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    st.add_events(&route, now).await
 }
 
 // ---------------------------------------------------------------------------------
@@ -135,7 +181,7 @@ struct World {
     c: Connection,
 }
 
-async fn world(st: &dyn Store, tag: &str) -> World {
+async fn world(st: &Store, tag: &str) -> World {
     let s = source(&format!("src-{tag}"));
     let d = destination(&format!("dst-{tag}"));
     let c = connection(&s, &d, Some(&format!("conn-{tag}")));
@@ -145,7 +191,7 @@ async fn world(st: &dyn Store, tag: &str) -> World {
 
 /// Stores a request for `s` and routes it (with no events), as ingest + routing
 /// would before a manual retry adds events to it.
-async fn routed_request(st: &dyn Store, s: &Source, body: &[u8]) -> RequestRecord {
+async fn routed_request(st: &Store, s: &Source, body: &[u8]) -> RequestRecord {
     let r = request(s, body, &[("content-type", "application/octet-stream")]);
     assert_eq!(
         st.insert_requests(std::slice::from_ref(&r), T0)
@@ -154,7 +200,7 @@ async fn routed_request(st: &dyn Store, s: &Source, body: &[u8]) -> RequestRecor
         vec![r.envelope.id.clone()]
     );
     let nothing = |_: &RequestRecord, _: &[Connection]| RouteResult::default();
-    st.route_pending(100, T0, &nothing).await.unwrap();
+    route_pending(&st, 100, T0, &nothing).await.unwrap();
     let rec = st
         .get_request(&r.envelope.id, false)
         .await
@@ -164,7 +210,7 @@ async fn routed_request(st: &dyn Store, s: &Source, body: &[u8]) -> RequestRecor
     rec
 }
 
-async fn lease_ids(st: &dyn Store, now: i64, limit: i64, lease_until: i64) -> Vec<String> {
+async fn lease_ids(st: &Store, now: i64, limit: i64, lease_until: i64) -> Vec<String> {
     st.lease_due_events(now, limit, lease_until)
         .await
         .unwrap()
@@ -173,7 +219,7 @@ async fn lease_ids(st: &dyn Store, now: i64, limit: i64, lease_until: i64) -> Ve
         .collect()
 }
 
-async fn event(st: &dyn Store, id: &str) -> Event {
+async fn event(st: &Store, id: &str) -> Event {
     st.get_event(id)
         .await
         .unwrap()
@@ -696,7 +742,7 @@ async fn insert_connection_is_atomic_body(b: &Backend) {
 /// Walks a listing forward with `next` and back with `prev`, checking each page
 /// against `expected` (all matching ids, in the listing's order).
 async fn walk_sources(
-    st: &dyn Store,
+    st: &Store,
     f: &SourceFilter,
     dir: Direction,
     limit: usize,
@@ -1006,7 +1052,7 @@ async fn insert_requests_body(b: &Backend) {
         seen.lock().unwrap().push(r.id.clone());
         RouteResult::default()
     };
-    let (routed, events) = st.route_pending(1000, T0 + 4, &record).await.unwrap();
+    let (routed, events) = route_pending(&st, 1000, T0 + 4, &record).await.unwrap();
     assert_eq!((routed, events), (456, 0));
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.len(), 456);
@@ -1127,7 +1173,7 @@ async fn route_pending_body(b: &Backend) {
     let now = T0 + 100;
     let route = route_each(now);
     // A limit routes at most that many, oldest first.
-    let (routed, events) = st.route_pending(1, now, &route).await.unwrap();
+    let (routed, events) = route_pending(&st, 1, now, &route).await.unwrap();
     assert_eq!((routed, events), (1, 2));
     let first = sorted(&[
         r1.envelope.id.clone(),
@@ -1136,11 +1182,11 @@ async fn route_pending_body(b: &Backend) {
     ])
     .remove(0);
     assert!(st.get_request(&first, false).await.unwrap().unwrap().routed);
-    let (routed, events) = st.route_pending(100, now, &route).await.unwrap();
+    let (routed, events) = route_pending(&st, 100, now, &route).await.unwrap();
     let expected_events = 4 - if first == r3.envelope.id { 0 } else { 2 };
     assert_eq!((routed, events), (2, expected_events));
     // Nothing is left.
-    assert_eq!(st.route_pending(100, now, &route).await.unwrap(), (0, 0));
+    assert_eq!(route_pending(&st, 100, now, &route).await.unwrap(), (0, 0));
 
     for r in [&r1, &r2] {
         let id = &r.envelope.id;
@@ -1309,7 +1355,7 @@ async fn lease_due_events_body(b: &Backend) {
         &on_off_dest,
     ]
     .map(Clone::clone);
-    st.add_events(&req.id, &w.s.id, &all, T0 - 5000)
+    add_events(&st, &req.id, &w.s.id, &all, T0 - 5000)
         .await
         .unwrap();
 
@@ -1444,8 +1490,7 @@ async fn record_attempts_body(b: &Backend) {
     let st = &*b.store;
     let w = world(st, "att").await;
     let req = routed_request(st, &w.s, b"{}").await;
-    let evs = st
-        .add_events(
+    let evs = add_events(&st, 
             &req.id,
             &w.s.id,
             &[
@@ -1596,8 +1641,7 @@ async fn record_attempts_body(b: &Backend) {
     // lossily), is recorded the same on both backends (PostgreSQL TEXT cannot hold
     // NUL) and does not fail the batch it came in: the dispatcher retries a failed
     // batch forever.
-    let third = st
-        .add_events(
+    let third = add_events(&st, 
             &req.id,
             &w.s.id,
             &[new_event(&w.c, EventStatus::Queued, T0)],
@@ -1642,8 +1686,7 @@ async fn retry_event_body(b: &Backend) {
     let st = &*b.store;
     let w = world(st, "retry").await;
     let req = routed_request(st, &w.s, b"x").await;
-    let evs = st
-        .add_events(
+    let evs = add_events(&st, 
             &req.id,
             &w.s.id,
             &[
@@ -1748,7 +1791,7 @@ async fn add_events_body(b: &Backend) {
         .await
         .unwrap();
     let route = route_each(T0 + 1);
-    assert_eq!(st.route_pending(10, T0 + 1, &route).await.unwrap(), (1, 1));
+    assert_eq!(route_pending(&st, 10, T0 + 1, &route).await.unwrap(), (1, 1));
     let rec = st
         .get_request(&r.envelope.id, false)
         .await
@@ -1760,8 +1803,7 @@ async fn add_events_body(b: &Backend) {
         new_event(&w.c, EventStatus::Queued, T0 + 10),
         new_event(&w.c, EventStatus::Scheduled, T0 + 20),
     ];
-    let added = st
-        .add_events(&r.envelope.id, &w.s.id, &new, T0 + 5)
+    let added = add_events(&st, &r.envelope.id, &w.s.id, &new, T0 + 5)
         .await
         .unwrap();
     assert_eq!(added.len(), 2);
@@ -1804,7 +1846,7 @@ async fn add_events_body(b: &Backend) {
     assert_eq!(st.next_due_at(T0).await.unwrap(), Some(T0 + 1));
 
     // Adding again counts again.
-    st.add_events(
+    add_events(&st, 
         &r.envelope.id,
         &w.s.id,
         &[new_event(&w.c, EventStatus::Queued, T0)],
@@ -1827,7 +1869,7 @@ async fn add_events_body(b: &Backend) {
 const CONCURRENT_EVENTS: usize = 200;
 
 /// Leases 20 at a time until nothing is due; returns what it got.
-async fn lease_until_empty(st: Arc<dyn Store>, start: Arc<tokio::sync::Barrier>) -> Vec<String> {
+async fn lease_until_empty(st: Arc<Store>, start: Arc<tokio::sync::Barrier>) -> Vec<String> {
     start.wait().await;
     let mut got = Vec::new();
     loop {
@@ -1843,14 +1885,14 @@ async fn lease_until_empty(st: Arc<dyn Store>, start: Arc<tokio::sync::Barrier>)
 
 /// Two lease loops racing over `CONCURRENT_EVENTS` due events: together they get
 /// every event, and never the same one.
-async fn race(a: Arc<dyn Store>, b: Arc<dyn Store>, what: &str) {
+async fn race(a: Arc<Store>, b: Arc<Store>, what: &str) {
     let st = &*a;
     let w = world(st, what).await;
     let req = routed_request(st, &w.s, b"race").await;
     let events: Vec<NewEvent> = (0..CONCURRENT_EVENTS)
         .map(|i| new_event(&w.c, EventStatus::Queued, T0 - i as i64))
         .collect();
-    st.add_events(&req.id, &w.s.id, &events, T0).await.unwrap();
+    add_events(&st, &req.id, &w.s.id, &events, T0).await.unwrap();
 
     let start = Arc::new(tokio::sync::Barrier::new(2));
     let ta = tokio::spawn(lease_until_empty(a.clone(), start.clone()));
@@ -1880,12 +1922,12 @@ async fn concurrent_leases_body(b: &Backend) {
 }
 
 /// Routes 7 at a time until nothing is pending; returns (requests, events) routed.
-async fn route_until_empty(st: Arc<dyn Store>, start: Arc<tokio::sync::Barrier>) -> (usize, usize) {
+async fn route_until_empty(st: Arc<Store>, start: Arc<tokio::sync::Barrier>) -> (usize, usize) {
     start.wait().await;
     let route = route_each(T0);
     let mut total = (0, 0);
     loop {
-        let (r, e) = st.route_pending(7, T0, &route).await.unwrap();
+        let (r, e) = route_pending(&st, 7, T0, &route).await.unwrap();
         if r == 0 {
             return total;
         }
@@ -1997,5 +2039,5 @@ async fn routed_insert_body(b: &Backend) {
     assert_eq!(rec.rejection_cause, Some(RejectionCause::NoConnection));
     // Nothing is left for the router.
     let route = route_each(T0);
-    assert_eq!(st.route_pending(10, T0, &route).await.unwrap(), (0, 0));
+    assert_eq!(route_pending(&st, 10, T0, &route).await.unwrap(), (0, 0));
 }

@@ -5,10 +5,10 @@
 mod common;
 
 use common::Backend;
-use hookyard::bulk_retry::{BulkRetry, EventQuery};
-use hookyard::issues::{Failure, IssueStatus, IssueType};
+use hookyard::model::{BulkRetry, EventQuery};
+use hookyard::model::{Failure, IssueStatus, IssueType};
 use hookyard::model::Destination;
-use hookyard::store::DestinationResults;
+use hookyard::model::DestinationResults;
 
 const T0: i64 = 1_700_000_000_000;
 

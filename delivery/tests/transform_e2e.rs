@@ -436,3 +436,104 @@ fn the_cli_prints_output_diff_and_logs() {
     assert!(!out.status.success());
     assert!(text.contains("customer record is missing its id"), "{text}");
 }
+
+/// A manual request retry routes through the same rules walker as the first
+/// routing: the retried event delivers the transformed request (here, with the
+/// password stripped), and a connection whose transformation fails gets a FAILED
+/// `TRANSFORMATION_FAILED` event with an execution, as the first time, instead of
+/// delivering the request untransformed.
+async fn a_request_retry_runs_the_transformations_again(gw: Gateway) {
+    let rx = Receiver::start().await;
+    let strip = upload(
+        &gw,
+        "strip",
+        "strip_fields",
+        json!({"env": {"FIELDS": "password"}}),
+    )
+    .await;
+    let failing = upload(&gw, "panics", "panics", json!({})).await;
+    let stripped = connect(
+        &gw,
+        "stripped",
+        "shop",
+        &format!("{}/stripped", rx.url),
+        json!([{"type": "transform", "transformation_id": strip}]),
+    )
+    .await;
+    let broken = connect(
+        &gw,
+        "broken",
+        "shop",
+        &format!("{}/broken", rx.url),
+        json!([{"type": "transform", "transformation_id": failing}]),
+    )
+    .await;
+    let (stripped_id, broken_id) = (
+        stripped["id"].as_str().unwrap().to_owned(),
+        broken["id"].as_str().unwrap().to_owned(),
+    );
+    let (status, _) = gw
+        .send("shop", r#"{"user":"ann","password":"hunter2"}"#)
+        .await;
+    assert_eq!(status, 200);
+    let first = gw
+        .wait_event(&format!("webhook_id={stripped_id}"), "SUCCESSFUL")
+        .await;
+    gw.wait_event(&format!("webhook_id={broken_id}"), "FAILED")
+        .await;
+    let request_id = first["request_id"].as_str().unwrap().to_owned();
+
+    let (s, out) = gw
+        .call(
+            Method::POST,
+            &format!("/requests/{request_id}/retry"),
+            Some(json!({"webhook_ids": [stripped_id, broken_id]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let events = out["events"].as_array().cloned().unwrap_or_default();
+    assert_eq!(events.len(), 2, "{out}");
+    let retried_broken = events
+        .iter()
+        .find(|e| e["webhook_id"] == broken_id.as_str())
+        .expect("an event for the failing connection");
+    assert_eq!(retried_broken["status"], "FAILED", "{retried_broken}");
+    assert_eq!(retried_broken["error_code"], "TRANSFORMATION_FAILED");
+
+    rx.wait_for(2).await;
+    // Give a wrongly queued event of the failing connection time to arrive.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got = rx.received();
+    assert!(
+        got.iter().all(|r| r.uri != "/broken"),
+        "a failed transformation's request was delivered untransformed"
+    );
+    let deliveries: Vec<Value> = got
+        .iter()
+        .filter(|r| r.uri == "/stripped")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(
+        deliveries,
+        vec![json!({"user": "ann"}), json!({"user": "ann"})],
+        "the retry delivered what the transformation makes, not the original"
+    );
+    // Each routing ran each transformation once, and recorded it.
+    assert_eq!(executions(&gw, &strip, "").await.len(), 2);
+    let failed = executions(&gw, &failing, "log_level=error").await;
+    assert_eq!(failed.len(), 2);
+    assert!(failed.iter().any(|e| e["event_id"] == retried_broken["id"]));
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_retry_runs_the_transformations_again_sqlite() {
+    a_request_retry_runs_the_transformations_again(Gateway::start().await).await;
+}
+
+#[tokio::test]
+async fn a_request_retry_runs_the_transformations_again_postgres() {
+    if let Some(gw) = Gateway::start_postgres().await {
+        a_request_retry_runs_the_transformations_again(gw).await;
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::wasm::component;
 use hookyard::config::Config;
 use hookyard::transform::compiled::UploadError;
-use hookyard::transform::invoke::HttpRequest;
+use hookyard::model::HttpRequest;
 use hookyard::transform::{Outcome, TransformError, Transforms};
 use serde_json::{json, Value};
 

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use common::{backends, Backend};
 use hookyard::clock::new_id;
 use hookyard::model::{Connection, Destination, EventStatus, NewEvent, NewRequest, Rule, Source};
-use hookyard::store::{PageQuery, RouteResult, StoreError};
-use hookyard::transform::invoke::HttpRequest;
-use hookyard::transform::records::{
+use hookyard::model::RouteResult;
+use hookyard::store::{PageQuery, StoreError};
+use hookyard::model::HttpRequest;
+use hookyard::model::{
     Execution, ExecutionFilter, PreparedRoute, Transformation, TransformationFilter,
 };
 use hookyard_core::envelope::Envelope;
@@ -258,15 +259,10 @@ async fn prepared_routes_body(b: &Backend) {
     );
 
     // The dispatcher gets the transformed request of the event, not the original.
-    let due = hookyard::transform::delivered::lease_due_events(
-        &**st,
-        T0 + 1,
-        10,
-        T0 + 60_000,
-        &hookyard::store::LeaseScope::All,
-    )
-    .await
-    .unwrap();
+    let due = st
+        .lease_due_events_in(T0 + 1, 10, T0 + 60_000, &hookyard::store::LeaseScope::All)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1, "{}: only the good event is due", b.name);
     assert_eq!(due[0].event.id, ok_event.id);
     assert_eq!(due[0].request.path, "/new");

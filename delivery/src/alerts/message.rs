@@ -2,7 +2,7 @@
 //! (subject + body) and for chat webhooks.
 
 use crate::clock::rfc3339;
-use crate::issues::Issue;
+use crate::model::Issue;
 use crate::model::{Attempt, Connection, Destination};
 
 /// Everything an alert about one issue can mention.
@@ -54,7 +54,7 @@ fn api(base: &str, path: &str) -> String {
     format!(
         "{}/{}/{path}",
         base.trim_end_matches('/'),
-        crate::api::API_VERSION
+        crate::config::API_VERSION
     )
 }
 
@@ -176,7 +176,7 @@ pub fn destination_disabled(d: &Destination, base_url: &str) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::issues::{IssueStatus, IssueType};
+    use crate::model::{IssueStatus, IssueType};
 
     fn issue() -> Issue {
         Issue {

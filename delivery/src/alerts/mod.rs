@@ -15,29 +15,40 @@ pub mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::config::AlertsConfig;
-use crate::issues::{
+use crate::model::{
     Channels, EmailChannel, Issue, IssueTrigger, IssueType, NameMatch, TriggerConfigs,
     TriggerStrategy, WebhookChannel,
 };
+use crate::periodic::{every, Periodic, Step};
 use crate::shutdown::Shutdown;
+use crate::signals::{Signal, Signals};
 use crate::store::{Store, StoreResult};
 use crate::telemetry;
 use email::EmailSender;
 use message::{IssueContext, Message};
 
 pub struct Notifier {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub catalog: Arc<Catalog>,
     pub config: AlertsConfig,
     pub email: Option<EmailSender>,
     pub http: reqwest::Client,
     pub base_url: String,
-    pub wake: Arc<Notify>,
+    /// Woken (`Signal::Alerts`) when issues open or change.
+    pub signals: Signals,
+}
+
+impl Periodic for Notifier {
+    async fn step(&mut self) -> Step {
+        if let Err(e) = self.round().await {
+            tracing::error!(error = %e, "alert round failed; will retry");
+        }
+        Step::Idle
+    }
 }
 
 /// Where one alert goes.
@@ -77,18 +88,10 @@ impl Recipients {
 }
 
 impl Notifier {
-    pub async fn run(self, mut shutdown: Shutdown) {
+    pub async fn run(mut self, shutdown: Shutdown) {
         let tick = Duration::from_millis(self.config.check_interval_ms.max(10));
-        loop {
-            if let Err(e) = self.round().await {
-                tracing::error!(error = %e, "alert round failed; will retry");
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(tick) => {}
-                _ = shutdown.recv() => break,
-            }
-        }
+        let signals = self.signals.clone();
+        every(tick, &signals, Signal::Alerts, shutdown, &mut self).await
     }
 
     /// The triggers in force: the configured ones, or, when there are none, one

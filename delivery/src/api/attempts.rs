@@ -11,7 +11,7 @@ use super::views::{self, AttemptOut};
 use super::{PageParams, Paginated, QueryParams};
 use crate::error::ApiError;
 use crate::store::AttemptFilter;
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -12,11 +12,12 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{parse_field, JsonBody, PageParams, Paginated, QueryParams};
-use crate::bulk_retry::{BulkRetry, CompiledQuery, EventQuery};
+use crate::bulk_retry::CompiledQuery;
+use crate::model::{BulkRetry, EventQuery};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
 use crate::store::Store;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Events looked at per step of an operation.
 const STEP: i64 = 500;
@@ -90,7 +91,7 @@ fn compile(v: Value) -> Result<(EventQuery, CompiledQuery), ApiError> {
 }
 
 /// How many events the query matches now (scanning bodies if it filters on them).
-async fn estimate(store: &dyn Store, q: &CompiledQuery) -> Result<i64, ApiError> {
+async fn estimate(store: &Store, q: &CompiledQuery) -> Result<i64, ApiError> {
     if !q.needs_requests() {
         return Ok(store.count_events(&q.sql).await?);
     }
@@ -167,7 +168,7 @@ pub async fn create(
         updated_at: now,
     };
     st.store.insert_bulk_retry(&b).await?;
-    st.bulk_wake.notify_one();
+    st.signals.notify(crate::signals::Signal::BulkRetry);
     Ok(Json(view(&b)))
 }
 

@@ -17,9 +17,9 @@ use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{Connection, Destination, Rule, Source};
-use crate::rules::CompiledRules;
+use crate::route::rules::CompiledRules;
 use crate::store::{ConnectionFilter, PageQuery};
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -140,14 +140,13 @@ async fn create_connection(st: &AppState, input: ConnectionIn) -> Result<Connect
         created_at: now,
         updated_at: now,
     };
-    st.store
+    st.catalog
         .insert_connection(
             &c,
             new_source.then_some(&source),
             new_destination.then_some(&destination),
         )
         .await?;
-    st.catalog.invalidate();
     Ok(views::connection(&c, &source, &destination, &st.public_url))
 }
 
@@ -259,8 +258,7 @@ pub async fn upsert(
                 c.description = input.description;
             }
             c.updated_at = now_ms();
-            st.store.update_connection(&c).await?;
-            st.catalog.invalidate();
+            st.catalog.update_connection(&c).await?;
             return Ok(Json(render(&st, &c).await?));
         }
     }
@@ -313,8 +311,7 @@ pub async fn update(
         c.rules = check_rules(&st, rules).await?;
     }
     c.updated_at = now_ms();
-    st.store.update_connection(&c).await?;
-    st.catalog.invalidate();
+    st.catalog.update_connection(&c).await?;
     Ok(Json(render(&st, &c).await?))
 }
 
@@ -324,10 +321,9 @@ pub async fn delete(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if !st.store.delete_connection(&id).await? {
+    if !st.catalog.delete_connection(&id).await? {
         return Err(ApiError::not_found("connection", &id));
     }
-    st.catalog.invalidate();
     Ok(Json(serde_json::json!({ "id": id })))
 }
 
@@ -350,11 +346,7 @@ async fn toggle(st: &AppState, id: &str, t: Toggle) -> Result<Json<ConnectionOut
         Toggle::Enable => c.disabled_at = None,
     }
     c.updated_at = now;
-    st.store.update_connection(&c).await?;
-    st.catalog.invalidate();
-    // Holds or releases its events now rather than at the next sweep.
-    st.monitor_wake.notify_one();
-    st.dispatch_wake.notify_one();
+    st.catalog.update_connection(&c).await?;
     Ok(Json(render(st, &c).await?))
 }
 

@@ -14,8 +14,9 @@ use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{AuthMethod, Destination, RateLimitPeriod};
-use crate::store::{DestinationBacklog, DestinationFilter};
-use crate::AppState;
+use crate::model::DestinationBacklog;
+use crate::store::DestinationFilter;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -190,8 +191,7 @@ pub async fn create(
     JsonBody(input): JsonBody<DestinationIn>,
 ) -> Result<Json<DestinationOut>, ApiError> {
     let d = input.apply(None, "")?;
-    st.store.insert_destination(&d).await?;
-    st.catalog.invalidate();
+    st.catalog.insert_destination(&d).await?;
     Ok(Json(views::destination(&d)))
 }
 
@@ -210,11 +210,10 @@ pub async fn upsert(
     let is_new = existing.is_none();
     let d = input.apply(existing, "")?;
     if is_new {
-        st.store.insert_destination(&d).await?;
+        st.catalog.insert_destination(&d).await?;
     } else {
-        st.store.update_destination(&d).await?;
+        st.catalog.update_destination(&d).await?;
     }
-    st.catalog.invalidate();
     Ok(Json(views::destination(&d)))
 }
 
@@ -242,8 +241,7 @@ pub async fn update(
     JsonBody(input): JsonBody<DestinationIn>,
 ) -> Result<Json<DestinationOut>, ApiError> {
     let d = input.apply(Some(load(&st, &id).await?), "")?;
-    st.store.update_destination(&d).await?;
-    st.catalog.invalidate();
+    st.catalog.update_destination(&d).await?;
     Ok(Json(views::destination(&d)))
 }
 
@@ -253,10 +251,9 @@ pub async fn delete(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if !st.store.delete_destination(&id).await? {
+    if !st.catalog.delete_destination(&id).await? {
         return Err(ApiError::not_found("destination", &id));
     }
-    st.catalog.invalidate();
     Ok(Json(serde_json::json!({ "id": id })))
 }
 
@@ -276,15 +273,11 @@ async fn set_disabled(
         d.disabled_reason = None;
     }
     d.updated_at = now;
-    st.store.update_destination(&d).await?;
-    st.catalog.invalidate();
+    st.catalog.update_destination(&d).await?;
     if !disabled {
         // A fresh start: the failure streak that disabled it is over.
         st.store.reset_destination_health(&d.id).await?;
-        st.dispatch_wake.notify_one();
     }
-    // Holds (or releases) its events now rather than at the next sweep.
-    st.monitor_wake.notify_one();
     Ok(Json(views::destination(&d)))
 }
 

@@ -14,7 +14,7 @@ use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::model::{Event, EventStatus};
 use crate::store::{EventFilter, RetryOutcome};
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -78,7 +78,7 @@ pub async fn retrieve(
     Path(id): Path<String>,
 ) -> Result<Json<EventOut>, ApiError> {
     let e = load(&st, &id).await?;
-    let req = crate::transform::delivered::event_request(&*st.store, &e).await?;
+    let req = st.store.delivered_request(&e).await?;
     let data = req.as_ref().and_then(views::request_data);
     Ok(Json(views::event(&e, data)))
 }
@@ -90,7 +90,7 @@ pub async fn raw(
     Path(id): Path<String>,
 ) -> Result<Json<RawBody>, ApiError> {
     let e = load(&st, &id).await?;
-    let req = crate::transform::delivered::event_request(&*st.store, &e)
+    let req = st.store.delivered_request(&e)
         .await?
         .ok_or_else(|| ApiError::not_found("request", &e.request_id))?;
     Ok(Json(raw_body(req.body.as_deref().unwrap_or_default())))
@@ -116,7 +116,7 @@ pub async fn retry(
     }
     match st.store.retry_event(&id, now_ms()).await? {
         RetryOutcome::Queued(e) => {
-            st.dispatch_wake.notify_one();
+            st.signals.notify(crate::signals::Signal::Dispatch);
             Ok(Json(views::event(&e, None)))
         }
         RetryOutcome::InFlight { lease_until } => Err(ApiError::Unprocessable(format!(

@@ -15,8 +15,8 @@ use super::issues::parse_type;
 use super::{parse_field, validate, JsonBody};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::issues::{Channels, IssueTrigger, TriggerConfigs};
-use crate::AppState;
+use crate::model::{Channels, IssueTrigger, TriggerConfigs};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

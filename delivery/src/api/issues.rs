@@ -13,8 +13,8 @@ use super::views::time;
 use super::{JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::issues::{Issue, IssueFilter, IssueStatus, IssueType};
-use crate::AppState;
+use crate::model::{Issue, IssueFilter, IssueStatus, IssueType};
+use crate::state::AppState;
 
 /// An issue in Hookdeck's shape.
 #[derive(Debug, Serialize, ToSchema)]

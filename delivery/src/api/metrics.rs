@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 
 pub async fn render(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let handle = st.metrics.as_ref().ok_or_else(|| {

@@ -33,10 +33,9 @@ use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 use crate::store::{Direction, Page, PageQuery};
-use crate::AppState;
+use crate::state::AppState;
 
-/// The API version in our paths, the one of Hookdeck's API we follow.
-pub const API_VERSION: &str = "2024-09-01";
+pub use crate::config::API_VERSION;
 
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()

@@ -55,7 +55,7 @@ impl Modify for BearerAuth {
         views::RequestOut, views::EventOut, views::AttemptOut, views::IgnoredEventOut,
         views::RequestData, issues::IssueOut, issues::IssueCount, issues::IssueUpdate,
         issue_triggers::TriggerIn, issue_triggers::TriggerOut, bulk::BulkRetryIn,
-        bulk::BulkRetryOut, bulk::Plan, crate::store::DestinationBacklog,
+        bulk::BulkRetryOut, bulk::Plan, crate::model::DestinationBacklog,
         views::RequestData,
         transformations::TransformationIn, transformations::TransformationOut,
         transformations::RunIn, transformations::RunRequestIn, transformations::RunOut,

@@ -11,12 +11,11 @@ use utoipa::ToSchema;
 
 use super::views::{self, EventOut, IgnoredEventOut, RequestOut};
 use super::{JsonBody, PageParams, Paginated, QueryParams};
-use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::model::RequestRecord;
-use crate::route::route_request;
+use crate::signals::Signal;
 use crate::store::{EventFilter, PageQuery, RequestFilter};
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -157,8 +156,8 @@ pub struct RetryRequestOut {
 #[utoipa::path(post, path = "/requests/{id}/retry", tag = "requests", request_body = RetryRequestIn,
     responses((status = 200, body = RetryRequestOut), (status = 404, description = "no such request"),
               (status = 422, description = "a connection is not of this request's source")))]
-/// Runs the request through the given connections again: each whose filter now
-/// matches gets a new event.
+/// Runs the request through the given connections again, with all their rules
+/// (filter, transformation, delay): each that lets it through gets a new event.
 pub async fn retry(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -182,13 +181,9 @@ pub async fn retry(
             }
         }
     }
-    let now = now_ms();
-    let routed = route_request(&(&req).into(), &chosen, &st.rules, now);
-    let events = st
-        .store
-        .add_events(&req.id, &req.source_id, &routed.events, now)
-        .await?;
-    st.dispatch_wake.notify_one();
+    let events =
+        crate::route::retry_request(&st.store, &st.rules, &st.transforms, req, chosen).await?;
+    st.signals.notify(Signal::Dispatch);
     let req = load(&st, &id, true).await?;
     Ok(Json(RetryRequestOut {
         request: views::request(&req),

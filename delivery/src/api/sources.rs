@@ -15,7 +15,7 @@ use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{CustomResponse, Source};
 use crate::store::SourceFilter;
-use crate::AppState;
+use crate::state::AppState;
 
 /// A source to create, or the fields of one to change.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -148,8 +148,7 @@ pub async fn create(
     JsonBody(input): JsonBody<SourceIn>,
 ) -> Result<Json<SourceOut>, ApiError> {
     let s = input.apply(None, "")?;
-    st.store.insert_source(&s).await?;
-    st.catalog.invalidate();
+    st.catalog.insert_source(&s).await?;
     Ok(Json(views::source(&s, &st.public_url)))
 }
 
@@ -168,11 +167,10 @@ pub async fn upsert(
     let is_new = existing.is_none();
     let s = input.apply(existing, "")?;
     if is_new {
-        st.store.insert_source(&s).await?;
+        st.catalog.insert_source(&s).await?;
     } else {
-        st.store.update_source(&s).await?;
+        st.catalog.update_source(&s).await?;
     }
-    st.catalog.invalidate();
     Ok(Json(views::source(&s, &st.public_url)))
 }
 
@@ -200,8 +198,7 @@ pub async fn update(
     JsonBody(input): JsonBody<SourceIn>,
 ) -> Result<Json<SourceOut>, ApiError> {
     let s = input.apply(Some(load(&st, &id).await?), "")?;
-    st.store.update_source(&s).await?;
-    st.catalog.invalidate();
+    st.catalog.update_source(&s).await?;
     Ok(Json(views::source(&s, &st.public_url)))
 }
 
@@ -211,10 +208,9 @@ pub async fn delete(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if !st.store.delete_source(&id).await? {
+    if !st.catalog.delete_source(&id).await? {
         return Err(ApiError::not_found("source", &id));
     }
-    st.catalog.invalidate();
     Ok(Json(serde_json::json!({ "id": id })))
 }
 
@@ -231,8 +227,7 @@ async fn set_disabled(
         None
     };
     s.updated_at = now;
-    st.store.update_source(&s).await?;
-    st.catalog.invalidate();
+    st.catalog.update_source(&s).await?;
     Ok(Json(views::source(&s, &st.public_url)))
 }
 

@@ -28,10 +28,10 @@ use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
 use crate::model::Rule;
 use crate::transform::compiled::UploadError;
-use crate::transform::invoke::HttpRequest;
-use crate::transform::records::{Execution, ExecutionFilter, Transformation, TransformationFilter};
+use crate::model::HttpRequest;
+use crate::model::{Execution, ExecutionFilter, Transformation, TransformationFilter};
 use crate::transform::{module_hash, TransformError};
-use crate::AppState;
+use crate::state::AppState;
 
 /// A transformation to create, or the fields of one to change.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

@@ -6,40 +6,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 
-use super::BulkRetry;
+use crate::model::BulkRetry;
 use crate::clock::now_ms;
+use crate::periodic::{every, Periodic, Step};
 use crate::shutdown::Shutdown;
+use crate::signals::{Signal, Signals};
 use crate::store::{Store, StoreResult};
 
 pub struct BulkRetryWorker {
-    pub store: Arc<dyn Store>,
-    /// Woken when an operation is created.
-    pub wake: Arc<Notify>,
-    pub dispatch_wake: Arc<Notify>,
+    pub store: Arc<Store>,
+    /// Woken (`Signal::BulkRetry`) when an operation is created; wakes dispatch
+    /// after each step that queued events.
+    pub signals: Signals,
     /// Events looked at per step.
     pub step: i64,
     pub poll: Duration,
 }
 
 impl BulkRetryWorker {
-    pub async fn run(self, mut shutdown: Shutdown) {
-        loop {
-            if shutdown.is_triggered() {
-                break;
-            }
-            match self.step_once().await {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "bulk retry step failed; will retry"),
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.poll) => {}
-                _ = shutdown.recv() => break,
-            }
-        }
+    pub async fn run(mut self, shutdown: Shutdown) {
+        let (poll, signals) = (self.poll, self.signals.clone());
+        every(poll, &signals, Signal::BulkRetry, shutdown, &mut self).await
     }
 
     /// One step of one operation; true if there may be more to do right away.
@@ -80,7 +68,7 @@ impl BulkRetryWorker {
         }
         let retried = self.store.requeue_events(&ids, now_ms()).await?;
         if retried > 0 {
-            self.dispatch_wake.notify_one();
+            self.signals.notify(Signal::Dispatch);
         }
         advance(
             &mut op,
@@ -115,10 +103,23 @@ fn advance(
     op.updated_at = now;
 }
 
+impl Periodic for BulkRetryWorker {
+    async fn step(&mut self) -> Step {
+        match self.step_once().await {
+            Ok(true) => Step::More,
+            Ok(false) => Step::Idle,
+            Err(e) => {
+                tracing::error!(error = %e, "bulk retry step failed; will retry");
+                Step::Idle
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bulk_retry::EventQuery;
+    use crate::model::EventQuery;
 
     #[test]
     fn a_short_step_completes_the_operation() {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookyard_core::id::IdKind;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::catalog::Catalog;
 use crate::clock::{new_id, now_ms};
@@ -23,20 +23,20 @@ use crate::destinations::{Adapters, Delivery, DeliveryResult};
 use crate::issues::tracker::Tracker;
 use crate::model::{Attempt, AttemptStatus};
 use crate::route::RulesCache;
-use crate::rules::RetryPolicy;
+use crate::route::rules::RetryPolicy;
 use crate::shutdown::Shutdown;
+use crate::signals::{Signal, Signals};
 use crate::store::{AttemptOutcome, DueEvent, LeaseScope, Store};
-use crate::transform::delivered::lease_due_events;
 use limits::{Admission, DestinationLimits};
 
 pub struct Dispatcher {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub catalog: Arc<Catalog>,
     pub rules: Arc<RulesCache>,
     pub adapters: Arc<Adapters>,
     pub default_retry: RetryPolicy,
     pub concurrency: usize,
-    pub wake: Arc<Notify>,
+    pub signals: Signals,
     pub poll: Duration,
     /// How long a lease outlives the attempt timeout before another replica may
     /// take the event over.
@@ -86,7 +86,7 @@ impl Dispatcher {
                     sleep = sleep.min(limited);
                 }
                 tokio::select! {
-                    _ = this.wake.notified() => {}
+                    _ = this.signals.notified(Signal::Dispatch) => {}
                     _ = tokio::time::sleep(sleep) => {}
                     _ = shutdown.recv() => break,
                 }
@@ -125,10 +125,8 @@ impl Dispatcher {
         let limited = self.catalog.limited_destinations().await?;
         self.limits.retain(&limited);
         let except = limited.iter().map(|d| d.id.clone()).collect();
-        // Events that were transformed go out as transformed (the overlay).
-        let mut due: Vec<(DueEvent, Option<Admission>)> = lease_due_events(
-            &*self.store,
-            now,
+        // Events that were transformed go out as transformed (the store overlays them).
+        let mut due: Vec<(DueEvent, Option<Admission>)> = self.store.lease_due_events_in(now,
             free.min(500) as i64,
             lease_until,
             &LeaseScope::Except(except),
@@ -150,9 +148,7 @@ impl Dispatcher {
             if grant.admissions.is_empty() {
                 continue;
             }
-            let leased = lease_due_events(
-                &*self.store,
-                now,
+            let leased = self.store.lease_due_events_in(now,
                 grant.admissions.len() as i64,
                 lease_until,
                 &LeaseScope::Only(d.id.clone()),
@@ -249,7 +245,7 @@ struct LeaseRound {
 /// stored (and if the process dies first, the leases expire and the events are
 /// delivered again). Stored batches go to the tracker.
 async fn write_results(
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     tracker: Arc<Tracker>,
     mut rx: mpsc::Receiver<AttemptOutcome>,
 ) {

@@ -2,7 +2,7 @@
 
 use crate::destinations::DeliveryResult;
 use crate::model::EventStatus;
-use crate::rules::RetryPolicy;
+use crate::route::rules::RetryPolicy;
 
 /// The event's next status and, when retried, when. A destination's `Retry-After`
 /// wins over the schedule (it knows when it will be ready), but only while the
@@ -32,7 +32,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::default_retry_policy;
+    use crate::route::rules::default_retry_policy;
     use hookyard_core::backoff::RetryStrategy;
     use hookyard_core::status_codes::StatusCodeSet;
 

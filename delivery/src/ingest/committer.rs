@@ -13,12 +13,13 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::model::NewRequest;
-use crate::route::{route_request, RulesCache};
+use crate::route::{walk, RulesCache};
+use crate::signals::{Signal, Signals};
 use crate::store::{Store, StoreError};
 
 type Reply = oneshot::Sender<Result<(), Arc<StoreError>>>;
@@ -62,13 +63,11 @@ impl Committer {
 
 /// What the commit task works with.
 pub struct CommitContext {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub catalog: Arc<Catalog>,
     pub rules: Arc<RulesCache>,
-    /// Woken when requests were stored unrouted.
-    pub router_wake: Arc<Notify>,
-    /// Woken when events were created.
-    pub dispatch_wake: Arc<Notify>,
+    /// The router hears of requests stored unrouted, dispatch of new events.
+    pub signals: Signals,
 }
 
 /// Routes each request that is not rejected; leaves it unrouted when its
@@ -77,16 +76,18 @@ async fn route_all(ctx: &CommitContext, reqs: &mut [NewRequest]) {
     let now = now_ms();
     for req in reqs.iter_mut().filter(|r| r.rejection_cause.is_none()) {
         match ctx.catalog.connections_of_source(&req.source_id).await {
-            // Transformations run user code: never inside the ingest commit.
-            // The router routes these requests, off the async threads.
-            Ok(conns) if crate::transform::routing::any_transform(&conns) => {}
+            // No transformations here: they run user code, never inside the
+            // ingest commit. The walker leaves such requests to the router.
             Ok(conns) => {
-                req.route = Some(route_request(
+                req.route = walk(
                     &(&req.envelope).into(),
+                    &req.source_id,
                     &conns,
                     &ctx.rules,
+                    None,
                     now,
-                ));
+                )
+                .map(|r| r.route);
             }
             Err(e) => tracing::warn!(error = %e, "connections unavailable; routing later"),
         }
@@ -120,13 +121,13 @@ async fn run(ctx: CommitContext, mut rx: mpsc::Receiver<(NewRequest, Reply)>, ma
                 .iter()
                 .any(|r| r.rejection_cause.is_none() && r.route.is_none());
             if routed_later {
-                ctx.router_wake.notify_one();
+                ctx.signals.notify(Signal::Route);
             }
             if reqs
                 .iter()
                 .any(|r| r.route.as_ref().is_some_and(|x| !x.events.is_empty()))
             {
-                ctx.dispatch_wake.notify_one();
+                ctx.signals.notify(Signal::Dispatch);
             }
         }
     }

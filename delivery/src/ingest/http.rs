@@ -14,7 +14,7 @@ use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::ingest::committer::CommitError;
 use crate::model::{NewRequest, RejectionCause, Source};
-use crate::AppState;
+use crate::state::AppState;
 
 /// The source name and the path after it, read from the raw URI: axum's `Path`
 /// would percent-decode (and refuse bytes that are not UTF-8), and the path must

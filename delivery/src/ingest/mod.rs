@@ -1,8 +1,13 @@
-//! The local edge: `/e/{source}` on `hookyard serve`, the same ingest the Worker
-//! does at the edge. A request is answered only after it is committed.
+//! Ingest: the front doors where requests arrive, one admission
+//! (`hookyard_core::ingest`) and one committer behind them.
 //!
-//! - [`committer`]: group commit, many concurrent requests in one transaction.
-//! - [`http`]: the axum handler: source lookup, method and size checks, answer.
+//! - [`http`]: `/e/{source}`, the local edge.
+//! - [`edge_batch`]: `/edge/batch`, the signed batches of the Cloudflare Worker.
+//! - [`edge_sources`]: the source configuration the Worker admits with.
+//! - [`committer`]: group commit; requests are routed (without transformations)
+//!   in the same transaction and answered only after it.
 
 pub mod committer;
+pub mod edge_batch;
+pub mod edge_sources;
 pub mod http;

@@ -5,21 +5,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 
-use super::{Failure, IssueStatus, IssueType};
-use crate::model::{AttemptStatus, EventStatus};
-use crate::store::DestinationResults;
+use crate::model::{AttemptStatus, EventStatus, Failure, IssueStatus, IssueType};
+use crate::model::DestinationResults;
 use crate::store::{AttemptOutcome, Store};
 use crate::telemetry;
 
 pub struct Tracker {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     /// `delivery.auto_disable_after`: the streak that disables a destination
     /// that sets none of its own (0: never).
     pub auto_disable_after: i64,
     /// Woken when something may need an alert.
-    pub alerts_wake: Arc<Notify>,
+    pub signals: crate::signals::Signals,
 }
 
 impl Tracker {
@@ -95,7 +93,7 @@ impl Tracker {
             Err(e) => tracing::error!(error = %e, "recording destination health failed"),
         }
         if wake {
-            self.alerts_wake.notify_one();
+            self.signals.notify(crate::signals::Signal::Alerts);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! What differs between the SQLite and PostgreSQL backends.
 
-/// Which database a [`super::SqlStore`] talks to.
+/// Which database a [`super::Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,

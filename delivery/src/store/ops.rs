@@ -4,149 +4,18 @@
 //! Every "claim" method is a conditional UPDATE that only one replica can win, so
 //! an alert or a bulk-retry step happens once however many replicas run.
 
-use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::query::Query;
 use super::rows::{self, EVENT_COLS};
 use super::sql::{push_event_filters, to_json, update_all};
-use super::{EventFilter, Page, PageQuery, SqlStore, StoreError, StoreResult};
-use crate::bulk_retry::BulkRetry;
-use crate::issues::{
+use super::{EventFilter, Page, PageQuery, Store, StoreError, StoreResult};
+use crate::model::BulkRetry;
+use crate::model::{
     Channels, Failure, Issue, IssueFilter, IssueStatus, IssueTrigger, IssueType, TriggerConfigs,
 };
-use crate::model::{AttemptTrigger, Event, EventStatus};
-
-/// One destination's waiting events.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct DestinationBacklog {
-    pub destination_id: String,
-    /// Queued or scheduled, not yet delivered.
-    pub pending: i64,
-    /// Of those, due now (waiting only for a free slot or the rate limit).
-    pub due: i64,
-    /// Held while the destination is disabled or its connection paused.
-    pub held: i64,
-    /// Creation time of the oldest pending or held event (Unix ms).
-    pub oldest_pending_at: Option<i64>,
-}
-
-/// Attempt results of one destination in one batch, oldest first.
-#[derive(Debug, Clone)]
-pub struct DestinationResults {
-    pub destination_id: String,
-    /// Failures after the batch's last success (all of them if none succeeded).
-    pub trailing_failures: i64,
-    pub any_success: bool,
-    /// Says why, if this batch disables the destination.
-    pub reason: String,
-}
-
-#[async_trait]
-pub trait OpsStore: Send + Sync {
-    /// Groups failures into issues (opening resolved or dismissed ones again) and
-    /// links each failed event to its issue. Returns the issues touched.
-    async fn record_failures(&self, failures: &[Failure], now: i64) -> StoreResult<Vec<Issue>>;
-    /// Resolves the open delivery issues of these connections (deliveries on them
-    /// succeed again). Returns the issues resolved.
-    async fn resolve_delivery_issues(
-        &self,
-        connection_ids: &[String],
-        now: i64,
-    ) -> StoreResult<Vec<Issue>>;
-    /// Resolves an open issue by fingerprint (backpressure that went away).
-    async fn resolve_issue_by_fingerprint(&self, fingerprint: &str, now: i64) -> StoreResult<bool>;
-    async fn get_issue(&self, id: &str) -> StoreResult<Option<Issue>>;
-    async fn list_issues(&self, f: &IssueFilter, page: &PageQuery) -> StoreResult<Page<Issue>>;
-    async fn count_issues(&self, f: &IssueFilter) -> StoreResult<i64>;
-    /// Sets the status by hand; `RESOLVED` records when.
-    async fn set_issue_status(
-        &self,
-        id: &str,
-        status: IssueStatus,
-        now: i64,
-    ) -> StoreResult<Option<Issue>>;
-    /// Dismisses (Hookdeck's DELETE): hidden until it happens again.
-    async fn dismiss_issue(&self, id: &str, now: i64) -> StoreResult<Option<Issue>>;
-
-    /// Counts consecutive failures per destination and disables those past their
-    /// threshold (`default_after` when the destination sets none; 0 = never).
-    /// Returns the ids disabled by this call.
-    async fn record_destination_results(
-        &self,
-        results: &[DestinationResults],
-        default_after: i64,
-        now: i64,
-    ) -> StoreResult<Vec<String>>;
-    /// Forgets a destination's failure streak and auto-disable reason (on enable).
-    async fn reset_destination_health(&self, id: &str) -> StoreResult<()>;
-
-    /// Marks pending events of disabled destinations and paused connections HOLD,
-    /// and puts held events whose destination and connection are active again
-    /// back in the queue, due in creation order (oldest first). Returns
-    /// `(held, released)`.
-    async fn hold_and_release(&self, now: i64) -> StoreResult<(u64, u64)>;
-    async fn backlogs(&self) -> StoreResult<Vec<DestinationBacklog>>;
-
-    async fn insert_trigger(&self, t: &IssueTrigger) -> StoreResult<()>;
-    async fn update_trigger(&self, t: &IssueTrigger) -> StoreResult<()>;
-    async fn get_trigger(&self, id: &str) -> StoreResult<Option<IssueTrigger>>;
-    async fn find_trigger_by_name(&self, name: &str) -> StoreResult<Option<IssueTrigger>>;
-    async fn list_triggers(&self) -> StoreResult<Vec<IssueTrigger>>;
-    async fn delete_trigger(&self, id: &str) -> StoreResult<bool>;
-
-    /// Open issues whose opening alert has not gone out.
-    async fn issues_awaiting_alert(&self) -> StoreResult<Vec<Issue>>;
-    /// Takes the right to send an issue's opening alert; false if another took it.
-    async fn claim_issue_alert(&self, id: &str, now: i64) -> StoreResult<bool>;
-    /// Gives the right back after a failed send, so the next round tries again.
-    async fn release_issue_alert(&self, id: &str) -> StoreResult<()>;
-    /// Resolved issues whose opening was alerted and whose recovery was not.
-    async fn issues_awaiting_recovery(&self) -> StoreResult<Vec<Issue>>;
-    async fn claim_recovery_alert(&self, id: &str, now: i64) -> StoreResult<bool>;
-    async fn release_recovery_alert(&self, id: &str) -> StoreResult<()>;
-    /// Takes the right to send the digest if the last one is `interval_ms` old.
-    async fn claim_digest(&self, now: i64, interval_ms: i64) -> StoreResult<bool>;
-    /// Alerted, still-open issues with failures since they were last mentioned,
-    /// and last mentioned (opening alert or digest) before `mentioned_before`.
-    async fn issues_for_digest(&self, mentioned_before: i64) -> StoreResult<Vec<Issue>>;
-    /// Records that a digest mentioned these issues at `now`.
-    async fn mark_digested(&self, ids: &[String], now: i64) -> StoreResult<()>;
-    /// `(failed, total)` attempts to a destination since `since`.
-    async fn destination_attempt_counts(
-        &self,
-        destination_id: &str,
-        since: i64,
-    ) -> StoreResult<(i64, i64)>;
-    /// Destinations the gateway disabled whose alert has not gone out.
-    async fn destinations_awaiting_disable_alert(&self) -> StoreResult<Vec<String>>;
-    async fn claim_disable_alert(&self, id: &str, now: i64) -> StoreResult<bool>;
-    async fn release_disable_alert(&self, id: &str) -> StoreResult<()>;
-
-    /// How many events match (`body_filter` aside, which needs the bodies).
-    async fn count_events(&self, f: &EventFilter) -> StoreResult<i64>;
-    /// Up to `limit` matching events after `after` (by id, ascending).
-    async fn events_after(
-        &self,
-        f: &EventFilter,
-        after: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<Event>>;
-    /// Queues these events for an attempt now (trigger `BULK_RETRY`) unless an
-    /// attempt is under way, or their transformation failed (a retry would send
-    /// the untransformed request; retry the request instead). Returns how many
-    /// were queued.
-    async fn requeue_events(&self, ids: &[String], now: i64) -> StoreResult<u64>;
-    async fn insert_bulk_retry(&self, b: &BulkRetry) -> StoreResult<()>;
-    async fn get_bulk_retry(&self, id: &str) -> StoreResult<Option<BulkRetry>>;
-    async fn list_bulk_retries(&self, page: &PageQuery) -> StoreResult<Page<BulkRetry>>;
-    /// Takes the next step of an unfinished bulk retry, until `lease_until`.
-    async fn claim_bulk_step(&self, now: i64, lease_until: i64) -> StoreResult<Option<BulkRetry>>;
-    /// Records a step's progress (and completion) if the step's lease still holds.
-    async fn save_bulk_progress(&self, b: &BulkRetry, lease_until: i64) -> StoreResult<bool>;
-    async fn cancel_bulk_retry(&self, id: &str, now: i64) -> StoreResult<Option<BulkRetry>>;
-}
+use crate::model::{AttemptTrigger, DestinationBacklog, DestinationResults, Event, EventStatus};
 
 const ISSUE_COLS: &str = "id, type, fingerprint, status, connection_id, destination_id, \
      response_status, error_code, event_count, opened_count, final_count, reference_event_id, \
@@ -237,7 +106,7 @@ fn issue_filters(q: &mut Query, f: &IssueFilter) {
     }
 }
 
-impl SqlStore {
+impl Store {
     async fn issues_where(&self, cond: &str) -> StoreResult<Vec<Issue>> {
         let q = Query::new(&format!(
             "SELECT {ISSUE_COLS} FROM issues WHERE {cond} ORDER BY id"
@@ -318,9 +187,10 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
-impl OpsStore for SqlStore {
-    async fn record_failures(&self, failures: &[Failure], now: i64) -> StoreResult<Vec<Issue>> {
+impl Store {
+    /// Groups failures into issues (opening resolved or dismissed ones again) and
+    /// links each failed event to its issue. Returns the issues touched.
+    pub async fn record_failures(&self, failures: &[Failure], now: i64) -> StoreResult<Vec<Issue>> {
         let mut touched: Vec<String> = Vec::new();
         let mut tx = self.write.begin().await?;
         for f in failures {
@@ -395,7 +265,9 @@ impl OpsStore for SqlStore {
         self.issues_by_ids(&touched).await
     }
 
-    async fn resolve_delivery_issues(
+    /// Resolves the open delivery issues of these connections (deliveries on them
+    /// succeed again). Returns the issues resolved.
+    pub async fn resolve_delivery_issues(
         &self,
         connection_ids: &[String],
         now: i64,
@@ -434,7 +306,8 @@ impl OpsStore for SqlStore {
         self.issues_by_ids(&ids).await
     }
 
-    async fn resolve_issue_by_fingerprint(&self, fingerprint: &str, now: i64) -> StoreResult<bool> {
+    /// Resolves an open issue by fingerprint (backpressure that went away).
+    pub async fn resolve_issue_by_fingerprint(&self, fingerprint: &str, now: i64) -> StoreResult<bool> {
         let mut q = Query::new("UPDATE issues SET status = 'RESOLVED', resolved_at = ");
         q.bind(now)
             .push(", auto_resolved_at = ")
@@ -446,23 +319,24 @@ impl OpsStore for SqlStore {
         Ok(self.execute(q).await? > 0)
     }
 
-    async fn get_issue(&self, id: &str) -> StoreResult<Option<Issue>> {
+    pub async fn get_issue(&self, id: &str) -> StoreResult<Option<Issue>> {
         self.get_one(ISSUE_COLS, "issues", "id", id, issue).await
     }
 
-    async fn list_issues(&self, f: &IssueFilter, page: &PageQuery) -> StoreResult<Page<Issue>> {
+    pub async fn list_issues(&self, f: &IssueFilter, page: &PageQuery) -> StoreResult<Page<Issue>> {
         let filters = |q: &mut Query| issue_filters(q, f);
         self.list(ISSUE_COLS, "issues", &filters, page, issue, |i| &i.id)
             .await
     }
 
-    async fn count_issues(&self, f: &IssueFilter) -> StoreResult<i64> {
+    pub async fn count_issues(&self, f: &IssueFilter) -> StoreResult<i64> {
         let mut q = Query::new("SELECT COUNT(*) AS n FROM issues WHERE 1 = 1");
         issue_filters(&mut q, f);
         self.count_rows(q).await
     }
 
-    async fn set_issue_status(
+    /// Sets the status by hand; `RESOLVED` records when.
+    pub async fn set_issue_status(
         &self,
         id: &str,
         status: IssueStatus,
@@ -484,7 +358,8 @@ impl OpsStore for SqlStore {
         self.get_issue(id).await
     }
 
-    async fn dismiss_issue(&self, id: &str, now: i64) -> StoreResult<Option<Issue>> {
+    /// Dismisses (Hookdeck's DELETE): hidden until it happens again.
+    pub async fn dismiss_issue(&self, id: &str, now: i64) -> StoreResult<Option<Issue>> {
         let mut q = Query::new("UPDATE issues SET dismissed_at = ");
         q.bind(now)
             .push(", updated_at = ")
@@ -495,7 +370,10 @@ impl OpsStore for SqlStore {
         self.get_issue(id).await
     }
 
-    async fn record_destination_results(
+    /// Counts consecutive failures per destination and disables those past their
+    /// threshold (`default_after` when the destination sets none; 0 = never).
+    /// Returns the ids disabled by this call.
+    pub async fn record_destination_results(
         &self,
         results: &[DestinationResults],
         default_after: i64,
@@ -570,7 +448,8 @@ impl OpsStore for SqlStore {
         Ok(disabled)
     }
 
-    async fn reset_destination_health(&self, id: &str) -> StoreResult<()> {
+    /// Forgets a destination's failure streak and auto-disable reason (on enable).
+    pub async fn reset_destination_health(&self, id: &str) -> StoreResult<()> {
         let mut q = Query::new(
             "UPDATE destinations SET consecutive_failures = 0, disabled_reason = NULL, \
              disable_alerted_at = NULL WHERE id = ",
@@ -580,7 +459,11 @@ impl OpsStore for SqlStore {
         Ok(())
     }
 
-    async fn hold_and_release(&self, now: i64) -> StoreResult<(u64, u64)> {
+    /// Marks pending events of disabled destinations and paused connections HOLD,
+    /// and puts held events whose destination and connection are active again
+    /// back in the queue, due in creation order (oldest first). Returns
+    /// `(held, released)`.
+    pub async fn hold_and_release(&self, now: i64) -> StoreResult<(u64, u64)> {
         // Most of the time nothing is disabled or paused: skip the scan of the
         // pending events then (this runs every poll interval).
         let q = Query::new(
@@ -602,7 +485,7 @@ impl OpsStore for SqlStore {
         Ok((held, released))
     }
 
-    async fn backlogs(&self) -> StoreResult<Vec<DestinationBacklog>> {
+    pub async fn backlogs(&self) -> StoreResult<Vec<DestinationBacklog>> {
         let mut q = Query::new(
             "SELECT destination_id, \
              SUM(CASE WHEN status IN ('QUEUED', 'SCHEDULED') THEN 1 ELSE 0 END) AS pending, \
@@ -630,7 +513,7 @@ impl OpsStore for SqlStore {
             .collect()
     }
 
-    async fn insert_trigger(&self, t: &IssueTrigger) -> StoreResult<()> {
+    pub async fn insert_trigger(&self, t: &IssueTrigger) -> StoreResult<()> {
         let mut q = Query::new(&format!(
             "INSERT INTO issue_triggers ({TRIGGER_COLS}) VALUES "
         ));
@@ -643,23 +526,23 @@ impl OpsStore for SqlStore {
         Ok(())
     }
 
-    async fn update_trigger(&self, t: &IssueTrigger) -> StoreResult<()> {
+    pub async fn update_trigger(&self, t: &IssueTrigger) -> StoreResult<()> {
         let q = update_all("issue_triggers", TRIGGER_COLS, |q| trigger_values(q, t))?;
         self.execute(q).await?;
         Ok(())
     }
 
-    async fn get_trigger(&self, id: &str) -> StoreResult<Option<IssueTrigger>> {
+    pub async fn get_trigger(&self, id: &str) -> StoreResult<Option<IssueTrigger>> {
         self.get_one(TRIGGER_COLS, "issue_triggers", "id", id, trigger)
             .await
     }
 
-    async fn find_trigger_by_name(&self, name: &str) -> StoreResult<Option<IssueTrigger>> {
+    pub async fn find_trigger_by_name(&self, name: &str) -> StoreResult<Option<IssueTrigger>> {
         self.get_one(TRIGGER_COLS, "issue_triggers", "name", name, trigger)
             .await
     }
 
-    async fn list_triggers(&self) -> StoreResult<Vec<IssueTrigger>> {
+    pub async fn list_triggers(&self) -> StoreResult<Vec<IssueTrigger>> {
         let q = Query::new(&format!(
             "SELECT {TRIGGER_COLS} FROM issue_triggers ORDER BY id"
         ));
@@ -670,18 +553,20 @@ impl OpsStore for SqlStore {
             .collect()
     }
 
-    async fn delete_trigger(&self, id: &str) -> StoreResult<bool> {
+    pub async fn delete_trigger(&self, id: &str) -> StoreResult<bool> {
         let mut q = Query::new("DELETE FROM issue_triggers WHERE id = ");
         q.bind(id.to_owned());
         Ok(self.execute(q).await? > 0)
     }
 
-    async fn issues_awaiting_alert(&self) -> StoreResult<Vec<Issue>> {
+    /// Open issues whose opening alert has not gone out.
+    pub async fn issues_awaiting_alert(&self) -> StoreResult<Vec<Issue>> {
         self.issues_where("status = 'OPENED' AND alerted_at IS NULL AND dismissed_at IS NULL")
             .await
     }
 
-    async fn claim_issue_alert(&self, id: &str, now: i64) -> StoreResult<bool> {
+    /// Takes the right to send an issue's opening alert; false if another took it.
+    pub async fn claim_issue_alert(&self, id: &str, now: i64) -> StoreResult<bool> {
         let won = self.claim("issues", "alerted_at", id, now, "").await?;
         if won {
             let mut q = Query::new("UPDATE issues SET alerted_count = event_count WHERE id = ");
@@ -691,18 +576,20 @@ impl OpsStore for SqlStore {
         Ok(won)
     }
 
-    async fn release_issue_alert(&self, id: &str) -> StoreResult<()> {
+    /// Gives the right back after a failed send, so the next round tries again.
+    pub async fn release_issue_alert(&self, id: &str) -> StoreResult<()> {
         self.unset("issues", "alerted_at", id).await
     }
 
-    async fn issues_awaiting_recovery(&self) -> StoreResult<Vec<Issue>> {
+    /// Resolved issues whose opening was alerted and whose recovery was not.
+    pub async fn issues_awaiting_recovery(&self) -> StoreResult<Vec<Issue>> {
         self.issues_where(
             "status = 'RESOLVED' AND alerted_at IS NOT NULL AND recovery_alerted_at IS NULL",
         )
         .await
     }
 
-    async fn claim_recovery_alert(&self, id: &str, now: i64) -> StoreResult<bool> {
+    pub async fn claim_recovery_alert(&self, id: &str, now: i64) -> StoreResult<bool> {
         self.claim(
             "issues",
             "recovery_alerted_at",
@@ -713,11 +600,12 @@ impl OpsStore for SqlStore {
         .await
     }
 
-    async fn release_recovery_alert(&self, id: &str) -> StoreResult<()> {
+    pub async fn release_recovery_alert(&self, id: &str) -> StoreResult<()> {
         self.unset("issues", "recovery_alerted_at", id).await
     }
 
-    async fn claim_digest(&self, now: i64, interval_ms: i64) -> StoreResult<bool> {
+    /// Takes the right to send the digest if the last one is `interval_ms` old.
+    pub async fn claim_digest(&self, now: i64, interval_ms: i64) -> StoreResult<bool> {
         let mut q = Query::new("UPDATE alert_digest SET sent_at = ");
         q.bind(now)
             .push(" WHERE id = 1 AND sent_at <= ")
@@ -725,7 +613,9 @@ impl OpsStore for SqlStore {
         Ok(self.execute(q).await? == 1)
     }
 
-    async fn issues_for_digest(&self, mentioned_before: i64) -> StoreResult<Vec<Issue>> {
+    /// Alerted, still-open issues with failures since they were last mentioned,
+    /// and last mentioned (opening alert or digest) before `mentioned_before`.
+    pub async fn issues_for_digest(&self, mentioned_before: i64) -> StoreResult<Vec<Issue>> {
         let mut q = Query::new(&format!(
             "SELECT {ISSUE_COLS} FROM issues WHERE status IN ('OPENED', 'ACKNOWLEDGED') \
              AND event_count > alerted_count AND dismissed_at IS NULL AND alerted_at <= "
@@ -738,7 +628,8 @@ impl OpsStore for SqlStore {
             .collect()
     }
 
-    async fn mark_digested(&self, ids: &[String], now: i64) -> StoreResult<()> {
+    /// Records that a digest mentioned these issues at `now`.
+    pub async fn mark_digested(&self, ids: &[String], now: i64) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -751,7 +642,8 @@ impl OpsStore for SqlStore {
         Ok(())
     }
 
-    async fn destination_attempt_counts(
+    /// `(failed, total)` attempts to a destination since `since`.
+    pub async fn destination_attempt_counts(
         &self,
         destination_id: &str,
         since: i64,
@@ -772,7 +664,8 @@ impl OpsStore for SqlStore {
         })
     }
 
-    async fn destinations_awaiting_disable_alert(&self) -> StoreResult<Vec<String>> {
+    /// Destinations the gateway disabled whose alert has not gone out.
+    pub async fn destinations_awaiting_disable_alert(&self) -> StoreResult<Vec<String>> {
         let q = Query::new(
             "SELECT id FROM destinations WHERE disabled_at IS NOT NULL \
              AND disabled_reason IS NOT NULL AND disable_alerted_at IS NULL ORDER BY id",
@@ -784,7 +677,7 @@ impl OpsStore for SqlStore {
             .collect()
     }
 
-    async fn claim_disable_alert(&self, id: &str, now: i64) -> StoreResult<bool> {
+    pub async fn claim_disable_alert(&self, id: &str, now: i64) -> StoreResult<bool> {
         self.claim(
             "destinations",
             "disable_alerted_at",
@@ -795,17 +688,19 @@ impl OpsStore for SqlStore {
         .await
     }
 
-    async fn release_disable_alert(&self, id: &str) -> StoreResult<()> {
+    pub async fn release_disable_alert(&self, id: &str) -> StoreResult<()> {
         self.unset("destinations", "disable_alerted_at", id).await
     }
 
-    async fn count_events(&self, f: &EventFilter) -> StoreResult<i64> {
+    /// How many events match (`body_filter` aside, which needs the bodies).
+    pub async fn count_events(&self, f: &EventFilter) -> StoreResult<i64> {
         let mut q = Query::new("SELECT COUNT(*) AS n FROM events WHERE 1 = 1");
         event_eq_filters(&mut q, f);
         self.count_rows(q).await
     }
 
-    async fn events_after(
+    /// Up to `limit` matching events after `after` (by id, ascending).
+    pub async fn events_after(
         &self,
         f: &EventFilter,
         after: Option<&str>,
@@ -824,7 +719,11 @@ impl OpsStore for SqlStore {
             .collect()
     }
 
-    async fn requeue_events(&self, ids: &[String], now: i64) -> StoreResult<u64> {
+    /// Queues these events for an attempt now (trigger `BULK_RETRY`) unless an
+    /// attempt is under way, or their transformation failed (a retry would send
+    /// the untransformed request; retry the request instead). Returns how many
+    /// were queued.
+    pub async fn requeue_events(&self, ids: &[String], now: i64) -> StoreResult<u64> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -843,7 +742,7 @@ impl OpsStore for SqlStore {
         self.execute(q).await
     }
 
-    async fn insert_bulk_retry(&self, b: &BulkRetry) -> StoreResult<()> {
+    pub async fn insert_bulk_retry(&self, b: &BulkRetry) -> StoreResult<()> {
         let mut q = Query::new(&format!("INSERT INTO bulk_retries ({BULK_COLS}) VALUES "));
         q.values([b], |r, b| {
             r.bind(b.id.clone())
@@ -863,18 +762,19 @@ impl OpsStore for SqlStore {
         Ok(())
     }
 
-    async fn get_bulk_retry(&self, id: &str) -> StoreResult<Option<BulkRetry>> {
+    pub async fn get_bulk_retry(&self, id: &str) -> StoreResult<Option<BulkRetry>> {
         self.get_one(BULK_COLS, "bulk_retries", "id", id, bulk)
             .await
     }
 
-    async fn list_bulk_retries(&self, page: &PageQuery) -> StoreResult<Page<BulkRetry>> {
+    pub async fn list_bulk_retries(&self, page: &PageQuery) -> StoreResult<Page<BulkRetry>> {
         let filters = |_: &mut Query| {};
         self.list(BULK_COLS, "bulk_retries", &filters, page, bulk, |b| &b.id)
             .await
     }
 
-    async fn claim_bulk_step(&self, now: i64, lease_until: i64) -> StoreResult<Option<BulkRetry>> {
+    /// Takes the next step of an unfinished bulk retry, until `lease_until`.
+    pub async fn claim_bulk_step(&self, now: i64, lease_until: i64) -> StoreResult<Option<BulkRetry>> {
         let q = Query::new(
             "SELECT id FROM bulk_retries WHERE completed_at IS NULL AND cancelled_at IS NULL \
              ORDER BY id",
@@ -903,7 +803,8 @@ impl OpsStore for SqlStore {
         Ok(None)
     }
 
-    async fn save_bulk_progress(&self, b: &BulkRetry, lease_until: i64) -> StoreResult<bool> {
+    /// Records a step's progress (and completion) if the step's lease still holds.
+    pub async fn save_bulk_progress(&self, b: &BulkRetry, lease_until: i64) -> StoreResult<bool> {
         let mut q = Query::new("UPDATE bulk_retries SET processed_count = ");
         q.bind(b.processed_count)
             .push(", retried_count = ")
@@ -921,7 +822,7 @@ impl OpsStore for SqlStore {
         Ok(self.execute(q).await? == 1)
     }
 
-    async fn cancel_bulk_retry(&self, id: &str, now: i64) -> StoreResult<Option<BulkRetry>> {
+    pub async fn cancel_bulk_retry(&self, id: &str, now: i64) -> StoreResult<Option<BulkRetry>> {
         let mut q = Query::new("UPDATE bulk_retries SET cancelled_at = ");
         q.bind(now)
             .push(", updated_at = ")

@@ -6,10 +6,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
@@ -17,7 +15,7 @@ use sqlx::{AnyPool, Executor, Row};
 use super::query::Query;
 use super::rows::{self, *};
 use super::*;
-use crate::model::{AttemptTrigger, EventStatus};
+use crate::model::{AttemptTrigger, EventStatus, PreparedRoute, RouteResult};
 
 mod transformations;
 
@@ -63,19 +61,9 @@ fn routed_requests<'a>(
     })
 }
 
-/// How SQLite syncs commits (`PRAGMA synchronous`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SqliteSync {
-    /// fsync on every commit: a commit survives power loss.
-    Full,
-    /// fsync at checkpoints: a commit survives a process crash, the last ones may
-    /// be lost on power loss.
-    Normal,
-}
 
 #[derive(Clone)]
-pub struct SqlStore {
+pub struct Store {
     pub(super) write: AnyPool,
     pub(super) read: AnyPool,
     pub(super) dialect: Dialect,
@@ -91,7 +79,7 @@ fn to_sqlx_sqlite_url(url: &str) -> String {
     }
 }
 
-impl SqlStore {
+impl Store {
     /// Connects and migrates. `sqlite://PATH` or `postgres://…`.
     pub async fn connect(url: &str, sqlite_sync: SqliteSync) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
@@ -100,7 +88,7 @@ impl SqlStore {
         let store = match dialect {
             Dialect::Sqlite => {
                 let url = to_sqlx_sqlite_url(url);
-                let sync = sqlite_sync.pragma();
+                let sync = sqlite_pragma(sqlite_sync);
                 let opts = move || {
                     AnyPoolOptions::new().after_connect(move |conn, _| {
                         Box::pin(async move {
@@ -123,7 +111,7 @@ impl SqlStore {
                     .execute(&write)
                     .await?;
                 let read = opts().max_connections(4).connect(&url).await?;
-                SqlStore {
+                Store {
                     write,
                     read,
                     dialect,
@@ -137,7 +125,7 @@ impl SqlStore {
                     .connect(url)
                     .await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                SqlStore {
+                Store {
                     write: pool.clone(),
                     read: pool,
                     dialect,
@@ -150,7 +138,7 @@ impl SqlStore {
 
     /// The SQLite url for a database file in `data_dir`.
     pub fn sqlite_url_in(data_dir: &Path) -> String {
-        format!("sqlite://{}", data_dir.join("hookyard.db").display())
+        crate::config::sqlite_url_in(data_dir)
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -356,7 +344,7 @@ impl SqlStore {
         durability: Durability,
     ) -> StoreResult<Vec<AnyRow>> {
         let (sql, args) = script.build()?;
-        let restore = self.sqlite_sync.pragma();
+        let restore = sqlite_pragma(self.sqlite_sync);
         let sql = match durability {
             Durability::Acknowledged => sql,
             Durability::Bookkeeping => {
@@ -534,7 +522,7 @@ pub(super) enum Durability {
     Bookkeeping,
 }
 
-/// A writer connection running a [`SqlStore::sqlite_script`]. Dropped before
+/// A writer connection running a [`Store::sqlite_script`]. Dropped before
 /// [`ScriptConn::release`] (the caller's future cancelled mid-script, or a failed
 /// ROLLBACK) it closes the connection instead of returning it to the pool, as it
 /// may still be inside the script's transaction.
@@ -559,7 +547,7 @@ impl Drop for ScriptConn {
 /// for a connection deleted meanwhile could never be delivered or failed. With
 /// `only_new_requests`, rows whose request is already stored are left out too
 /// (`NOT EXISTS`, for a script that runs it before inserting the requests; see
-/// [`SqlStore::insert_requests_sqlite`]).
+/// [`Store::insert_requests_sqlite`]).
 fn push_events_insert(
     q: &mut Query,
     rows: &[EventRow<'_>],
@@ -884,9 +872,8 @@ pub(super) fn push_event_filters(q: &mut Query, f: &EventFilter) {
     }
 }
 
-#[async_trait]
-impl Store for SqlStore {
-    async fn insert_source(&self, s: &Source) -> StoreResult<()> {
+impl Store {
+    pub async fn insert_source(&self, s: &Source) -> StoreResult<()> {
         let (sql, args) = source_insert(s)?;
         sqlx::query_with(&sql, args)
             .execute(&self.write)
@@ -895,23 +882,23 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn update_source(&self, s: &Source) -> StoreResult<()> {
+    pub async fn update_source(&self, s: &Source) -> StoreResult<()> {
         let q = update_all("sources", SOURCE_COLS, |q| source_values(q, s))?;
         self.execute(q).await?;
         Ok(())
     }
 
-    async fn get_source(&self, id: &str) -> StoreResult<Option<Source>> {
+    pub async fn get_source(&self, id: &str) -> StoreResult<Option<Source>> {
         self.get_one(SOURCE_COLS, "sources", "id", id, rows::source)
             .await
     }
 
-    async fn find_source_by_name(&self, name: &str) -> StoreResult<Option<Source>> {
+    pub async fn find_source_by_name(&self, name: &str) -> StoreResult<Option<Source>> {
         self.get_one(SOURCE_COLS, "sources", "name", name, rows::source)
             .await
     }
 
-    async fn list_sources(&self, f: &SourceFilter, page: &PageQuery) -> StoreResult<Page<Source>> {
+    pub async fn list_sources(&self, f: &SourceFilter, page: &PageQuery) -> StoreResult<Page<Source>> {
         let filters = |q: &mut Query| {
             q.and_eq("id", &f.id)
                 .and_eq("name", &f.name)
@@ -923,12 +910,14 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn delete_source(&self, id: &str) -> StoreResult<bool> {
+    /// Deletes the source and its connections (their pending events end as
+    /// FAILED, `CANCELLED`).
+    pub async fn delete_source(&self, id: &str) -> StoreResult<bool> {
         self.delete_with_connections("sources", "source_id", id)
             .await
     }
 
-    async fn insert_destination(&self, d: &Destination) -> StoreResult<()> {
+    pub async fn insert_destination(&self, d: &Destination) -> StoreResult<()> {
         let (sql, args) = destination_insert(d)?;
         sqlx::query_with(&sql, args)
             .execute(&self.write)
@@ -937,7 +926,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn update_destination(&self, d: &Destination) -> StoreResult<()> {
+    pub async fn update_destination(&self, d: &Destination) -> StoreResult<()> {
         let q = update_all("destinations", DESTINATION_COLS, |q| {
             destination_values(q, d)
         })?;
@@ -945,7 +934,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn get_destination(&self, id: &str) -> StoreResult<Option<Destination>> {
+    pub async fn get_destination(&self, id: &str) -> StoreResult<Option<Destination>> {
         self.get_one(
             DESTINATION_COLS,
             "destinations",
@@ -956,7 +945,7 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn find_destination_by_name(&self, name: &str) -> StoreResult<Option<Destination>> {
+    pub async fn find_destination_by_name(&self, name: &str) -> StoreResult<Option<Destination>> {
         self.get_one(
             DESTINATION_COLS,
             "destinations",
@@ -967,7 +956,7 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn list_destinations(
+    pub async fn list_destinations(
         &self,
         f: &DestinationFilter,
         page: &PageQuery,
@@ -989,12 +978,16 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn delete_destination(&self, id: &str) -> StoreResult<bool> {
+    /// Deletes the destination and its connections (their pending events end as
+    /// FAILED, `CANCELLED`).
+    pub async fn delete_destination(&self, id: &str) -> StoreResult<bool> {
         self.delete_with_connections("destinations", "destination_id", id)
             .await
     }
 
-    async fn insert_connection(
+    /// Creates a connection, and the source / destination given inline with it, in
+    /// one transaction (so a failed connection leaves no half-made source behind).
+    pub async fn insert_connection(
         &self,
         c: &Connection,
         new_source: Option<&Source>,
@@ -1006,7 +999,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn update_connection(&self, c: &Connection) -> StoreResult<()> {
+    pub async fn update_connection(&self, c: &Connection) -> StoreResult<()> {
         let rules = to_json(&c.rules)?;
         let mut q = Query::new("UPDATE connections SET name = ");
         q.bind(c.name.clone())
@@ -1026,12 +1019,12 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn get_connection(&self, id: &str) -> StoreResult<Option<Connection>> {
+    pub async fn get_connection(&self, id: &str) -> StoreResult<Option<Connection>> {
         self.get_one(CONNECTION_COLS, "connections", "id", id, rows::connection)
             .await
     }
 
-    async fn list_connections(
+    pub async fn list_connections(
         &self,
         f: &ConnectionFilter,
         page: &PageQuery,
@@ -1055,7 +1048,7 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn connections_of_source(&self, source_id: &str) -> StoreResult<Vec<Connection>> {
+    pub async fn connections_of_source(&self, source_id: &str) -> StoreResult<Vec<Connection>> {
         let mut q = Query::new(&format!(
             "SELECT {CONNECTION_COLS} FROM connections WHERE source_id = "
         ));
@@ -1067,14 +1060,17 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn delete_connection(&self, id: &str) -> StoreResult<bool> {
+    /// Deletes the connection; its pending events end as FAILED, `CANCELLED`.
+    pub async fn delete_connection(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
         let n = Self::delete_connections_tx(&mut tx, "id", id).await?;
         tx.commit().await?;
         Ok(n > 0)
     }
 
-    async fn insert_requests(&self, reqs: &[NewRequest], now: i64) -> StoreResult<Vec<String>> {
+    /// Stores requests in one transaction, idempotent on the envelope id. Returns
+    /// the ids that were new (a redelivered id is skipped, not an error).
+    pub async fn insert_requests(&self, reqs: &[NewRequest], now: i64) -> StoreResult<Vec<String>> {
         // The same id twice in one batch (an edge redelivery racing the original)
         // would pass the "request not stored yet" checks twice and double its
         // events: keep the first.
@@ -1086,8 +1082,17 @@ impl Store for SqlStore {
                 .filter(|r| seen.insert(r.envelope.id.as_str()))
                 .cloned()
                 .collect();
-            return self.insert_requests(&unique, now).await;
+            return self.insert_unique_requests(&unique, now).await;
         }
+        self.insert_unique_requests(reqs, now).await
+    }
+
+    /// [`Store::insert_requests`] of requests whose ids are all different.
+    async fn insert_unique_requests(
+        &self,
+        reqs: &[NewRequest],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
         if self.dialect == Dialect::Sqlite {
             return self.insert_requests_sqlite(reqs, now).await;
         }
@@ -1115,7 +1120,7 @@ impl Store for SqlStore {
         Ok(inserted)
     }
 
-    async fn get_request(&self, id: &str, with_body: bool) -> StoreResult<Option<RequestRecord>> {
+    pub async fn get_request(&self, id: &str, with_body: bool) -> StoreResult<Option<RequestRecord>> {
         let cols = if with_body {
             format!("{REQUEST_COLS}, body")
         } else {
@@ -1129,7 +1134,7 @@ impl Store for SqlStore {
             .transpose()
     }
 
-    async fn list_requests(
+    pub async fn list_requests(
         &self,
         f: &RequestFilter,
         page: &PageQuery,
@@ -1150,7 +1155,7 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn ignored_events_of_request(&self, request_id: &str) -> StoreResult<Vec<IgnoredEvent>> {
+    pub async fn ignored_events_of_request(&self, request_id: &str) -> StoreResult<Vec<IgnoredEvent>> {
         let mut q = Query::new(&format!(
             "SELECT {IGNORED_COLS} FROM ignored_events WHERE request_id = "
         ));
@@ -1162,86 +1167,28 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn route_pending(
-        &self,
-        limit: i64,
-        now: i64,
-        route: &RouteFn<'_>,
-    ) -> StoreResult<(usize, usize)> {
-        let mut tx = self.write.begin().await?;
-        let mut q = Query::new(&format!(
-            "SELECT {REQUEST_COLS}, body FROM requests r WHERE routed = 0 ORDER BY id LIMIT "
-        ));
-        q.bind(limit);
-        q.push(&self.dialect.skip_locked("r"));
-        let (sql, args) = q.build()?;
-        let pending = sqlx::query_with(&sql, args)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| rows::request(r, true))
-            .collect::<StoreResult<Vec<_>>>()?;
-        if pending.is_empty() {
-            tx.rollback().await?;
-            return Ok((0, 0));
-        }
-
-        let source_ids: BTreeSet<&str> = pending.iter().map(|r| r.source_id.as_str()).collect();
-        let mut q = Query::new(&format!(
-            "SELECT {CONNECTION_COLS} FROM connections WHERE source_id IN "
-        ));
-        q.bind_list(source_ids.iter().map(|s| s.to_string()));
-        q.push(" ORDER BY id");
-        let (sql, args) = q.build()?;
-        let mut by_source: HashMap<String, Vec<Connection>> = HashMap::new();
-        for row in sqlx::query_with(&sql, args).fetch_all(&mut *tx).await? {
-            let c = rows::connection(&row)?;
-            by_source.entry(c.source_id.clone()).or_default().push(c);
-        }
-
-        let results: Vec<RouteResult> = pending
-            .iter()
-            .map(|req| {
-                let conns = by_source
-                    .get(&req.source_id)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                route(req, conns)
-            })
-            .collect();
-        let routed: Vec<(&str, &str, &RouteResult)> = pending
-            .iter()
-            .zip(&results)
-            .map(|(req, r)| (req.id.as_str(), req.source_id.as_str(), r))
-            .collect();
-        let events_created = Self::store_routes_tx(self.dialect, &mut tx, &routed, now).await?;
-        tx.commit().await?;
-        Ok((pending.len(), events_created))
-    }
-
-    async fn add_events(
-        &self,
-        request_id: &str,
-        source_id: &str,
-        events: &[NewEvent],
-        now: i64,
-    ) -> StoreResult<Vec<Event>> {
+    /// Adds the events of `route` to an already routed request (a manual request
+    /// retry), with their transformed requests, failed transformations and
+    /// executions, in one transaction.
+    pub async fn add_events(&self, route: &PreparedRoute, now: i64) -> StoreResult<Vec<Event>> {
+        let events = &route.route.events;
         let mut tx = self.write.begin().await?;
         let rows: Vec<EventRow<'_>> = events
             .iter()
             .map(|event| EventRow {
-                request_id,
-                source_id,
+                request_id: &route.request_id,
+                source_id: &route.source_id,
                 event,
             })
             .collect();
         Self::insert_events_tx(self.dialect, &mut tx, &rows, now).await?;
+        Self::write_route_extras_tx(&mut tx, &[route]).await?;
         let mut q = Query::new("UPDATE requests SET events_count = events_count + ");
         q.bind(events.len() as i64)
             .push(", updated_at = ")
             .bind(now)
             .push(" WHERE id = ")
-            .bind(request_id.to_owned());
+            .bind(route.request_id.clone());
         let (sql, args) = q.build()?;
         sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -1249,12 +1196,12 @@ impl Store for SqlStore {
         self.events_by_ids(&ids).await
     }
 
-    async fn get_event(&self, id: &str) -> StoreResult<Option<Event>> {
+    pub async fn get_event(&self, id: &str) -> StoreResult<Option<Event>> {
         self.get_one(EVENT_COLS, "events", "id", id, rows::event)
             .await
     }
 
-    async fn list_events(&self, f: &EventFilter, page: &PageQuery) -> StoreResult<Page<Event>> {
+    pub async fn list_events(&self, f: &EventFilter, page: &PageQuery) -> StoreResult<Page<Event>> {
         let filters = |q: &mut Query| {
             q.and_eq("id", &f.id)
                 .and_eq("connection_id", &f.connection_id)
@@ -1267,7 +1214,8 @@ impl Store for SqlStore {
             .await
     }
 
-    async fn retry_event(&self, id: &str, now: i64) -> StoreResult<RetryOutcome> {
+    /// Queues the event for a manual attempt now, unless an attempt is under way.
+    pub async fn retry_event(&self, id: &str, now: i64) -> StoreResult<RetryOutcome> {
         let mut q = Query::new("UPDATE events SET status = ");
         q.bind(EventStatus::Queued.as_str())
             .push(", next_attempt_at = ")
@@ -1297,7 +1245,10 @@ impl Store for SqlStore {
         })
     }
 
-    async fn lease_due_events_in(
+    /// [`Store::lease_due_events`] for some destinations only. Each event comes
+    /// with the request it delivers: its transformed request where routing stored
+    /// one, else the request as received.
+    pub async fn lease_due_events_in(
         &self,
         now: i64,
         limit: i64,
@@ -1357,21 +1308,47 @@ impl Store for SqlStore {
             let r = rows::request(&row, true)?;
             requests.insert(r.id.clone(), r);
         }
+        // An error here fails the lease round (the leases lapse and the events
+        // come back): delivering the original of an event that was transformed
+        // would send what the user asked to rewrite.
+        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+        let mut transformed = self.transformed_requests(&ids).await?;
         events
             .into_iter()
             .map(|event| {
-                let request = requests.get(&event.request_id).cloned().ok_or_else(|| {
+                let mut request = requests.get(&event.request_id).cloned().ok_or_else(|| {
                     StoreError::Corrupt(format!(
                         "event {} refers to missing request {}",
                         event.id, event.request_id
                     ))
                 })?;
+                if let Some(t) = transformed.remove(&event.id) {
+                    request.deliver_as(t);
+                }
                 Ok(DueEvent { event, request })
             })
             .collect()
     }
 
-    async fn release_leases(&self, ids: &[String], lease_until: i64) -> StoreResult<()> {
+    /// The request `event` delivers, as the API shows it: its transformed request
+    /// when it has one, else the request as received.
+    pub async fn delivered_request(&self, event: &Event) -> StoreResult<Option<RequestRecord>> {
+        let Some(mut req) = self.get_request(&event.request_id, true).await? else {
+            return Ok(None);
+        };
+        if let Some(t) = self
+            .transformed_requests(std::slice::from_ref(&event.id))
+            .await?
+            .remove(&event.id)
+        {
+            req.deliver_as(t);
+        }
+        Ok(Some(req))
+    }
+
+    /// Gives leased events back without an attempt (the destination's limit said
+    /// not now): they stay due, in their place in the queue.
+    pub async fn release_leases(&self, ids: &[String], lease_until: i64) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -1386,7 +1363,8 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn limited_destinations(&self) -> StoreResult<Vec<Destination>> {
+    /// Active destinations with a rate or concurrency limit.
+    pub async fn limited_destinations(&self) -> StoreResult<Vec<Destination>> {
         let q = Query::new(&format!(
             "SELECT {DESTINATION_COLS} FROM destinations WHERE disabled_at IS NULL \
              AND (rate_limit IS NOT NULL OR max_concurrency IS NOT NULL) ORDER BY id"
@@ -1398,7 +1376,9 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn next_due_at(&self, now: i64) -> StoreResult<Option<i64>> {
+    /// When the earliest pending event that is not being delivered becomes due, if
+    /// any (for the dispatcher's sleep).
+    pub async fn next_due_at(&self, now: i64) -> StoreResult<Option<i64>> {
         // The same conditions as leasing: events being delivered right now, or whose
         // connection is paused or destination disabled, are not "due" (counting
         // them would wake the dispatcher in a loop with nothing to lease).
@@ -1417,7 +1397,8 @@ impl Store for SqlStore {
         })
     }
 
-    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: i64) -> StoreResult<()> {
+    /// Records attempts and updates their events, in one transaction.
+    pub async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: i64) -> StoreResult<()> {
         if outcomes.is_empty() {
             return Ok(());
         }
@@ -1450,12 +1431,12 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn get_attempt(&self, id: &str) -> StoreResult<Option<Attempt>> {
+    pub async fn get_attempt(&self, id: &str) -> StoreResult<Option<Attempt>> {
         self.get_one(ATTEMPT_COLS, "attempts", "id", id, rows::attempt)
             .await
     }
 
-    async fn list_attempts(
+    pub async fn list_attempts(
         &self,
         f: &AttemptFilter,
         page: &PageQuery,
@@ -1474,27 +1455,25 @@ impl Store for SqlStore {
         )
         .await
     }
-}
 
-impl SqliteSync {
-    /// The statement that puts a connection in this mode.
-    fn pragma(self) -> &'static str {
-        match self {
-            SqliteSync::Full => "PRAGMA synchronous = FULL",
-            SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
-        }
+    /// Leases up to `limit` events that are due, not leased, and whose connection and
+    /// destination are active, until `lease_until`. Replicas never lease the same
+    /// event while a lease is valid.
+    pub async fn lease_due_events(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_until: i64,
+    ) -> StoreResult<Vec<DueEvent>> {
+        self.lease_due_events_in(now, limit, lease_until, &LeaseScope::All)
+            .await
     }
 }
 
-impl FromStr for SqliteSync {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "full" => Ok(SqliteSync::Full),
-            "normal" => Ok(SqliteSync::Normal),
-            other => Err(format!(
-                "unknown sqlite sync mode {other:?}: use full or normal"
-            )),
-        }
+/// The statement that puts a connection in `sync` mode.
+fn sqlite_pragma(sync: SqliteSync) -> &'static str {
+    match sync {
+        SqliteSync::Full => "PRAGMA synchronous = FULL",
+        SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
     }
 }

@@ -13,7 +13,8 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
 
 use super::bindings::TransformationPre;
-use super::invoke::{self, HttpRequest, Limits, Outcome, TransformError};
+use super::invoke::{self, Limits, Outcome, TransformError};
+use crate::model::HttpRequest;
 use super::sandbox::{self, GuestState};
 use crate::config::TransformConfig;
 

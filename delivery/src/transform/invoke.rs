@@ -4,28 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::hookyard::transform::types::Request as WitRequest;
 use super::bindings::TransformationPre;
-use super::sandbox::GuestState;
-
-/// The request a transformation reads and returns (what is delivered).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct HttpRequest {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub headers: Vec<(String, String)>,
-    /// Base64 in JSON.
-    #[serde(with = "b64")]
-    #[schema(value_type = String)]
-    pub body: Vec<u8>,
-}
+use super::sandbox::{GuestLimiter, GuestState};
+use crate::model::HttpRequest;
 
 impl HttpRequest {
     fn into_wit(self) -> WitRequest {
@@ -97,61 +84,6 @@ pub struct Outcome {
     pub result: Result<HttpRequest, TransformError>,
     pub logs: Vec<String>,
     pub duration: Duration,
-}
-
-/// [`StoreLimits`] that also remembers that it refused memory, so a refused
-/// `memory.grow` is reported as the memory cap rather than whatever the guest's
-/// allocator does next.
-pub struct GuestLimiter {
-    inner: StoreLimits,
-    cap: usize,
-    hit: bool,
-}
-
-impl GuestLimiter {
-    pub fn new(cap: usize) -> Self {
-        GuestLimiter {
-            inner: StoreLimitsBuilder::new().memory_size(cap).build(),
-            cap,
-            hit: false,
-        }
-    }
-}
-
-impl ResourceLimiter for GuestLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let ok = self.inner.memory_growing(current, desired, maximum)?;
-        if !ok {
-            self.hit = true;
-            // Trap now: the guest would only abort a little later.
-            wasmtime::bail!("memory cap of {} bytes reached", self.cap);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
-    }
-
-    fn instances(&self) -> usize {
-        self.inner.instances()
-    }
-    fn tables(&self) -> usize {
-        self.inner.tables()
-    }
-    fn memories(&self) -> usize {
-        self.inner.memories()
-    }
 }
 
 /// Runs `pre` once on `req`.
@@ -253,22 +185,4 @@ fn split_logs(bytes: &[u8]) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Bodies as base64 in JSON (they are bytes, not always UTF-8).
-mod b64 {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        STANDARD
-            .decode(s.as_bytes())
-            .map_err(serde::de::Error::custom)
-    }
 }

@@ -5,12 +5,11 @@
 //! filesystem, HTTP and anything else are refused with a message naming them.
 
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::Engine;
+use wasmtime::{Engine, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::invoke::GuestLimiter;
 
 /// Interfaces (without version) a component may import.
 const ALLOWED: &[&str] = &[
@@ -81,4 +80,59 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<GuestState>> {
     random::insecure::add_to_linker::<GuestState, WasiRandom>(&mut l, |t| t.wasi.random())?;
     random::insecure_seed::add_to_linker::<GuestState, WasiRandom>(&mut l, |t| t.wasi.random())?;
     Ok(l)
+}
+
+/// [`StoreLimits`] that also remembers that it refused memory, so a refused
+/// `memory.grow` is reported as the memory cap rather than whatever the guest's
+/// allocator does next.
+pub struct GuestLimiter {
+    inner: StoreLimits,
+    cap: usize,
+    pub(super) hit: bool,
+}
+
+impl GuestLimiter {
+    pub fn new(cap: usize) -> Self {
+        GuestLimiter {
+            inner: StoreLimitsBuilder::new().memory_size(cap).build(),
+            cap,
+            hit: false,
+        }
+    }
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.inner.memory_growing(current, desired, maximum)?;
+        if !ok {
+            self.hit = true;
+            // Trap now: the guest would only abort a little later.
+            wasmtime::bail!("memory cap of {} bytes reached", self.cap);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }

@@ -24,7 +24,7 @@ pub mod wasm;
 
 use std::sync::Arc;
 
-use hookyard::store::{SqlStore, SqliteSync, Store};
+use hookyard::store::{SqliteSync, Store};
 use tempfile::TempDir;
 
 /// Keeps a backend's database alive for the test; cleans it up when dropped.
@@ -37,7 +37,7 @@ pub enum Guard {
 pub struct Backend {
     /// `"sqlite"` or `"postgres"`.
     pub name: &'static str,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     /// The database url, to open more stores on the same database ("replicas").
     pub url: String,
     // Declared last so the store (and its pools) drop before the database goes.
@@ -49,10 +49,10 @@ impl Backend {
         self.name == "postgres"
     }
 
-    /// Another [`SqlStore`] on the same database, as a second replica would open.
-    pub async fn replica(&self) -> Arc<dyn Store> {
+    /// Another [`Store`] on the same database, as a second replica would open.
+    pub async fn replica(&self) -> Arc<Store> {
         Arc::new(
-            SqlStore::connect(&self.url, SqliteSync::Normal)
+            Store::connect(&self.url, SqliteSync::Normal)
                 .await
                 .unwrap_or_else(|e| panic!("cannot open a second {} store: {e}", self.name)),
         )
@@ -67,8 +67,8 @@ pub async fn backends() -> Vec<Backend> {
     let mut out = Vec::with_capacity(2);
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = SqlStore::sqlite_url_in(dir.path());
-    let store = SqlStore::connect(&url, SqliteSync::Normal)
+    let url = Store::sqlite_url_in(dir.path());
+    let store = Store::connect(&url, SqliteSync::Normal)
         .await
         .unwrap_or_else(|e| panic!("cannot open SQLite store {url}: {e}"));
     out.push(Backend {
@@ -80,7 +80,7 @@ pub async fn backends() -> Vec<Backend> {
 
     if let Some(db) = pg::TestDb::create().await {
         let url = db.url.clone();
-        let store = SqlStore::connect(&url, SqliteSync::Normal)
+        let store = Store::connect(&url, SqliteSync::Normal)
             .await
             .unwrap_or_else(|e| panic!("cannot open PostgreSQL store {url}: {e}"));
         out.push(Backend {

@@ -1,16 +1,14 @@
-//! [`TransformStore`] for [`SqlStore`].
+//! Transformations, their executions and the transformed requests events deliver.
 
 use std::collections::{BTreeSet, HashMap};
 
-use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::super::transformations::TransformStore;
 use super::*;
-use crate::transform::invoke::HttpRequest;
-use crate::transform::records::{
-    Execution, ExecutionFilter, PreparedRoute, Transformation, TransformationFilter,
+use crate::model::HttpRequest;
+use crate::model::{
+    Execution, ExecutionFilter, PreparedRoute, RouteResult, Transformation, TransformationFilter,
 };
 
 const TRANSFORMATION_COLS: &str = "id, name, module_hash, module_size, env, \
@@ -108,9 +106,8 @@ fn push_executions(q: &mut Query, chunk: &[&Execution]) -> StoreResult<()> {
     Ok(())
 }
 
-#[async_trait]
-impl TransformStore for SqlStore {
-    async fn insert_transformation(&self, t: &Transformation) -> StoreResult<()> {
+impl Store {
+    pub async fn insert_transformation(&self, t: &Transformation) -> StoreResult<()> {
         let mut q = Query::new(&format!(
             "INSERT INTO transformations ({TRANSFORMATION_WRITE_COLS}) VALUES "
         ));
@@ -119,7 +116,7 @@ impl TransformStore for SqlStore {
         Ok(())
     }
 
-    async fn update_transformation(&self, t: &Transformation) -> StoreResult<()> {
+    pub async fn update_transformation(&self, t: &Transformation) -> StoreResult<()> {
         let q = update_all("transformations", TRANSFORMATION_WRITE_COLS, |q| {
             transformation_values(q, t)
         })?;
@@ -127,7 +124,7 @@ impl TransformStore for SqlStore {
         Ok(())
     }
 
-    async fn get_transformation(
+    pub async fn get_transformation(
         &self,
         id: &str,
         with_module: bool,
@@ -144,7 +141,7 @@ impl TransformStore for SqlStore {
             .transpose()
     }
 
-    async fn find_transformation_by_name(&self, name: &str) -> StoreResult<Option<Transformation>> {
+    pub async fn find_transformation_by_name(&self, name: &str) -> StoreResult<Option<Transformation>> {
         self.get_one(
             TRANSFORMATION_COLS,
             "transformations",
@@ -155,7 +152,8 @@ impl TransformStore for SqlStore {
         .await
     }
 
-    async fn list_transformations(
+    /// Listed without their modules.
+    pub async fn list_transformations(
         &self,
         f: &TransformationFilter,
         page: &PageQuery,
@@ -174,14 +172,14 @@ impl TransformStore for SqlStore {
         .await
     }
 
-    async fn insert_execution(&self, e: &Execution) -> StoreResult<()> {
+    pub async fn insert_execution(&self, e: &Execution) -> StoreResult<()> {
         let mut q = Query::new("");
         push_executions(&mut q, &[e])?;
         self.execute(q).await?;
         Ok(())
     }
 
-    async fn get_execution(&self, id: &str) -> StoreResult<Option<Execution>> {
+    pub async fn get_execution(&self, id: &str) -> StoreResult<Option<Execution>> {
         self.get_one(
             EXECUTION_COLS,
             "transformation_executions",
@@ -192,7 +190,7 @@ impl TransformStore for SqlStore {
         .await
     }
 
-    async fn list_executions(
+    pub async fn list_executions(
         &self,
         f: &ExecutionFilter,
         page: &PageQuery,
@@ -217,7 +215,9 @@ impl TransformStore for SqlStore {
         .await
     }
 
-    async fn unrouted_requests(
+    /// Up to `limit` unrouted requests (with bodies), oldest first, and the
+    /// connections of their sources. Reads only: nothing is locked.
+    pub async fn unrouted_requests(
         &self,
         limit: i64,
     ) -> StoreResult<(Vec<RequestRecord>, HashMap<String, Vec<Connection>>)> {
@@ -248,7 +248,11 @@ impl TransformStore for SqlStore {
         Ok((pending, by_source))
     }
 
-    async fn store_prepared_routes(
+    /// Stores prepared routes in one transaction: for each request still
+    /// unrouted (another replica may have routed it meanwhile), its events,
+    /// ignored events, failed events, event data and executions. Returns how many
+    /// requests were routed and events created.
+    pub async fn store_prepared_routes(
         &self,
         routes: &[PreparedRoute],
         now: i64,
@@ -283,6 +287,18 @@ impl TransformStore for SqlStore {
             .collect();
         let events = Self::store_routes_tx(self.dialect, &mut tx, &routed, now).await?;
 
+        Self::write_route_extras_tx(&mut tx, &mine).await?;
+        tx.commit().await?;
+        Ok((mine.len(), events))
+    }
+
+    /// Writes what routing made besides events: the events whose transformation
+    /// failed (FAILED, `TRANSFORMATION_FAILED`), the transformed request each
+    /// event delivers, and the executions.
+    pub(crate) async fn write_route_extras_tx(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        mine: &[&PreparedRoute],
+    ) -> StoreResult<()> {
         let failed: Vec<String> = mine.iter().flat_map(|r| r.failed_events.clone()).collect();
         for chunk in failed.chunks(INSERT_CHUNK) {
             let mut q = Query::new("UPDATE events SET status = ");
@@ -290,7 +306,7 @@ impl TransformStore for SqlStore {
                 .push(", error_code = 'TRANSFORMATION_FAILED', next_attempt_at = NULL WHERE id IN ")
                 .bind_list(chunk.iter().cloned());
             let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
         }
         let data: Vec<(String, String)> = mine
             .iter()
@@ -304,20 +320,20 @@ impl TransformStore for SqlStore {
                 Ok(())
             })?;
             let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
         }
         let executions: Vec<&Execution> = mine.iter().flat_map(|r| &r.executions).collect();
         for chunk in executions.chunks(INSERT_CHUNK) {
             let mut q = Query::new("");
             push_executions(&mut q, chunk)?;
             let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
         }
-        tx.commit().await?;
-        Ok((mine.len(), events))
+        Ok(())
     }
 
-    async fn transformed_requests(
+    /// The transformed requests of those events that have one.
+    pub async fn transformed_requests(
         &self,
         event_ids: &[String],
     ) -> StoreResult<HashMap<String, HttpRequest>> {

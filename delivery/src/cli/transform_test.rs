@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use anyhow::Context as _;
 use similar::TextDiff;
 
-use super::invoke::HttpRequest;
-use super::Transforms;
-use crate::cli::TransformTestArgs;
+use super::args::TransformTestArgs;
+use crate::model::HttpRequest;
+use crate::transform::Transforms;
 use crate::config::{Config, Overrides};
 
 /// What the command prints, and whether the transformation succeeded.

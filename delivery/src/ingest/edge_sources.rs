@@ -49,7 +49,7 @@ pub fn edge_source(s: &Source) -> Result<EdgeSource, EdgeConfigError> {
 }
 
 /// Every source in the store, as the Worker's configuration.
-pub async fn edge_config(store: &dyn Store, cfg: &Config) -> Result<EdgeConfig, EdgeConfigError> {
+pub async fn edge_config(store: &Store, cfg: &Config) -> Result<EdgeConfig, EdgeConfigError> {
     let mut out = EdgeConfig {
         max_body_bytes: cfg.ingest.max_body_bytes as u64,
         disabled_source_status: cfg.ingest.disabled_source_status,

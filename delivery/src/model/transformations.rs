@@ -1,10 +1,9 @@
-//! Stored transformations and executions, and what routing with
-//! transformations hands the store to write.
+//! Transformations (user components) and their executions; the request a
+//! transformation reads and returns.
 
 use std::collections::BTreeMap;
 
-use super::invoke::HttpRequest;
-use crate::store::RouteResult;
+use serde::{Deserialize, Serialize};
 
 /// A transformation: a component (`module`, identified by `module_hash`) with its
 /// env map and optional limits of its own.
@@ -53,20 +52,6 @@ pub struct Execution {
     pub created_at: i64,
 }
 
-/// Routing of one request whose connections transform it, computed before the
-/// write transaction.
-#[derive(Debug, Clone, Default)]
-pub struct PreparedRoute {
-    pub request_id: String,
-    pub source_id: String,
-    pub route: RouteResult,
-    /// Events whose transformation failed: stored FAILED, `TRANSFORMATION_FAILED`.
-    pub failed_events: Vec<String>,
-    /// The transformed request each event delivers.
-    pub event_data: Vec<(String, HttpRequest)>,
-    pub executions: Vec<Execution>,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct TransformationFilter {
     pub id: Option<String>,
@@ -81,4 +66,35 @@ pub struct ExecutionFilter {
     pub connection_id: Option<String>,
     /// `Some(false)`: only failed executions.
     pub ok: Option<bool>,
+}
+
+/// The request a transformation reads and returns (what is delivered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    /// Base64 in JSON.
+    #[serde(with = "b64")]
+    #[schema(value_type = String)]
+    pub body: Vec<u8>,
+}
+
+/// Bodies as base64 in JSON (they are bytes, not always UTF-8).
+mod b64 {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD
+            .decode(s.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
 }

@@ -20,7 +20,7 @@ use hookyard_core::edge::{
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::model::{NewRequest, RejectionCause};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Header added to envelopes that came through the dead-letter queue, so the
 /// operator (and the destination) can tell they arrived late.

@@ -1,0 +1,329 @@
+//! Issues: delivery failures grouped by connection and cause, and the triggers
+//! that alert on them.
+
+use serde::{Deserialize, Serialize};
+
+/// What failed (Hookdeck's issue types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueType {
+    /// Attempts to a destination failed.
+    Delivery,
+    /// A transformation failed on an event.
+    Transformation,
+    /// A destination's backlog is older than allowed.
+    Backpressure,
+}
+
+impl IssueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueType::Delivery => "delivery",
+            IssueType::Transformation => "transformation",
+            IssueType::Backpressure => "backpressure",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "delivery" => IssueType::Delivery,
+            "transformation" => IssueType::Transformation,
+            "backpressure" => IssueType::Backpressure,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum IssueStatus {
+    Opened,
+    Acknowledged,
+    Resolved,
+    Ignored,
+}
+
+impl IssueStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Opened => "OPENED",
+            IssueStatus::Acknowledged => "ACKNOWLEDGED",
+            IssueStatus::Resolved => "RESOLVED",
+            IssueStatus::Ignored => "IGNORED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "OPENED" => IssueStatus::Opened,
+            "ACKNOWLEDGED" => IssueStatus::Acknowledged,
+            "RESOLVED" => IssueStatus::Resolved,
+            "IGNORED" => IssueStatus::Ignored,
+            _ => return None,
+        })
+    }
+}
+
+/// One group of failures. Its `fingerprint` (type, connection or destination,
+/// cause) is what later failures are matched on; a failure on a resolved or
+/// dismissed issue opens it again rather than creating a second one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub id: String,
+    pub issue_type: IssueType,
+    pub fingerprint: String,
+    pub status: IssueStatus,
+    pub connection_id: Option<String>,
+    pub destination_id: Option<String>,
+    pub response_status: Option<i64>,
+    pub error_code: Option<String>,
+    /// Failures grouped into it, ever.
+    pub event_count: i64,
+    /// Failures since it was last opened.
+    pub opened_count: i64,
+    /// Of those, the ones that ended their event (no retry left).
+    pub final_count: i64,
+    pub reference_event_id: Option<String>,
+    pub reference_attempt_id: Option<String>,
+    pub opened_at: i64,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+    pub dismissed_at: Option<i64>,
+    pub auto_resolved_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    /// When the opening alert went out (for this opening).
+    pub alerted_at: Option<i64>,
+    /// `event_count` when the last alert or digest mentioned it.
+    pub alerted_count: i64,
+    pub recovery_alerted_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A failure to group, as the tracker saw it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub issue_type: IssueType,
+    pub connection_id: Option<String>,
+    pub destination_id: Option<String>,
+    pub response_status: Option<i64>,
+    pub error_code: Option<String>,
+    pub event_id: Option<String>,
+    pub attempt_id: Option<String>,
+    /// The event has no retry left.
+    pub is_final: bool,
+}
+
+impl Failure {
+    /// What makes two failures the same issue: the type, where, and the cause (the
+    /// response status, or the error class when there was no response).
+    pub fn fingerprint(&self) -> String {
+        let cause = match (self.response_status, &self.error_code) {
+            (Some(s), _) => format!("status:{s}"),
+            (None, Some(code)) => format!("error:{code}"),
+            (None, None) => "unknown".to_owned(),
+        };
+        let place = match self.issue_type {
+            IssueType::Backpressure => self.destination_id.as_deref().unwrap_or(""),
+            _ => self.connection_id.as_deref().unwrap_or(""),
+        };
+        format!("{}:{place}:{cause}", self.issue_type.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IssueFilter {
+    pub id: Option<String>,
+    pub issue_type: Option<IssueType>,
+    pub status: Option<IssueStatus>,
+    pub connection_id: Option<String>,
+    pub destination_id: Option<String>,
+}
+
+/// When a trigger's channels hear about an issue (Hookdeck's issue trigger, with
+/// thresholds added).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfigs {
+    /// `first_attempt`: any failed attempt counts; `final_attempt`: only failures
+    /// that ended their event.
+    #[serde(default)]
+    pub strategy: TriggerStrategy,
+    /// Connection ids, or a name pattern with `*` wildcards (delivery and
+    /// transformation issues).
+    #[serde(default = "everything")]
+    pub connections: NameMatch,
+    /// Destination ids or a name pattern (backpressure issues).
+    #[serde(default = "everything")]
+    pub destinations: NameMatch,
+    /// How bad it must get before the first alert; none: the first failure.
+    #[serde(default)]
+    pub threshold: Option<Threshold>,
+    /// Backpressure: the oldest pending event's age, in seconds, that opens an issue.
+    #[serde(default)]
+    pub delay: Option<u64>,
+}
+
+fn everything() -> NameMatch {
+    NameMatch::Pattern("*".into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerStrategy {
+    #[default]
+    FirstAttempt,
+    FinalAttempt,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NameMatch {
+    Pattern(String),
+    Ids(Vec<String>),
+}
+
+impl NameMatch {
+    pub fn matches(&self, id: &str, name: Option<&str>) -> bool {
+        match self {
+            NameMatch::Ids(ids) => ids.iter().any(|i| i == id),
+            NameMatch::Pattern(p) => wildcard(p, name.unwrap_or(id)) || wildcard(p, id),
+        }
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// When an issue is bad enough to tell someone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// This many failures in a row on the issue (since it opened).
+    #[serde(default)]
+    pub consecutive_failures: Option<i64>,
+    /// At least this share (0–1) of the destination's attempts failed over the
+    /// last `window_secs`, counting only once `min_attempts` were made.
+    #[serde(default)]
+    pub failure_rate: Option<FailureRate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureRate {
+    pub rate: f64,
+    pub window_secs: u64,
+    #[serde(default = "one")]
+    pub min_attempts: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// Where a trigger's alerts go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    /// Email through the configured SMTP server; `to` overrides `alerts.email.to`.
+    #[serde(default)]
+    pub email: Option<EmailChannel>,
+    /// A POST of Slack-compatible JSON (`{"text": …}`) to `url`.
+    #[serde(default)]
+    pub webhook: Option<WebhookChannel>,
+    /// Hookdeck's Slack channel shape: `{ "channel_name": … , "url": … }`; sent as
+    /// a webhook when it carries an incoming-webhook `url`.
+    #[serde(default)]
+    pub slack: Option<WebhookChannel>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChannel {
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookChannel {
+    pub url: String,
+    #[serde(default)]
+    pub channel_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueTrigger {
+    pub id: String,
+    pub name: Option<String>,
+    pub issue_type: IssueType,
+    pub configs: TriggerConfigs,
+    pub channels: Channels,
+    pub disabled_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*", "anything"));
+        assert!(wildcard("shop-*", "shop-orders"));
+        assert!(!wildcard("shop-*", "stripe"));
+        assert!(wildcard("*-orders", "shop-orders"));
+        assert!(wildcard("a*c*e", "abcde"));
+        assert!(!wildcard("a*c*e", "abcd"));
+        assert!(wildcard("exact", "exact"));
+    }
+
+    #[test]
+    fn failures_with_the_same_cause_share_a_fingerprint() {
+        let f = |status, code: Option<&str>| Failure {
+            issue_type: IssueType::Delivery,
+            connection_id: Some("web_1".into()),
+            destination_id: Some("des_1".into()),
+            response_status: status,
+            error_code: code.map(str::to_owned),
+            event_id: None,
+            attempt_id: None,
+            is_final: false,
+        };
+        assert_eq!(
+            f(Some(500), None).fingerprint(),
+            "delivery:web_1:status:500"
+        );
+        assert_ne!(
+            f(Some(500), None).fingerprint(),
+            f(Some(502), None).fingerprint()
+        );
+        assert_eq!(
+            f(None, Some("TIMEOUT")).fingerprint(),
+            "delivery:web_1:error:TIMEOUT"
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! The records Hookyard keeps, at the bottom of the crate: everything the store
+//! reads or writes. Times are Unix milliseconds; the API renders them as RFC 3339.
+//! Imports nothing of the crate but itself (and `hookyard_core`).
+
+mod bulk_retry;
+mod health;
+mod issues;
+mod resources;
+mod routing;
+mod traffic;
+mod transformations;
+
+pub use bulk_retry::*;
+pub use health::*;
+pub use issues::*;
+pub use resources::*;
+pub use routing::*;
+pub use traffic::*;
+pub use transformations::*;

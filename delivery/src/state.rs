@@ -1,0 +1,34 @@
+//! What the HTTP handlers (the API and the ingest front doors) share.
+
+use std::sync::Arc;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::ingest::committer::Committer;
+use crate::route::RulesCache;
+use crate::signals::Signals;
+use crate::store::Store;
+use crate::transform;
+
+/// What request handlers share.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<Store>,
+    pub catalog: Arc<Catalog>,
+    pub committer: Committer,
+    pub rules: Arc<RulesCache>,
+    /// Wakes the workers after the API made work for them.
+    pub signals: Signals,
+    pub api_key: String,
+    pub public_url: String,
+    /// Bodies being received or waiting for their commit, in KiB: ingest waits
+    /// for room rather than holding more than `ingest.max_inflight_bytes`.
+    pub ingest_budget: Arc<tokio::sync::Semaphore>,
+    /// The budget's size, in KiB.
+    pub ingest_budget_kib: usize,
+    /// Renders `/metrics`; `None` if the process has another metrics recorder.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The transformation host (engine built on first use).
+    pub transforms: Arc<transform::Transforms>,
+}
+
