@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
+use crate::ingest::AdmissionRules;
 use crate::verify::mac::{self, Algorithm, Encoding};
 use crate::verify::{Verification, VerifyError};
 
@@ -41,6 +42,20 @@ pub struct EdgeSource {
     pub verification: Option<Verification>,
     #[serde(default)]
     pub disabled: bool,
+}
+
+impl EdgeSource {
+    /// How the Worker admits webhooks for this source (named `name` in `config`).
+    pub fn admission_rules<'c>(&'c self, name: &'c str, config: &EdgeConfig) -> AdmissionRules<'c> {
+        AdmissionRules {
+            source: name,
+            allowed_methods: &self.allowed_http_methods,
+            max_body_bytes: self.max_body_bytes.unwrap_or(config.max_body_bytes),
+            verification: self.verification.as_ref(),
+            disabled: self.disabled,
+            disabled_status: config.disabled_source_status,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,8 @@
 //! wasm32 and native.
 //!
 //! - [`envelope`]: the request as received at the edge, body kept byte-exact.
+//! - [`ingest`]: admission of a webhook at either front door: path, method, size,
+//!   signature, disabled source, and the refusal both doors answer.
 //! - [`id`]: prefixed, time-sortable identifiers (`req_…`, `evt_…`).
 //! - [`filter`]: the connection filter language (Hookdeck / simple-json-match syntax).
 //! - [`backoff`]: retry schedules (linear, exponential) and `Retry-After` parsing.
@@ -14,5 +16,6 @@ pub mod edge;
 pub mod envelope;
 pub mod filter;
 pub mod id;
+pub mod ingest;
 pub mod status_codes;
 pub mod verify;

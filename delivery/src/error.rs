@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hookyard_core::ingest::Refusal;
 
 use crate::store::StoreError;
 
@@ -27,9 +28,13 @@ pub enum ApiError {
     /// The request could not be stored; the sender should retry.
     #[error("{0}")]
     Unavailable(String),
-    /// A status chosen by configuration (e.g. for a disabled source).
+    /// A status no other variant names (e.g. an edge batch's 401).
     #[error("{1}")]
     Custom(StatusCode, String),
+    /// A webhook refused at admission (`hookyard_core::ingest`, shared with the
+    /// edge Worker): its status, code and message are the refusal's own.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -48,6 +53,11 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Custom(s, _) => *s,
+            // Only a disabled source's status is configurable, and the
+            // configuration refuses one that is not an HTTP status.
+            ApiError::Refused(r) => {
+                StatusCode::from_u16(r.status()).unwrap_or(StatusCode::FORBIDDEN)
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,6 +73,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Custom(..) => "REJECTED",
+            ApiError::Refused(r) => r.code(),
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
     }

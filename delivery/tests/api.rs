@@ -222,7 +222,7 @@ async fn lists_paginate_with_cursors() {
 }
 
 #[tokio::test]
-async fn ingest_refuses_what_it_cannot_take_and_keeps_rejections_visible() {
+async fn ingest_refuses_what_it_cannot_take_and_stores_none_of_it() {
     let gw = Gateway::start().await;
     let rx = Receiver::start().await;
     gw.post(
@@ -261,16 +261,17 @@ async fn ingest_refuses_what_it_cannot_take_and_keeps_rejections_visible() {
     gw.put(&format!("/sources/{src}/disable"), json!({})).await;
     let (s, body) = gw.send("small", "{}").await;
     assert_eq!(s, 403, "{body}");
-    assert!(body.contains("disabled"), "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "REJECTED");
+    assert_eq!(body["message"], "source \"small\" is disabled");
 
-    let rejected = gw.get("/requests?status=rejected").await;
-    let causes: Vec<&str> = rejected["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rejection_cause"].as_str().unwrap())
-        .collect();
-    assert_eq!(causes, ["SOURCE_DISABLED", "UNSUPPORTED_HTTP_METHOD"]);
+    // As at the edge Worker: what is refused is not stored, the sender keeps it.
+    assert_eq!(
+        gw.get("/requests").await["count"],
+        0,
+        "nothing refused is stored"
+    );
+    assert_eq!(gw.get("/requests?status=rejected").await["count"], 0);
     gw.put(&format!("/sources/{src}/enable"), json!({})).await;
     let (s, _) = gw.send("small", "{}").await;
     assert_eq!(s, 200);
@@ -278,8 +279,9 @@ async fn ingest_refuses_what_it_cannot_take_and_keeps_rejections_visible() {
     assert_eq!(
         rx.received().len(),
         1,
-        "rejected requests are never delivered"
+        "refused requests are never delivered"
     );
+    assert_eq!(gw.get("/requests").await["count"], 1);
     gw.stop().await;
 }
 

@@ -524,6 +524,49 @@ async fn the_path_is_forwarded_as_sent_and_cannot_climb_out_of_the_destination()
     gw.stop().await;
 }
 
+/// Sends `request_line` over a raw socket (an HTTP client would resolve dots and
+/// backslashes itself) and returns the whole answer.
+async fn send_raw(gw: &Gateway, request_line: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let raw =
+        format!("{request_line}\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}");
+    let mut sock = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    sock.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn paths_that_decode_to_dots_or_backslashes_are_refused_and_not_stored() {
+    let gw = Gateway::start().await;
+    let rx = Receiver::start().await;
+    connect(&gw, "src", &format!("{}/base/hooks", rx.url), json!([])).await;
+    for path in [
+        "/e/src/x\\..\\..\\admin",
+        "/e/src/%2e%2e/admin",
+        "/e/src/%5c..%5cadmin",
+        "/e/src/%252e%252e/admin",
+        "/e/src/..%2fadmin",
+    ] {
+        let answer = send_raw(&gw, &format!("POST {path} HTTP/1.1")).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+    }
+    // The encoded ones reach admission, which says what to fix.
+    let answer = send_raw(&gw, "POST /e/src/%5c..%5cadmin HTTP/1.1").await;
+    assert!(answer.contains("backslash"), "{answer}");
+    assert!(answer.contains("\"BAD_REQUEST\""), "{answer}");
+    assert_eq!(
+        gw.get("/requests").await["count"],
+        0,
+        "nothing refused is stored"
+    );
+    assert!(rx.received().is_empty());
+    gw.stop().await;
+}
+
 #[tokio::test]
 async fn the_destinations_credentials_replace_the_providers() {
     let gw = Gateway::start().await;

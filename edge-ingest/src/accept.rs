@@ -1,107 +1,26 @@
-//! The fetch handler's decisions: which source, whether the method, size and
-//! signature pass, and the queue message a webhook becomes.
+//! The fetch handler's decisions: the admission rules of the source a webhook is
+//! for (the checks themselves are `hookyard_core::ingest`, shared with delivery's
+//! local edge), the queue message it becomes, and the answer once it is queued.
 
 use hookyard_core::edge::{EdgeConfig, EdgeSource, QueueMessage, INLINE_MESSAGE_MAX};
 use hookyard_core::envelope::Envelope;
-use hookyard_core::verify::{SignedRequest, VerifyError};
+use hookyard_core::ingest::{AdmissionRules, Refusal};
 
-/// Why a webhook is refused; each maps to one status and a short message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    NotFound(String),
-    Disabled { status: u16, message: String },
-    MethodNotAllowed(String),
-    TooLarge(u64),
-    Unauthorized(VerifyError),
-}
-
-impl Refusal {
-    pub fn status(&self) -> u16 {
-        match self {
-            Refusal::NotFound(_) => 404,
-            Refusal::Disabled { status, .. } => *status,
-            Refusal::MethodNotAllowed(_) => 405,
-            Refusal::TooLarge(_) => 413,
-            Refusal::Unauthorized(_) => 401,
-        }
-    }
-
-    /// The JSON body, in the shape delivery's errors have.
-    pub fn body(&self) -> String {
-        let (code, message) = match self {
-            Refusal::NotFound(m) => ("NOT_FOUND", m.clone()),
-            Refusal::Disabled { message, .. } => ("REJECTED", message.clone()),
-            Refusal::MethodNotAllowed(m) => ("METHOD_NOT_ALLOWED", m.clone()),
-            Refusal::TooLarge(limit) => (
-                "PAYLOAD_TOO_LARGE",
-                format!("body is larger than this source's limit of {limit} bytes"),
-            ),
-            Refusal::Unauthorized(e) => ("UNAUTHORIZED", format!("verification failed: {e}")),
-        };
-        serde_json::json!({"code": code, "status": self.status(), "message": message}).to_string()
-    }
-}
-
-/// The source name and the path after it, from the URL path (`/e/{source}[/rest]`).
-pub fn split_path(path: &str) -> Option<(&str, String)> {
-    let after = path.strip_prefix("/e/")?;
-    let (source, rest) = match after.find('/') {
-        Some(i) => (&after[..i], &after[i..]),
-        None => (after, ""),
-    };
-    if source.is_empty() {
-        return None;
-    }
-    let rest = if rest.is_empty() || rest == "/" {
-        "/".to_owned()
-    } else {
-        rest.to_owned()
-    };
-    Some((source, rest))
-}
-
-/// The source and the body limit that apply, before the body is read.
+/// The source named `source_name` and its rules, once what can be decided before
+/// the body is read has passed ([`AdmissionRules::admit_before_body`]).
 pub fn admit<'c>(
     config: &'c EdgeConfig,
-    source_name: &str,
+    source_name: &'c str,
     method: &str,
     content_length: Option<u64>,
-) -> Result<(&'c EdgeSource, u64), Refusal> {
+) -> Result<(&'c EdgeSource, AdmissionRules<'c>), Refusal> {
     let source = config
         .sources
         .get(source_name)
-        .ok_or_else(|| Refusal::NotFound(format!("no source named {source_name:?}")))?;
-    if source.disabled {
-        return Err(Refusal::Disabled {
-            status: config.disabled_source_status,
-            message: format!("source {source_name:?} is disabled"),
-        });
-    }
-    if !source
-        .allowed_http_methods
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(method))
-    {
-        return Err(Refusal::MethodNotAllowed(format!(
-            "source {source_name:?} does not accept {method} requests"
-        )));
-    }
-    let limit = source.max_body_bytes.unwrap_or(config.max_body_bytes);
-    if content_length.is_some_and(|n| n > limit) {
-        return Err(Refusal::TooLarge(limit));
-    }
-    Ok((source, limit))
-}
-
-/// Checks the body size (when no `Content-Length` announced it) and the signature.
-pub fn check(source: &EdgeSource, limit: u64, req: &SignedRequest<'_>) -> Result<(), Refusal> {
-    if req.body.len() as u64 > limit {
-        return Err(Refusal::TooLarge(limit));
-    }
-    match &source.verification {
-        Some(v) => v.verify(req).map_err(Refusal::Unauthorized),
-        None => Ok(()),
-    }
+        .ok_or_else(|| Refusal::UnknownSource(source_name.to_owned()))?;
+    let rules = source.admission_rules(source_name, config);
+    rules.admit_before_body(method, content_length)?;
+    Ok((source, rules))
 }
 
 /// What goes to the queue for one webhook.
@@ -156,6 +75,7 @@ pub fn accepted(source: &EdgeSource, request_id: &str) -> (String, String) {
 mod tests {
     use super::*;
     use hookyard_core::edge::QUEUE_MESSAGE_LIMIT;
+    use hookyard_core::verify::SignedRequest;
 
     fn config() -> EdgeConfig {
         serde_json::from_value(serde_json::json!({
@@ -171,26 +91,21 @@ mod tests {
     }
 
     #[test]
-    fn paths_split_into_source_and_rest() {
-        assert_eq!(split_path("/e/gh"), Some(("gh", "/".into())));
-        assert_eq!(split_path("/e/gh/"), Some(("gh", "/".into())));
-        assert_eq!(split_path("/e/gh/a/b"), Some(("gh", "/a/b".into())));
-        assert_eq!(split_path("/e/"), None);
-        assert_eq!(split_path("/x/gh"), None);
-    }
-
-    #[test]
     fn admission_checks_source_method_and_announced_size() {
         let c = config();
-        assert_eq!(admit(&c, "nope", "POST", None).unwrap_err().status(), 404);
-        assert_eq!(admit(&c, "off", "POST", None).unwrap_err().status(), 403);
-        assert_eq!(admit(&c, "gh", "GET", None).unwrap_err().status(), 405);
+        let status = |name, method, length| admit(&c, name, method, length).unwrap_err().status();
+        assert_eq!(status("nope", "POST", None), 404);
+        assert_eq!(status("off", "POST", None), 403);
+        assert_eq!(status("gh", "GET", None), 405);
+        assert_eq!(status("small", "PUT", Some(11)), 413);
         assert_eq!(
-            admit(&c, "small", "PUT", Some(11)).unwrap_err().status(),
-            413
+            admit(&c, "gh", "POST", Some(1000))
+                .unwrap()
+                .1
+                .max_body_bytes,
+            1000
         );
-        assert_eq!(admit(&c, "gh", "POST", Some(1000)).unwrap().1, 1000);
-        let (small, limit) = admit(&c, "small", "POST", None).unwrap();
+        let (_, small) = admit(&c, "small", "POST", None).unwrap();
         let headers = vec![];
         let req = SignedRequest {
             url: "https://x/e/small",
@@ -198,15 +113,28 @@ mod tests {
             body: &[0; 11],
             now_secs: 0,
         };
-        assert_eq!(check(small, limit, &req).unwrap_err().status(), 413);
-        let (gh, limit) = admit(&c, "gh", "POST", None).unwrap();
+        assert_eq!(small.admit_body(&req).unwrap_err().status(), 413);
+        let (_, gh) = admit(&c, "gh", "POST", None).unwrap();
         let req = SignedRequest { body: b"{}", ..req };
-        let refused = check(gh, limit, &req).unwrap_err();
+        let refused = gh.admit_body(&req).unwrap_err();
         assert_eq!(refused.status(), 401);
         assert!(
             refused
                 .body()
                 .contains("missing x-hub-signature-256 header"),
+            "{}",
+            refused.body()
+        );
+    }
+
+    #[test]
+    fn the_disabled_status_is_the_configured_one() {
+        let mut c = config();
+        c.disabled_source_status = 410;
+        let refused = admit(&c, "off", "POST", None).unwrap_err();
+        assert_eq!(refused.status(), 410);
+        assert!(
+            refused.body().contains("\"REJECTED\""),
             "{}",
             refused.body()
         );

@@ -11,13 +11,14 @@ use hookyard_core::edge::{
 };
 use hookyard_core::envelope::Envelope;
 use hookyard_core::id::{make_id, IdKind};
+use hookyard_core::ingest::{split_ingest_path, IngestPath, Refusal};
 use hookyard_core::verify::SignedRequest;
 use worker::{
     event, Context, Date, Env, Fetch, Headers, Message, MessageBatch, MessageExt, Method,
     QueueRetryOptionsBuilder, Request, RequestInit, Response, Result,
 };
 
-use crate::accept::{self, Refusal};
+use crate::accept;
 use crate::push;
 
 fn json_response(status: u16, body: String) -> Result<Response> {
@@ -63,8 +64,15 @@ fn load_config(env: &Env) -> std::result::Result<EdgeConfig, String> {
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let url = req.url()?;
-    let Some((source_name, path)) = accept::split_path(url.path()) else {
-        return refuse(&Refusal::NotFound("webhooks go to /e/<source>".to_owned()));
+    // `url.path()` is what the URL parser made of the request line: dot segments
+    // are resolved already, but encoded backslashes or double-encoded dots are
+    // not, and the core rule refuses those.
+    let IngestPath {
+        source: source_name,
+        forwarded: path,
+    } = match split_ingest_path(url.path()) {
+        Ok(p) => p,
+        Err(r) => return refuse(&r),
     };
     let config = match load_config(&env) {
         Ok(c) => c,
@@ -75,7 +83,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .headers()
         .get("content-length")?
         .and_then(|v| v.parse::<u64>().ok());
-    let (source, limit) = match accept::admit(&config, source_name, &method, content_length) {
+    let (source, rules) = match accept::admit(&config, source_name, &method, content_length) {
         Ok(s) => s,
         Err(r) => return refuse(&r),
     };
@@ -88,7 +96,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         body: &body,
         now_secs: now_ms / 1000,
     };
-    if let Err(r) = accept::check(source, limit, &signed) {
+    if let Err(r) = rules.admit_body(&signed) {
         return refuse(&r);
     }
 
@@ -97,7 +105,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         source: source_name.to_owned(),
         received_at_ms: now_ms,
         method,
-        path,
+        path: path.to_owned(),
         query: url.query().unwrap_or("").to_owned(),
         headers,
         body,

@@ -1,6 +1,6 @@
 //! `ANY /e/{source}[/{path}]`: where providers send webhooks.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -8,48 +8,14 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hookyard_core::envelope::Envelope;
 use hookyard_core::id::IdKind;
+use hookyard_core::ingest::{split_ingest_path, AdmissionRules, IngestPath, Refusal};
 use hookyard_core::verify::{SignedRequest, Verification};
 
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::ingest::committer::CommitError;
-use crate::model::{NewRequest, RejectionCause, Source};
+use crate::model::{NewRequest, Source, DEFAULT_ALLOWED_METHODS};
 use crate::state::AppState;
-
-/// The source name and the path after it, read from the raw URI: axum's `Path`
-/// would percent-decode (and refuse bytes that are not UTF-8), and the path must
-/// reach the destination exactly as the provider sent it. Source names are plain
-/// ASCII, so they need no decoding.
-fn split_ingest_path(uri: &Uri) -> Result<(&str, String), ApiError> {
-    let after = uri.path().strip_prefix("/e/").unwrap_or("");
-    let source = after.split('/').next().unwrap_or("");
-    Ok((source, forwarded_path(uri, source)?))
-}
-
-/// The path after `/e/{source}`, as the provider sent it (still percent-encoded,
-/// so it is forwarded unchanged), always starting with `/`. Dot segments are
-/// refused: appended to a destination URL they would climb out of its path.
-fn forwarded_path(uri: &Uri, source: &str) -> Result<String, ApiError> {
-    let raw = uri.path();
-    let rest = raw
-        .strip_prefix("/e/")
-        .and_then(|r| r.strip_prefix(source))
-        .unwrap_or("");
-    let dot_segment = rest.split('/').any(|seg| {
-        let decoded = seg.replace("%2e", ".").replace("%2E", ".");
-        decoded == "." || decoded == ".."
-    });
-    if dot_segment {
-        return Err(ApiError::BadRequest(
-            "the path after /e/<source> must not contain `.` or `..` segments".into(),
-        ));
-    }
-    Ok(if rest.is_empty() {
-        "/".to_owned()
-    } else {
-        rest.to_owned()
-    })
-}
 
 /// Header names and values as stored: lowercase names, values as text (a byte that
 /// is not UTF-8 is replaced rather than refusing the webhook).
@@ -65,6 +31,9 @@ pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Admits the webhook (`hookyard_core::ingest`, the rules the edge Worker applies),
+/// commits it, and only then answers. A refused webhook is answered with the
+/// refusal and not stored.
 pub async fn ingest(
     State(st): State<Arc<AppState>>,
     method: Method,
@@ -72,60 +41,59 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (source_name, path) = split_ingest_path(&uri)?;
+    // The raw URI, not axum's `Path`: that would percent-decode (and refuse bytes
+    // that are not UTF-8), and the path must reach the destination as sent.
+    let IngestPath {
+        source: source_name,
+        forwarded: path,
+    } = split_ingest_path(uri.path())?;
     let source = st
         .catalog
         .source_by_name(source_name)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no source named {source_name:?}")))?;
+        .ok_or_else(|| Refusal::UnknownSource(source_name.to_owned()))?;
+    let verification = stored_verification(&source)?;
+    let rules = admission_rules(&st, &source, verification.as_ref());
 
-    let limit = source
-        .max_body_bytes
-        .map(|l| l.max(0) as usize)
-        .unwrap_or(st.config.ingest.max_body_bytes);
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "body is larger than this source's limit of {limit} bytes"
-        ))
-    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
+        .and_then(|v| v.parse::<u64>().ok());
+    rules.admit_before_body(method.as_str(), declared)?;
+
     // Room for this body until it is committed (held to the end of the handler).
+    let limit = rules.max_body_bytes;
     let total = st.ingest_budget_kib;
-    let kib = (declared.unwrap_or(limit).div_ceil(1024)).clamp(1, total) as u32;
+    let kib = usize::try_from(declared.unwrap_or(limit).div_ceil(1024))
+        .unwrap_or(total)
+        .clamp(1, total) as u32;
     let _room = st
         .ingest_budget
         .acquire_many(kib)
         .await
         .map_err(|_| ApiError::Unavailable("the gateway is shutting down; retry".into()))?;
-    let body = axum::body::to_bytes(body, limit)
+    let read_limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let body = axum::body::to_bytes(body, read_limit)
         .await
-        .map_err(|_| too_large())?;
-
-    let rejection = if source.disabled_at.is_some() {
-        Some(RejectionCause::SourceDisabled)
-    } else if !source.allows_method(method.as_str()) {
-        Some(RejectionCause::UnsupportedHttpMethod)
-    } else {
-        None
-    };
+        .map_err(|_| rules.too_large())?;
 
     let headers = header_pairs(&headers);
-    if rejection.is_none() {
-        verify(&st, &source, &uri, &headers, &body)?;
-    }
+    // Twilio signs the URL it called: this gateway's public URL plus the path.
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let url = format!("{}{path_and_query}", st.public_url.trim_end_matches('/'));
+    rules.admit_body(&SignedRequest {
+        url: &url,
+        headers: &headers,
+        body: &body,
+        now_secs: now_ms() / 1000,
+    })?;
 
     let envelope = Envelope {
         id: new_id(IdKind::Request),
         source: source.name.clone(),
         received_at_ms: now_ms(),
         method: method.as_str().to_owned(),
-        path,
+        path: path.to_owned(),
         query: uri.query().unwrap_or("").to_owned(),
         headers,
         body: body.to_vec(),
@@ -136,7 +104,7 @@ pub async fn ingest(
             envelope,
             source_id: source.id.clone(),
             verified: None,
-            rejection_cause: rejection,
+            rejection_cause: None,
             route: None,
         })
         .await
@@ -148,57 +116,50 @@ pub async fn ingest(
                 ApiError::Unavailable("the gateway is shutting down; retry".into())
             }
         })?;
-
-    // Rejected requests are kept (the operator sees them) but the provider is told.
-    match rejection {
-        Some(RejectionCause::SourceDisabled) => Err(ApiError::Custom(
-            StatusCode::from_u16(st.config.ingest.disabled_source_status)
-                .unwrap_or(StatusCode::FORBIDDEN),
-            format!("source {:?} is disabled", source.name),
-        )),
-        Some(_) => Err(ApiError::MethodNotAllowed(format!(
-            "source {:?} does not accept {method} requests",
-            source.name
-        ))),
-        None => Ok(accepted(&source, &request_id)),
-    }
+    Ok(accepted(&source, &request_id))
 }
 
-/// The source's signature check (`hookyard_core::verify`, the code the edge Worker
-/// runs). A request that fails it is answered 401 and not stored, as at the edge.
-fn verify(
-    st: &AppState,
-    source: &Source,
-    uri: &Uri,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<(), ApiError> {
-    let Some(value) = &source.verification else {
-        return Ok(());
-    };
-    // Validated when the source was written; a stored one that is not valid is ours.
-    let verification = Verification::from_json(value).map_err(|e| {
-        ApiError::Internal(format!(
-            "source {:?} has an invalid verification: {e}",
-            source.name
-        ))
-    })?;
-    // Twilio signs the URL it called: this gateway's public URL plus the path.
-    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let url = format!("{}{path_and_query}", st.public_url.trim_end_matches('/'));
-    verification
-        .verify(&SignedRequest {
-            url: &url,
-            headers,
-            body,
-            now_secs: now_ms() / 1000,
-        })
+/// The source's verification, parsed. It was validated when the source was
+/// written, so one that does not parse is our fault, not the provider's.
+fn stored_verification(source: &Source) -> Result<Option<Verification>, ApiError> {
+    source
+        .verification
+        .as_ref()
+        .map(Verification::from_json)
+        .transpose()
         .map_err(|e| {
-            ApiError::Custom(
-                StatusCode::UNAUTHORIZED,
-                format!("verification failed: {e}"),
-            )
+            ApiError::Internal(format!(
+                "source {:?} has an invalid verification: {e}",
+                source.name
+            ))
         })
+}
+
+/// [`DEFAULT_ALLOWED_METHODS`] in the form a source's own list has.
+static DEFAULT_METHODS: LazyLock<Vec<String>> =
+    LazyLock::new(|| DEFAULT_ALLOWED_METHODS.map(String::from).to_vec());
+
+/// The stored source as admission sees it; the gateway's settings fill in what
+/// the source leaves unset.
+fn admission_rules<'a>(
+    st: &AppState,
+    source: &'a Source,
+    verification: Option<&'a Verification>,
+) -> AdmissionRules<'a> {
+    AdmissionRules {
+        source: &source.name,
+        allowed_methods: match &source.allowed_http_methods {
+            Some(list) => list.as_slice(),
+            None => &DEFAULT_METHODS,
+        },
+        max_body_bytes: source
+            .max_body_bytes
+            .map(|l| l.max(0) as u64)
+            .unwrap_or(st.config.ingest.max_body_bytes as u64),
+        verification,
+        disabled: source.disabled_at.is_some(),
+        disabled_status: st.config.ingest.disabled_source_status,
+    }
 }
 
 fn accepted(source: &Source, request_id: &str) -> Response {
@@ -224,33 +185,4 @@ fn accepted(source: &Source, request_id: &str) -> Response {
         resp.headers_mut().insert("x-hookyard-request-id", v);
     }
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn path(uri: &str) -> Result<String, ApiError> {
-        forwarded_path(&uri.parse().unwrap(), "shop")
-    }
-
-    #[test]
-    fn the_forwarded_path_stays_as_sent() {
-        assert_eq!(path("/e/shop").unwrap(), "/");
-        assert_eq!(path("/e/shop/").unwrap(), "/");
-        assert_eq!(
-            path("/e/shop/orders/a%2Fb%25?x=1").unwrap(),
-            "/orders/a%2Fb%25"
-        );
-        assert_eq!(path("/e/shop/%FF").unwrap(), "/%FF");
-        for bad in [
-            "/e/shop/../admin",
-            "/e/shop/a/%2E%2E/b",
-            "/e/shop/./x",
-            "/e/shop/%2e",
-        ] {
-            assert!(path(bad).is_err(), "{bad}");
-        }
-        assert_eq!(path("/e/shop/..hidden").unwrap(), "/..hidden");
-    }
 }
