@@ -1,7 +1,7 @@
 //! The management API and the ingest edge answer bad input with a status and a
 //! message that says what to fix.
 
-mod common;
+use crate::common;
 
 use axum::http::Method;
 use common::gateway::{Gateway, Receiver};

@@ -2,7 +2,7 @@
 //! health, bulk-retry leases) on SQLite and PostgreSQL, including what two
 //! replicas racing for the same claim get.
 
-mod common;
+use crate::common;
 
 use common::Backend;
 use hookyard::model::{BulkRetry, EventQuery};

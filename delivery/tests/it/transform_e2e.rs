@@ -2,7 +2,7 @@
 //! to connections, run while routing; hostile ones fail their own events while
 //! every other event keeps being delivered; the test console and the CLI.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::gateway::{eventually, Gateway, Receiver};

@@ -2,7 +2,7 @@
 //! field) and by the local ingest of `hookyard serve` (401, nothing stored), with
 //! the same `hookyard_core::verify` code the edge Worker runs.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::gateway::Gateway;

@@ -1,7 +1,7 @@
 //! The `hookyard` binary itself: killed mid-flight it loses no acknowledged
 //! request, and `hookyard filter eval` answers per line.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! every kind of hostile component is refused at upload or stopped with an error
 //! that says why — never a crash of the host.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! recovery note (real SMTP server), bulk retry by query, auto-disable with held
 //! events, pause/unpause, and the metrics that show all of it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! executions, routing stored in one transaction (failed events, transformed
 //! request data) and the dispatcher reading an event's transformed request.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

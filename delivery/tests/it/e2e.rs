@@ -1,7 +1,7 @@
 //! End to end on one machine: a webhook sent to `/e/…` is stored, routed and
 //! delivered to a test receiver, with retries and every attempt recorded.
 
-mod common;
+use crate::common;
 
 use axum::http::Method;
 use common::gateway::{Gateway, Receiver, Reply};

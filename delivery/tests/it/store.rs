@@ -2,7 +2,7 @@
 //! fresh file in a temp dir) and PostgreSQL (a fresh database on 127.0.0.1:5432; see
 //! `common::pg` for what happens when the server is not there).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};

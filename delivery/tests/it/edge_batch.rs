@@ -2,7 +2,7 @@
 //! fresh batches only, stored once per envelope id however often they arrive,
 //! answered per message; on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::gateway::{Gateway, Receiver};

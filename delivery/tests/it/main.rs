@@ -1,0 +1,20 @@
+//! Delivery's integration tests, in one binary so the suite links once.
+//!
+//! Each module is one subject; [`common`] has the helpers (a gateway on port 0,
+//! a receiver that records deliveries, the store backends, an SMTP server, the
+//! transformation components).
+
+#[macro_use]
+mod common;
+
+mod api;
+mod cli;
+mod e2e;
+mod edge_batch;
+mod operations;
+mod store;
+mod store_ops;
+mod transform_e2e;
+mod transform_host;
+mod transform_store;
+mod verification;
