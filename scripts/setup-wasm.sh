@@ -11,5 +11,8 @@ libdir="$(rustc --print sysroot)/lib/rustlib/wasm32-wasip2/lib"
 if ! ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
   rustup target add wasm32-wasip2
 fi
-cargo build --release --locked --target wasm32-wasip2 \
+# The workspace's release profile splits native debug info into a .dwp file; wasm
+# targets have no split debug info (rustc refuses the flag), so keep it inline.
+CARGO_PROFILE_RELEASE_SPLIT_DEBUGINFO=off \
+  cargo build --release --locked --target wasm32-wasip2 \
   -p hookyard-transforms-sdk -p hookyard-transform-fixtures --examples

@@ -11,6 +11,17 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The test runner, pinned like the toolchain (rust-toolchain.toml); config in
+# .config/nextest.toml.
+NEXTEST_VERSION=0.9.143
+target_dir="${CARGO_TARGET_DIR:-target}"
+
+step "set-up: cargo-nextest $NEXTEST_VERSION"
+if ! cargo nextest --version 2>/dev/null | grep -q "^cargo-nextest $NEXTEST_VERSION "; then
+  # From crates.io, built with its own lockfile (a few minutes, once per machine).
+  cargo install cargo-nextest --version "=$NEXTEST_VERSION" --locked
+fi
+
 step "set-up: npm packages for the SDK compatibility test"
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -28,11 +39,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust tests: unit, filter conformance, store (SQLite + PostgreSQL), end to end"
-if command -v cargo-nextest >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
-else
-  cargo test --workspace --locked --no-fail-fast
-fi
+cargo nextest run --workspace --locked --profile ci
+# nextest does not run doctests.
+cargo test --workspace --locked --doc
 
 step "edge Worker in workerd (wrangler) against a running hookyard"
 (cd tests/edge && PATH="$PWD/node_modules/.bin:$PATH" WRANGLER_SEND_METRICS=false \
@@ -42,7 +51,7 @@ step "Hookdeck SDK (@hookdeck/sdk) against a running hookyard"
 data_dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 key="sdk-test-key-$RANDOM"
-HOOKYARD_API_KEY="$key" ./target/debug/hookyard serve --listen "127.0.0.1:$port" \
+HOOKYARD_API_KEY="$key" "$target_dir/debug/hookyard" serve --listen "127.0.0.1:$port" \
   --data-dir "$data_dir" >"$data_dir/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data_dir"' EXIT

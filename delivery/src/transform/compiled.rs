@@ -209,6 +209,9 @@ impl Transforms {
         )
     }
 
+    // The crate denies unsafe code; loading a precompiled artefact is the one place
+    // that needs it (wasmtime cannot check machine code it is handed).
+    #[allow(unsafe_code)]
     fn load_artefact(&self, rt: &Runtime, hash: &str) -> Option<Component> {
         let path = self.artefact_path(rt, hash)?;
         if !path.exists() {

@@ -11,7 +11,9 @@ import { createTestHarness } from "wrangler";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const prebuilt = join(root, "tests/edge/.worker");
-export const hookyardBin = join(root, "target/debug/hookyard");
+// Cargo's target directory: CARGO_TARGET_DIR when set (relative to the repository
+// root, where scripts/test-all.sh runs cargo), else ./target.
+export const hookyardBin = join(resolve(root, process.env.CARGO_TARGET_DIR || "target"), "debug/hookyard");
 export const BATCH_SECRET = "edge-batch-secret-for-tests";
 export const API_KEY = "edge-test-key";
 
@@ -52,7 +54,7 @@ export async function freePort() {
 
 /** `hookyard serve` on a fixed port and data directory (so it can be stopped and started again). */
 export function hookyard({ port, dataDir }) {
-  need("target/debug/hookyard (cargo build)", hookyardBin);
+  need("the hookyard debug binary (cargo build)", hookyardBin);
   let child;
   const base = `http://127.0.0.1:${port}`;
   const start = async () => {
