@@ -4,6 +4,10 @@
 //! a receiver that records deliveries, the store backends, an SMTP server, the
 //! transformation components).
 
+// A test panics on what it did not expect; its helpers too (clippy's test
+// allowance covers only `#[test]` functions themselves).
+#![allow(clippy::unwrap_used)]
+
 #[macro_use]
 mod common;
 

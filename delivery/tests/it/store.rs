@@ -200,7 +200,7 @@ async fn routed_request(st: &Store, s: &Source, body: &[u8]) -> RequestRecord {
         vec![r.envelope.id.clone()]
     );
     let nothing = |_: &RequestRecord, _: &[Connection]| RouteResult::default();
-    route_pending(&st, 100, T0, &nothing).await.unwrap();
+    route_pending(st, 100, T0, &nothing).await.unwrap();
     let rec = st
         .get_request(&r.envelope.id, false)
         .await
@@ -1052,7 +1052,7 @@ async fn insert_requests_body(b: &Backend) {
         seen.lock().unwrap().push(r.id.clone());
         RouteResult::default()
     };
-    let (routed, events) = route_pending(&st, 1000, T0 + 4, &record).await.unwrap();
+    let (routed, events) = route_pending(st, 1000, T0 + 4, &record).await.unwrap();
     assert_eq!((routed, events), (456, 0));
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.len(), 456);
@@ -1173,7 +1173,7 @@ async fn route_pending_body(b: &Backend) {
     let now = T0 + 100;
     let route = route_each(now);
     // A limit routes at most that many, oldest first.
-    let (routed, events) = route_pending(&st, 1, now, &route).await.unwrap();
+    let (routed, events) = route_pending(st, 1, now, &route).await.unwrap();
     assert_eq!((routed, events), (1, 2));
     let first = sorted(&[
         r1.envelope.id.clone(),
@@ -1182,11 +1182,11 @@ async fn route_pending_body(b: &Backend) {
     ])
     .remove(0);
     assert!(st.get_request(&first, false).await.unwrap().unwrap().routed);
-    let (routed, events) = route_pending(&st, 100, now, &route).await.unwrap();
+    let (routed, events) = route_pending(st, 100, now, &route).await.unwrap();
     let expected_events = 4 - if first == r3.envelope.id { 0 } else { 2 };
     assert_eq!((routed, events), (2, expected_events));
     // Nothing is left.
-    assert_eq!(route_pending(&st, 100, now, &route).await.unwrap(), (0, 0));
+    assert_eq!(route_pending(st, 100, now, &route).await.unwrap(), (0, 0));
 
     for r in [&r1, &r2] {
         let id = &r.envelope.id;
@@ -1355,7 +1355,7 @@ async fn lease_due_events_body(b: &Backend) {
         &on_off_dest,
     ]
     .map(Clone::clone);
-    add_events(&st, &req.id, &w.s.id, &all, T0 - 5000)
+    add_events(st, &req.id, &w.s.id, &all, T0 - 5000)
         .await
         .unwrap();
 
@@ -1490,7 +1490,7 @@ async fn record_attempts_body(b: &Backend) {
     let st = &*b.store;
     let w = world(st, "att").await;
     let req = routed_request(st, &w.s, b"{}").await;
-    let evs = add_events(&st, 
+    let evs = add_events(st, 
             &req.id,
             &w.s.id,
             &[
@@ -1641,7 +1641,7 @@ async fn record_attempts_body(b: &Backend) {
     // lossily), is recorded the same on both backends (PostgreSQL TEXT cannot hold
     // NUL) and does not fail the batch it came in: the dispatcher retries a failed
     // batch forever.
-    let third = add_events(&st, 
+    let third = add_events(st, 
             &req.id,
             &w.s.id,
             &[new_event(&w.c, EventStatus::Queued, T0)],
@@ -1686,7 +1686,7 @@ async fn retry_event_body(b: &Backend) {
     let st = &*b.store;
     let w = world(st, "retry").await;
     let req = routed_request(st, &w.s, b"x").await;
-    let evs = add_events(&st, 
+    let evs = add_events(st, 
             &req.id,
             &w.s.id,
             &[
@@ -1791,7 +1791,7 @@ async fn add_events_body(b: &Backend) {
         .await
         .unwrap();
     let route = route_each(T0 + 1);
-    assert_eq!(route_pending(&st, 10, T0 + 1, &route).await.unwrap(), (1, 1));
+    assert_eq!(route_pending(st, 10, T0 + 1, &route).await.unwrap(), (1, 1));
     let rec = st
         .get_request(&r.envelope.id, false)
         .await
@@ -1803,7 +1803,7 @@ async fn add_events_body(b: &Backend) {
         new_event(&w.c, EventStatus::Queued, T0 + 10),
         new_event(&w.c, EventStatus::Scheduled, T0 + 20),
     ];
-    let added = add_events(&st, &r.envelope.id, &w.s.id, &new, T0 + 5)
+    let added = add_events(st, &r.envelope.id, &w.s.id, &new, T0 + 5)
         .await
         .unwrap();
     assert_eq!(added.len(), 2);
@@ -1846,7 +1846,7 @@ async fn add_events_body(b: &Backend) {
     assert_eq!(st.next_due_at(T0).await.unwrap(), Some(T0 + 1));
 
     // Adding again counts again.
-    add_events(&st, 
+    add_events(st, 
         &r.envelope.id,
         &w.s.id,
         &[new_event(&w.c, EventStatus::Queued, T0)],
@@ -1873,7 +1873,7 @@ async fn lease_until_empty(st: Arc<Store>, start: Arc<tokio::sync::Barrier>) -> 
     start.wait().await;
     let mut got = Vec::new();
     loop {
-        let batch = lease_ids(&*st, T0, 20, T0 + 600_000).await;
+        let batch = lease_ids(&st, T0, 20, T0 + 600_000).await;
         if batch.is_empty() {
             return got;
         }
@@ -1892,7 +1892,7 @@ async fn race(a: Arc<Store>, b: Arc<Store>, what: &str) {
     let events: Vec<NewEvent> = (0..CONCURRENT_EVENTS)
         .map(|i| new_event(&w.c, EventStatus::Queued, T0 - i as i64))
         .collect();
-    add_events(&st, &req.id, &w.s.id, &events, T0).await.unwrap();
+    add_events(st, &req.id, &w.s.id, &events, T0).await.unwrap();
 
     let start = Arc::new(tokio::sync::Barrier::new(2));
     let ta = tokio::spawn(lease_until_empty(a.clone(), start.clone()));
@@ -2039,5 +2039,5 @@ async fn routed_insert_body(b: &Backend) {
     assert_eq!(rec.rejection_cause, Some(RejectionCause::NoConnection));
     // Nothing is left for the router.
     let route = route_each(T0);
-    assert_eq!(route_pending(&st, 10, T0, &route).await.unwrap(), (0, 0));
+    assert_eq!(route_pending(st, 10, T0, &route).await.unwrap(), (0, 0));
 }
