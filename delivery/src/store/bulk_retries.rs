@@ -63,7 +63,11 @@ impl Store {
     }
 
     /// Takes the next step of an unfinished bulk retry, until `lease_until`.
-    pub async fn claim_bulk_step(&self, now: i64, lease_until: i64) -> StoreResult<Option<BulkRetry>> {
+    pub async fn claim_bulk_step(
+        &self,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<BulkRetry>> {
         let q = Query::new(
             "SELECT id FROM bulk_retries WHERE completed_at IS NULL AND cancelled_at IS NULL \
              ORDER BY id",

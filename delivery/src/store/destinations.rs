@@ -37,7 +37,9 @@ fn destination_values(q: &mut Query, d: &Destination) -> StoreResult<()> {
     Ok(())
 }
 
-pub(super) fn destination_insert(d: &Destination) -> StoreResult<(String, sqlx::any::AnyArguments<'static>)> {
+pub(super) fn destination_insert(
+    d: &Destination,
+) -> StoreResult<(String, sqlx::any::AnyArguments<'static>)> {
     let mut q = Query::new(&format!(
         "INSERT INTO destinations ({DESTINATION_COLS}) VALUES "
     ));

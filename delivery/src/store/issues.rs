@@ -7,7 +7,8 @@ use super::sql::query::Query;
 use super::{Page, PageQuery, Store, StoreError, StoreResult};
 use crate::model::{Failure, Issue, IssueFilter, IssueStatus, IssueType};
 
-pub(super) const ISSUE_COLS: &str = "id, type, fingerprint, status, connection_id, destination_id, \
+pub(super) const ISSUE_COLS: &str =
+    "id, type, fingerprint, status, connection_id, destination_id, \
      response_status, error_code, event_count, opened_count, final_count, reference_event_id, \
      reference_attempt_id, opened_at, first_seen_at, last_seen_at, dismissed_at, \
      auto_resolved_at, resolved_at, alerted_at, alerted_count, recovery_alerted_at, \
@@ -205,7 +206,11 @@ impl Store {
     }
 
     /// Resolves an open issue by fingerprint (backpressure that went away).
-    pub async fn resolve_issue_by_fingerprint(&self, fingerprint: &str, now: i64) -> StoreResult<bool> {
+    pub async fn resolve_issue_by_fingerprint(
+        &self,
+        fingerprint: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let mut q = Query::new("UPDATE issues SET status = 'RESOLVED', resolved_at = ");
         q.bind(now)
             .push(", auto_resolved_at = ")

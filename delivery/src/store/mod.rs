@@ -188,5 +188,3 @@ pub enum RetryOutcome {
     },
     NotFound,
 }
-
-

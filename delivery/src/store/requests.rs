@@ -139,7 +139,11 @@ impl Store {
         Ok(inserted)
     }
 
-    pub async fn get_request(&self, id: &str, with_body: bool) -> StoreResult<Option<RequestRecord>> {
+    pub async fn get_request(
+        &self,
+        id: &str,
+        with_body: bool,
+    ) -> StoreResult<Option<RequestRecord>> {
         let cols = if with_body {
             format!("{REQUEST_COLS}, body")
         } else {
@@ -174,7 +178,10 @@ impl Store {
         .await
     }
 
-    pub async fn ignored_events_of_request(&self, request_id: &str) -> StoreResult<Vec<IgnoredEvent>> {
+    pub async fn ignored_events_of_request(
+        &self,
+        request_id: &str,
+    ) -> StoreResult<Vec<IgnoredEvent>> {
         let mut q = Query::new(&format!(
             "SELECT {IGNORED_COLS} FROM ignored_events WHERE request_id = "
         ));

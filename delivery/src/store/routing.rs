@@ -12,8 +12,8 @@ use super::sql::text::{opt_json, to_json};
 use super::transformations::push_executions;
 use super::{Store, StoreResult};
 use crate::model::{
-    AttemptTrigger, Connection, Event, EventStatus, Execution, IgnoredEvent, NewEvent,
-    NewRequest, PreparedRoute, RequestRecord, RouteResult,
+    AttemptTrigger, Connection, Event, EventStatus, Execution, IgnoredEvent, NewEvent, NewRequest,
+    PreparedRoute, RequestRecord, RouteResult,
 };
 
 /// An event to insert with the request it belongs to.

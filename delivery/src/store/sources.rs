@@ -56,7 +56,11 @@ impl Store {
             .await
     }
 
-    pub async fn list_sources(&self, f: &SourceFilter, page: &PageQuery) -> StoreResult<Page<Source>> {
+    pub async fn list_sources(
+        &self,
+        f: &SourceFilter,
+        page: &PageQuery,
+    ) -> StoreResult<Page<Source>> {
         let filters = |q: &mut Query| {
             q.and_eq("id", &f.id)
                 .and_eq("name", &f.name)

@@ -141,7 +141,10 @@ impl Store {
             .transpose()
     }
 
-    pub async fn find_transformation_by_name(&self, name: &str) -> StoreResult<Option<Transformation>> {
+    pub async fn find_transformation_by_name(
+        &self,
+        name: &str,
+    ) -> StoreResult<Option<Transformation>> {
         self.get_one(
             TRANSFORMATION_COLS,
             "transformations",

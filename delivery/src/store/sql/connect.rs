@@ -98,7 +98,11 @@ impl Store {
         self.dialect
     }
 
-    pub(in crate::store) async fn fetch_all(&self, pool: &AnyPool, q: Query) -> StoreResult<Vec<AnyRow>> {
+    pub(in crate::store) async fn fetch_all(
+        &self,
+        pool: &AnyPool,
+        q: Query,
+    ) -> StoreResult<Vec<AnyRow>> {
         let (sql, args) = q.build()?;
         Ok(sqlx::query_with(&sql, args).fetch_all(pool).await?)
     }

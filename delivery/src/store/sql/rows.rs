@@ -5,11 +5,11 @@ use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::store::{StoreError, StoreResult};
 use crate::model::{
     Attempt, AttemptStatus, AttemptTrigger, Connection, Destination, Event, EventStatus,
     IgnoredEvent, RateLimitPeriod, RejectionCause, RequestRecord, Source,
 };
+use crate::store::{StoreError, StoreResult};
 
 pub const SOURCE_COLS: &str = "id, name, description, allowed_http_methods, custom_response, \
      verification, max_body_bytes, disabled_at, created_at, updated_at";

@@ -17,6 +17,8 @@ pub(in crate::store) fn storable_text(s: &str) -> String {
     s.replace('\0', "\u{FFFD}")
 }
 
-pub(in crate::store) fn opt_json<T: serde::Serialize>(v: &Option<T>) -> StoreResult<Option<String>> {
+pub(in crate::store) fn opt_json<T: serde::Serialize>(
+    v: &Option<T>,
+) -> StoreResult<Option<String>> {
     v.as_ref().map(to_json).transpose()
 }
