@@ -2,23 +2,39 @@
 //! (scale-out) behind it. Imports only [`crate::model`], [`crate::config`] and core.
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver;
-//! where they differ (schema types, row locking for leases) a [`dialect::Dialect`]
+//! where they differ (schema types, row locking for leases) a [`Dialect`]
 //! says how. Both pass the same conformance suite (`tests/store.rs`).
+//!
+//! The files are split by subject: how X is stored is in `x.rs`, its `impl Store`
+//! methods with their SQL builders and column lists (`sources`, `destinations`,
+//! `connections`, `requests`, `routing`, `events`, `leases`, `attempts`, `issues`,
+//! `alerts`, `triggers`, `health`, `bulk_retries`, `transformations`). The
+//! technology they share is in `sql/`: the [`Store`] and connecting to it with the
+//! query helpers (`connect`), the query builder (`query`), row decoding (`rows`),
+//! the SQLite write scripts (`scripts`), stored text and JSON (`text`) and the
+//! [`Dialect`]. This file holds the errors and the query-parameter types.
 
-mod dialect;
-pub mod ops;
-mod query;
-mod rows;
 mod sql;
 
-pub use dialect::Dialect;
-pub use crate::config::SqliteSync;
-pub use sql::Store;
+mod alerts;
+mod attempts;
+mod bulk_retries;
+mod connections;
+mod destinations;
+mod events;
+mod health;
+mod issues;
+mod leases;
+mod requests;
+mod routing;
+mod sources;
+mod transformations;
+mod triggers;
 
-use crate::model::{
-    Attempt, Connection, Destination, Event, EventStatus, IgnoredEvent, NewEvent, NewRequest,
-    RequestRecord, Source,
-};
+pub use crate::config::SqliteSync;
+pub use sql::{Dialect, Store};
+
+use crate::model::{Attempt, Event, EventStatus, RequestRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -172,5 +188,3 @@ pub enum RetryOutcome {
     },
     NotFound,
 }
-
-

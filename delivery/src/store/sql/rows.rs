@@ -5,11 +5,11 @@ use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{StoreError, StoreResult};
 use crate::model::{
     Attempt, AttemptStatus, AttemptTrigger, Connection, Destination, Event, EventStatus,
     IgnoredEvent, RateLimitPeriod, RejectionCause, RequestRecord, Source,
 };
+use crate::store::{StoreError, StoreResult};
 
 pub const SOURCE_COLS: &str = "id, name, description, allowed_http_methods, custom_response, \
      verification, max_body_bytes, disabled_at, created_at, updated_at";
@@ -190,4 +190,9 @@ pub fn ignored(row: &AnyRow) -> StoreResult<IgnoredEvent> {
         meta: json(row, "meta")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+pub fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }

@@ -1,15 +1,15 @@
 //! Transformations, their executions and the transformed requests events deliver.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::*;
+use super::sql::query::{update_all, Query, INSERT_CHUNK};
+use super::sql::text::{storable_text, to_json};
+use super::{Page, PageQuery, Store, StoreError, StoreResult};
 use crate::model::HttpRequest;
-use crate::model::{
-    Execution, ExecutionFilter, PreparedRoute, RouteResult, Transformation, TransformationFilter,
-};
+use crate::model::{Execution, ExecutionFilter, Transformation, TransformationFilter};
 
 const TRANSFORMATION_COLS: &str = "id, name, module_hash, module_size, env, \
      memory_limit_bytes, timeout_ms, created_at, updated_at";
@@ -85,7 +85,7 @@ fn transformation_values(q: &mut Query, t: &Transformation) -> StoreResult<()> {
 const TRANSFORMATION_WRITE_COLS: &str = "id, name, module, module_hash, module_size, env, \
      memory_limit_bytes, timeout_ms, created_at, updated_at";
 
-fn push_executions(q: &mut Query, chunk: &[&Execution]) -> StoreResult<()> {
+pub(super) fn push_executions(q: &mut Query, chunk: &[&Execution]) -> StoreResult<()> {
     q.push(&format!(
         "INSERT INTO transformation_executions ({EXECUTION_COLS}) VALUES "
     ));
@@ -141,7 +141,10 @@ impl Store {
             .transpose()
     }
 
-    pub async fn find_transformation_by_name(&self, name: &str) -> StoreResult<Option<Transformation>> {
+    pub async fn find_transformation_by_name(
+        &self,
+        name: &str,
+    ) -> StoreResult<Option<Transformation>> {
         self.get_one(
             TRANSFORMATION_COLS,
             "transformations",
@@ -214,124 +217,6 @@ impl Store {
         )
         .await
     }
-
-    /// Up to `limit` unrouted requests (with bodies), oldest first, and the
-    /// connections of their sources. Reads only: nothing is locked.
-    pub async fn unrouted_requests(
-        &self,
-        limit: i64,
-    ) -> StoreResult<(Vec<RequestRecord>, HashMap<String, Vec<Connection>>)> {
-        let mut q = Query::new(&format!(
-            "SELECT {REQUEST_COLS}, body FROM requests WHERE routed = 0 ORDER BY id LIMIT "
-        ));
-        q.bind(limit);
-        let pending = self
-            .fetch_all(&self.write, q)
-            .await?
-            .iter()
-            .map(|r| rows::request(r, true))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let mut by_source: HashMap<String, Vec<Connection>> = HashMap::new();
-        if pending.is_empty() {
-            return Ok((pending, by_source));
-        }
-        let source_ids: BTreeSet<&str> = pending.iter().map(|r| r.source_id.as_str()).collect();
-        let mut q = Query::new(&format!(
-            "SELECT {CONNECTION_COLS} FROM connections WHERE source_id IN "
-        ));
-        q.bind_list(source_ids.iter().map(|s| s.to_string()));
-        q.push(" ORDER BY id");
-        for row in self.fetch_all(&self.write, q).await? {
-            let c = rows::connection(&row)?;
-            by_source.entry(c.source_id.clone()).or_default().push(c);
-        }
-        Ok((pending, by_source))
-    }
-
-    /// Stores prepared routes in one transaction: for each request still
-    /// unrouted (another replica may have routed it meanwhile), its events,
-    /// ignored events, failed events, event data and executions. Returns how many
-    /// requests were routed and events created.
-    pub async fn store_prepared_routes(
-        &self,
-        routes: &[PreparedRoute],
-        now: i64,
-    ) -> StoreResult<(usize, usize)> {
-        if routes.is_empty() {
-            return Ok((0, 0));
-        }
-        let mut tx = self.write.begin().await?;
-        // Only requests nobody routed meanwhile (locked so a replica routing the
-        // same ones waits, then finds them routed).
-        let mut q = Query::new("SELECT id FROM requests r WHERE routed = 0 AND id IN ");
-        q.bind_list(routes.iter().map(|r| r.request_id.clone()));
-        q.push(&self.dialect.skip_locked("r"));
-        let (sql, args) = q.build()?;
-        let still: std::collections::HashSet<String> = sqlx::query_with(&sql, args)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<_, _>>()?;
-        let mine: Vec<&PreparedRoute> = routes
-            .iter()
-            .filter(|r| still.contains(&r.request_id))
-            .collect();
-        if mine.is_empty() {
-            tx.rollback().await?;
-            return Ok((0, 0));
-        }
-        let routed: Vec<(&str, &str, &RouteResult)> = mine
-            .iter()
-            .map(|r| (r.request_id.as_str(), r.source_id.as_str(), &r.route))
-            .collect();
-        let events = Self::store_routes_tx(self.dialect, &mut tx, &routed, now).await?;
-
-        Self::write_route_extras_tx(&mut tx, &mine).await?;
-        tx.commit().await?;
-        Ok((mine.len(), events))
-    }
-
-    /// Writes what routing made besides events: the events whose transformation
-    /// failed (FAILED, `TRANSFORMATION_FAILED`), the transformed request each
-    /// event delivers, and the executions.
-    pub(crate) async fn write_route_extras_tx(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        mine: &[&PreparedRoute],
-    ) -> StoreResult<()> {
-        let failed: Vec<String> = mine.iter().flat_map(|r| r.failed_events.clone()).collect();
-        for chunk in failed.chunks(INSERT_CHUNK) {
-            let mut q = Query::new("UPDATE events SET status = ");
-            q.bind(EventStatus::Failed.as_str())
-                .push(", error_code = 'TRANSFORMATION_FAILED', next_attempt_at = NULL WHERE id IN ")
-                .bind_list(chunk.iter().cloned());
-            let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
-        }
-        let data: Vec<(String, String)> = mine
-            .iter()
-            .flat_map(|r| r.event_data.iter())
-            .map(|(id, req)| Ok((id.clone(), to_json(req)?)))
-            .collect::<StoreResult<_>>()?;
-        for chunk in data.chunks(INSERT_CHUNK) {
-            let mut q = Query::new("INSERT INTO event_data (event_id, request) VALUES ");
-            q.values(chunk, |r, (id, req)| {
-                r.bind(id.clone()).bind(req.clone());
-                Ok(())
-            })?;
-            let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
-        }
-        let executions: Vec<&Execution> = mine.iter().flat_map(|r| &r.executions).collect();
-        for chunk in executions.chunks(INSERT_CHUNK) {
-            let mut q = Query::new("");
-            push_executions(&mut q, chunk)?;
-            let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-
     /// The transformed requests of those events that have one.
     pub async fn transformed_requests(
         &self,

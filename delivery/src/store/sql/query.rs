@@ -9,7 +9,11 @@
 use sqlx::any::{Any, AnyArguments};
 use sqlx::{Arguments, Encode, Type};
 
-use super::{Dialect, StoreError};
+use super::dialect::Dialect;
+use crate::store::{StoreError, StoreResult};
+
+/// Rows per multi-row `INSERT`: well under both backends' bound-parameter limits.
+pub const INSERT_CHUNK: usize = 200;
 
 pub struct Query {
     sql: String,
@@ -160,4 +164,28 @@ impl Row<'_> {
         self.q.push(literal);
         self
     }
+}
+
+/// `UPDATE table SET every column but id WHERE id = $1`, from the binder that
+/// writes the INSERT values: it binds `$1…$N` in the order of `cols`, id first, so
+/// the same binder serves both statements.
+pub fn update_all(
+    table: &str,
+    cols: &str,
+    values: impl FnOnce(&mut Query) -> StoreResult<()>,
+) -> StoreResult<Query> {
+    let mut q = Query::new("");
+    values(&mut q)?;
+    let sets: Vec<String> = cols
+        .split(',')
+        .map(str::trim)
+        .enumerate()
+        .skip(1)
+        .map(|(i, name)| format!("{name} = ${}", i + 1))
+        .collect();
+    q.replace_sql(format!(
+        "UPDATE {table} SET {} WHERE id = $1",
+        sets.join(", ")
+    ));
+    Ok(q)
 }

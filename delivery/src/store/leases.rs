@@ -1,0 +1,163 @@
+//! Leasing due events for delivery, and giving leases back.
+
+use std::collections::{BTreeSet, HashMap};
+
+use sqlx::Row;
+
+use super::sql::dialect::Dialect;
+use super::sql::query::Query;
+use super::sql::rows::{self, DESTINATION_COLS, EVENT_COLS, REQUEST_COLS};
+use super::sql::scripts::Durability;
+use super::{DueEvent, LeaseScope, Store, StoreError, StoreResult};
+use crate::model::{Destination, RequestRecord};
+
+impl Store {
+    /// Leases up to `limit` events that are due, not leased, and whose connection and
+    /// destination are active, until `lease_until`. Replicas never lease the same
+    /// event while a lease is valid.
+    pub async fn lease_due_events(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_until: i64,
+    ) -> StoreResult<Vec<DueEvent>> {
+        self.lease_due_events_in(now, limit, lease_until, &LeaseScope::All)
+            .await
+    }
+
+    /// [`Store::lease_due_events`] for some destinations only. Each event comes
+    /// with the request it delivers: its transformed request where routing stored
+    /// one, else the request as received.
+    pub async fn lease_due_events_in(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_until: i64,
+        scope: &LeaseScope,
+    ) -> StoreResult<Vec<DueEvent>> {
+        let mut q = Query::in_order(self.dialect, "UPDATE events SET lease_until = ");
+        q.bind(lease_until).push(
+            " WHERE id IN (SELECT e.id FROM events e \
+             JOIN connections c ON c.id = e.connection_id \
+             JOIN destinations d ON d.id = e.destination_id \
+             WHERE e.status IN ('QUEUED', 'SCHEDULED') AND e.next_attempt_at <= ",
+        );
+        q.bind(now)
+            .push(" AND (e.lease_until IS NULL OR e.lease_until <= ")
+            .bind(now)
+            .push(
+                ") AND c.paused_at IS NULL AND c.disabled_at IS NULL \
+                 AND d.disabled_at IS NULL",
+            );
+        match scope {
+            LeaseScope::All => {}
+            LeaseScope::Except(ids) if ids.is_empty() => {}
+            LeaseScope::Except(ids) => {
+                q.push(" AND e.destination_id NOT IN ")
+                    .bind_list(ids.iter().cloned());
+            }
+            LeaseScope::Only(id) => {
+                q.push(" AND e.destination_id = ").bind(id.clone());
+            }
+        }
+        q.push(" ORDER BY e.next_attempt_at LIMIT ")
+            .bind(limit)
+            .push(&self.dialect.skip_locked("e"))
+            .push(&format!(") RETURNING {EVENT_COLS}"));
+        let leased = match self.dialect {
+            Dialect::Sqlite => self.sqlite_script(q, Durability::Bookkeeping).await?,
+            Dialect::Postgres => self.fetch_all(&self.write, q).await?,
+        };
+        let mut events = leased
+            .iter()
+            .map(rows::event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        // RETURNING gives no order; deliver oldest due first.
+        events.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+        let request_ids: BTreeSet<String> = events.iter().map(|e| e.request_id.clone()).collect();
+        let mut q = Query::in_order(
+            self.dialect,
+            &format!("SELECT {REQUEST_COLS}, body FROM requests WHERE id IN "),
+        );
+        q.bind_list(request_ids);
+        let mut requests: HashMap<String, RequestRecord> = HashMap::new();
+        for row in self.fetch_all(&self.read, q).await? {
+            let r = rows::request(&row, true)?;
+            requests.insert(r.id.clone(), r);
+        }
+        // An error here fails the lease round (the leases lapse and the events
+        // come back): delivering the original of an event that was transformed
+        // would send what the user asked to rewrite.
+        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+        let mut transformed = self.transformed_requests(&ids).await?;
+        events
+            .into_iter()
+            .map(|event| {
+                let mut request = requests.get(&event.request_id).cloned().ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "event {} refers to missing request {}",
+                        event.id, event.request_id
+                    ))
+                })?;
+                if let Some(t) = transformed.remove(&event.id) {
+                    request.deliver_as(t);
+                }
+                Ok(DueEvent { event, request })
+            })
+            .collect()
+    }
+
+    /// Gives leased events back without an attempt (the destination's limit said
+    /// not now): they stay due, in their place in the queue.
+    pub async fn release_leases(&self, ids: &[String], lease_until: i64) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut q = Query::in_order(
+            self.dialect,
+            "UPDATE events SET lease_until = NULL WHERE lease_until = ",
+        );
+        q.bind(lease_until)
+            .push(" AND id IN ")
+            .bind_list(ids.iter().cloned());
+        self.execute(q).await?;
+        Ok(())
+    }
+
+    /// When the earliest pending event that is not being delivered becomes due, if
+    /// any (for the dispatcher's sleep).
+    pub async fn next_due_at(&self, now: i64) -> StoreResult<Option<i64>> {
+        // The same conditions as leasing: events being delivered right now, or whose
+        // connection is paused or destination disabled, are not "due" (counting
+        // them would wake the dispatcher in a loop with nothing to lease).
+        let mut q = Query::new(
+            "SELECT e.next_attempt_at AS t FROM events e \
+             JOIN connections c ON c.id = e.connection_id \
+             JOIN destinations d ON d.id = e.destination_id \
+             WHERE e.status IN ('QUEUED', 'SCHEDULED') AND c.paused_at IS NULL \
+             AND c.disabled_at IS NULL AND d.disabled_at IS NULL \
+             AND (e.lease_until IS NULL OR e.lease_until <= ",
+        );
+        q.bind(now).push(") ORDER BY e.next_attempt_at LIMIT 1");
+        Ok(match self.fetch_optional(&self.read, q).await? {
+            Some(row) => row.try_get::<Option<i64>, _>("t")?,
+            None => None,
+        })
+    }
+
+    /// Active destinations with a rate or concurrency limit.
+    pub async fn limited_destinations(&self) -> StoreResult<Vec<Destination>> {
+        let q = Query::new(&format!(
+            "SELECT {DESTINATION_COLS} FROM destinations WHERE disabled_at IS NULL \
+             AND (rate_limit IS NOT NULL OR max_concurrency IS NOT NULL) ORDER BY id"
+        ));
+        self.fetch_all(&self.read, q)
+            .await?
+            .iter()
+            .map(rows::destination)
+            .collect()
+    }
+}

@@ -1,0 +1,195 @@
+//! Requests as received (stored idempotently, with their routing when it came
+//! along) and the events routing ignored.
+
+use std::collections::HashSet;
+
+use sqlx::Row;
+
+use super::routing::{push_events_insert, push_ignored_insert, route_rows, routed_requests};
+use super::sql::dialect::Dialect;
+use super::sql::query::{Query, INSERT_CHUNK};
+use super::sql::rows::{self, IGNORED_COLS, REQUEST_COLS};
+use super::sql::scripts::Durability;
+use super::sql::text::{storable_text, to_json};
+use super::{Page, PageQuery, RequestFilter, Store, StoreResult};
+use crate::model::{IgnoredEvent, NewRequest, RequestRecord};
+
+/// Appends the `INSERT INTO requests …` of `chunk`, skipping ids already stored and
+/// returning the ids that were new.
+fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreResult<()> {
+    q.push(
+        "INSERT INTO requests (id, source_id, method, path, query, headers, body, \
+         body_size, verified, rejection_cause, routed, events_count, ignored_count, \
+         received_at, created_at, updated_at) VALUES ",
+    );
+    q.values(chunk, |row, r| {
+        let e = &r.envelope;
+        let route = r.route.as_ref();
+        // A rejected request is stored to be seen, never routed; one that comes
+        // with its routing is stored routed.
+        let routed = r.rejection_cause.is_some() || route.is_some();
+        let rejection = r.rejection_cause.or(route.and_then(|x| x.rejection));
+        row.bind(e.id.clone())
+            .bind(r.source_id.clone())
+            .bind(storable_text(&e.method))
+            .bind(storable_text(&e.path))
+            .bind(storable_text(&e.query))
+            .bind(to_json(&e.headers)?)
+            .bind(e.body.clone())
+            .bind(e.body.len() as i64)
+            .bind(r.verified.map(i64::from))
+            .bind(rejection.map(|c| c.as_str()))
+            .bind(i64::from(routed))
+            .bind(route.map_or(0, |x| x.events.len() as i64))
+            .bind(route.map_or(0, |x| x.ignored.len() as i64))
+            .bind(e.received_at_ms)
+            .bind(now)
+            .bind(now);
+        Ok(())
+    })?;
+    q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+    Ok(())
+}
+
+impl Store {
+    /// [`Store::insert_requests`] on SQLite: the whole transaction as one
+    /// [`Self::sqlite_script`]. Events and ignored events go first, each row kept
+    /// only while its request is not stored yet, and the requests after them: in
+    /// the one writer's transaction that is exactly "the requests this insert makes
+    /// new", which the other backend learns from the `RETURNING` of the requests'
+    /// insert, a round trip earlier.
+    async fn insert_requests_sqlite(
+        &self,
+        reqs: &[NewRequest],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        let (events, ignored) = route_rows(routed_requests(reqs.iter()));
+        let mut q = Query::in_order(self.dialect, "BEGIN IMMEDIATE; ");
+        for chunk in events.chunks(INSERT_CHUNK) {
+            push_events_insert(&mut q, chunk, now, true)?;
+            q.push("; ");
+        }
+        for chunk in ignored.chunks(INSERT_CHUNK) {
+            push_ignored_insert(&mut q, chunk, true)?;
+            q.push("; ");
+        }
+        for chunk in reqs.chunks(INSERT_CHUNK) {
+            push_requests_insert(&mut q, chunk, now)?;
+            q.push("; ");
+        }
+        q.push("COMMIT");
+        self.sqlite_script(q, Durability::Acknowledged)
+            .await?
+            .iter()
+            .map(|row| Ok(row.try_get::<String, _>("id")?))
+            .collect()
+    }
+}
+
+impl Store {
+    /// Stores requests in one transaction, idempotent on the envelope id. Returns
+    /// the ids that were new (a redelivered id is skipped, not an error).
+    pub async fn insert_requests(&self, reqs: &[NewRequest], now: i64) -> StoreResult<Vec<String>> {
+        // The same id twice in one batch (an edge redelivery racing the original)
+        // would pass the "request not stored yet" checks twice and double its
+        // events: keep the first.
+        let mut seen = HashSet::with_capacity(reqs.len());
+        if !reqs.iter().all(|r| seen.insert(r.envelope.id.as_str())) {
+            let mut seen = HashSet::new();
+            let unique: Vec<NewRequest> = reqs
+                .iter()
+                .filter(|r| seen.insert(r.envelope.id.as_str()))
+                .cloned()
+                .collect();
+            return self.insert_unique_requests(&unique, now).await;
+        }
+        self.insert_unique_requests(reqs, now).await
+    }
+
+    /// [`Store::insert_requests`] of requests whose ids are all different.
+    async fn insert_unique_requests(
+        &self,
+        reqs: &[NewRequest],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        if self.dialect == Dialect::Sqlite {
+            return self.insert_requests_sqlite(reqs, now).await;
+        }
+        let mut inserted = Vec::with_capacity(reqs.len());
+        let mut tx = self.write.begin().await?;
+        for chunk in reqs.chunks(INSERT_CHUNK) {
+            let mut q = Query::in_order(self.dialect, "");
+            push_requests_insert(&mut q, chunk, now)?;
+            let (sql, args) = q.build()?;
+            for row in sqlx::query_with(&sql, args).fetch_all(&mut *tx).await? {
+                inserted.push(row.try_get::<String, _>("id")?);
+            }
+        }
+        // Events only for requests that were new: a redelivered request must not
+        // create its events twice.
+        let new_ids: std::collections::HashSet<&str> =
+            inserted.iter().map(String::as_str).collect();
+        let (events, ignored) = route_rows(routed_requests(
+            reqs.iter()
+                .filter(|r| new_ids.contains(r.envelope.id.as_str())),
+        ));
+        Self::insert_events_tx(self.dialect, &mut tx, &events, now).await?;
+        Self::insert_ignored_tx(self.dialect, &mut tx, &ignored).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub async fn get_request(
+        &self,
+        id: &str,
+        with_body: bool,
+    ) -> StoreResult<Option<RequestRecord>> {
+        let cols = if with_body {
+            format!("{REQUEST_COLS}, body")
+        } else {
+            REQUEST_COLS.to_owned()
+        };
+        let mut q = Query::new(&format!("SELECT {cols} FROM requests WHERE id = "));
+        q.bind(id.to_owned());
+        self.fetch_optional(&self.read, q)
+            .await?
+            .map(|r| rows::request(&r, with_body))
+            .transpose()
+    }
+
+    pub async fn list_requests(
+        &self,
+        f: &RequestFilter,
+        page: &PageQuery,
+    ) -> StoreResult<Page<RequestRecord>> {
+        let filters = |q: &mut Query| {
+            q.and_eq("id", &f.id)
+                .and_eq("source_id", &f.source_id)
+                .and_set("rejection_cause", f.rejected);
+        };
+        self.list(
+            REQUEST_COLS,
+            "requests",
+            &filters,
+            page,
+            |r| rows::request(r, false),
+            |r| &r.id,
+        )
+        .await
+    }
+
+    pub async fn ignored_events_of_request(
+        &self,
+        request_id: &str,
+    ) -> StoreResult<Vec<IgnoredEvent>> {
+        let mut q = Query::new(&format!(
+            "SELECT {IGNORED_COLS} FROM ignored_events WHERE request_id = "
+        ));
+        q.bind(request_id.to_owned()).push(" ORDER BY id");
+        self.fetch_all(&self.read, q)
+            .await?
+            .iter()
+            .map(rows::ignored)
+            .collect()
+    }
+}

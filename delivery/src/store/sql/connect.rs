@@ -1,0 +1,252 @@
+//! The [`Store`] itself: connecting, pools, pragmas, migrations, and the few
+//! helpers every aggregate's queries go through (fetch, execute, get one, list a page).
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, Row};
+
+use super::dialect::Dialect;
+use super::query::Query;
+use crate::store::{Direction, Page, PageQuery, SqliteSync, StoreError, StoreResult};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone)]
+pub struct Store {
+    pub(in crate::store) write: AnyPool,
+    pub(in crate::store) read: AnyPool,
+    pub(in crate::store) dialect: Dialect,
+    pub(super) sqlite_sync: SqliteSync,
+}
+
+fn to_sqlx_sqlite_url(url: &str) -> String {
+    // Create the file when missing, as a fresh `hookyard serve` expects.
+    if url.contains('?') {
+        url.to_owned()
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+impl Store {
+    /// Connects and migrates. `sqlite://PATH` or `postgres://…`.
+    pub async fn connect(url: &str, sqlite_sync: SqliteSync) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let dialect =
+            Dialect::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let store = match dialect {
+            Dialect::Sqlite => {
+                let url = to_sqlx_sqlite_url(url);
+                let sync = sqlite_pragma(sqlite_sync);
+                let opts = move || {
+                    AnyPoolOptions::new().after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute(sync).await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            // As PostgreSQL does: no connection to a missing source.
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            Ok(())
+                        })
+                    })
+                };
+                let write = opts().max_connections(1).connect(&url).await?;
+                // Migrate before the readers open, so they see the schema.
+                SQLITE_MIGRATIONS.run(&write).await?;
+                // One process owns a SQLite database, so any lease found at start
+                // belongs to a previous run that died mid-delivery: release it so
+                // those events go out now, not when the lease would have expired.
+                sqlx::query("UPDATE events SET lease_until = NULL WHERE lease_until IS NOT NULL")
+                    .execute(&write)
+                    .await?;
+                let read = opts().max_connections(4).connect(&url).await?;
+                Store {
+                    write,
+                    read,
+                    dialect,
+                    sqlite_sync,
+                }
+            }
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                Store {
+                    write: pool.clone(),
+                    read: pool,
+                    dialect,
+                    sqlite_sync,
+                }
+            }
+        };
+        Ok(store)
+    }
+
+    /// The SQLite url for a database file in `data_dir`.
+    pub fn sqlite_url_in(data_dir: &Path) -> String {
+        crate::config::sqlite_url_in(data_dir)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub(in crate::store) async fn fetch_all(
+        &self,
+        pool: &AnyPool,
+        q: Query,
+    ) -> StoreResult<Vec<AnyRow>> {
+        let (sql, args) = q.build()?;
+        Ok(sqlx::query_with(&sql, args).fetch_all(pool).await?)
+    }
+
+    pub(in crate::store) async fn fetch_optional(
+        &self,
+        pool: &AnyPool,
+        q: Query,
+    ) -> StoreResult<Option<AnyRow>> {
+        let (sql, args) = q.build()?;
+        Ok(sqlx::query_with(&sql, args).fetch_optional(pool).await?)
+    }
+
+    /// The `n` column of a `SELECT COUNT(*) AS n …` (0 if no row).
+    pub(in crate::store) async fn count_rows(&self, q: Query) -> StoreResult<i64> {
+        Ok(match self.fetch_optional(&self.read, q).await? {
+            Some(row) => row.try_get("n")?,
+            None => 0,
+        })
+    }
+
+    pub(in crate::store) async fn execute(&self, q: Query) -> StoreResult<u64> {
+        let (sql, args) = q.build()?;
+        Ok(sqlx::query_with(&sql, args)
+            .execute(&self.write)
+            .await
+            .map_err(conflict_as_typed)?
+            .rows_affected())
+    }
+
+    pub(in crate::store) async fn get_one<T>(
+        &self,
+        cols: &str,
+        table: &str,
+        key: &str,
+        value: &str,
+        map: fn(&AnyRow) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut q = Query::new(&format!("SELECT {cols} FROM {table} WHERE {key} = "));
+        q.bind(value.to_owned());
+        self.fetch_optional(&self.read, q)
+            .await?
+            .as_ref()
+            .map(map)
+            .transpose()
+    }
+
+    /// One page of `table`, filtered by `filters` (which appends ` AND …` terms),
+    /// ordered by id and cut at the page's cursor.
+    pub(in crate::store) async fn list<T>(
+        &self,
+        cols: &str,
+        table: &str,
+        filters: &(dyn Fn(&mut Query) + Sync),
+        page: &PageQuery,
+        map: fn(&AnyRow) -> StoreResult<T>,
+        id_of: fn(&T) -> &str,
+    ) -> StoreResult<Page<T>> {
+        let mut count_q = Query::new(&format!("SELECT COUNT(*) AS n FROM {table} WHERE 1 = 1"));
+        filters(&mut count_q);
+        let count = self.count_rows(count_q).await?;
+
+        let limit = page.limit.clamp(1, 250);
+        let (cursor, going_back) = match (&page.next, &page.prev) {
+            (Some(n), _) => (Some(n.clone()), false),
+            (None, Some(p)) => (Some(p.clone()), true),
+            (None, None) => (None, false),
+        };
+        let desc = page.dir == Direction::Desc;
+        // Going back over a descending list reads ascending from the cursor, then flips.
+        let read_desc = desc != going_back;
+        let mut q = Query::new(&format!("SELECT {cols} FROM {table} WHERE 1 = 1"));
+        filters(&mut q);
+        if let Some(c) = cursor.clone() {
+            q.push(if read_desc {
+                " AND id < "
+            } else {
+                " AND id > "
+            });
+            q.bind(c);
+        }
+        q.push(if read_desc {
+            " ORDER BY id DESC LIMIT "
+        } else {
+            " ORDER BY id ASC LIMIT "
+        });
+        q.bind(limit + 1);
+        let rows = self.fetch_all(&self.read, q).await?;
+        let mut models = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
+        let has_more = models.len() as i64 > limit;
+        models.truncate(limit as usize);
+        if going_back {
+            models.reverse();
+        }
+        let first = models.first().map(|m| id_of(m).to_owned());
+        let last = models.last().map(|m| id_of(m).to_owned());
+        let (next, prev) = match (cursor.is_some(), going_back) {
+            (false, _) => (if has_more { last } else { None }, None),
+            (true, false) => (if has_more { last } else { None }, first),
+            (true, true) => (last, if has_more { first } else { None }),
+        };
+        Ok(Page {
+            models,
+            next,
+            prev,
+            count,
+        })
+    }
+}
+
+/// Unique-constraint violations become [`StoreError::Conflict`], so the API can say
+/// "a source named X already exists" instead of a database error.
+pub(in crate::store) fn conflict_as_typed(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        let msg = db.message().to_ascii_lowercase();
+        if db.is_unique_violation() || msg.contains("unique") || msg.contains("duplicate key") {
+            return StoreError::Conflict(describe_conflict(db.message()));
+        }
+        if db.is_foreign_key_violation() || msg.contains("foreign key") {
+            return StoreError::MissingReference(
+                "the source or destination was deleted meanwhile".into(),
+            );
+        }
+    }
+    StoreError::Database(e)
+}
+
+fn describe_conflict(msg: &str) -> String {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("connections") {
+        "a connection with this name for this source".into()
+    } else if m.contains("destinations") {
+        "a destination with this name".into()
+    } else if m.contains("sources") {
+        "a source with this name".into()
+    } else {
+        "a record with this key".into()
+    }
+}
+
+/// The statement that puts a connection in `sync` mode.
+pub(super) fn sqlite_pragma(sync: SqliteSync) -> &'static str {
+    match sync {
+        SqliteSync::Full => "PRAGMA synchronous = FULL",
+        SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
+    }
+}
