@@ -11,7 +11,6 @@ use figment::Figment;
 use hookyard_core::backoff::RetryStrategy;
 use serde::{Deserialize, Serialize};
 
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {

@@ -88,7 +88,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/e/{source}", any(ingest::http::ingest))
         .route("/e/{source}/", any(ingest::http::ingest))
         .route("/e/{source}/{*rest}", any(ingest::http::ingest))
-        .route("/edge/batch", axum::routing::post(ingest::edge_batch::receive))
+        .route(
+            "/edge/batch",
+            axum::routing::post(ingest::edge_batch::receive),
+        )
         .nest(&format!("/{}", api::API_VERSION), api)
         .route(
             "/openapi.json",

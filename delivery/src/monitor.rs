@@ -10,14 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
+use crate::model::DestinationBacklog;
 use crate::model::{Failure, IssueFilter, IssueStatus, IssueType};
 use crate::periodic::{every, Periodic, Step};
 use crate::shutdown::Shutdown;
 use crate::signals::{Signal, Signals};
-use crate::model::DestinationBacklog;
 use crate::store::{PageQuery, Store, StoreResult};
 use crate::telemetry;
 

@@ -31,4 +31,3 @@ pub struct AppState {
     /// The transformation host (engine built on first use).
     pub transforms: Arc<transform::Transforms>,
 }
-

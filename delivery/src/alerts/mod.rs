@@ -15,7 +15,6 @@ pub mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::config::AlertsConfig;

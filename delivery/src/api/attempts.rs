@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::views::{self, AttemptOut};
 use super::{PageParams, Paginated, QueryParams};
 use crate::error::ApiError;
-use crate::store::AttemptFilter;
 use crate::state::AppState;
+use crate::store::AttemptFilter;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 
 use super::{parse_field, JsonBody, PageParams, Paginated, QueryParams};
 use crate::bulk_retry::CompiledQuery;
-use crate::model::{BulkRetry, EventQuery};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::model::{BulkRetry, EventQuery};
 use crate::state::AppState;
+use crate::store::Store;
 
 /// Events looked at per step of an operation.
 const STEP: i64 = 500;

@@ -18,8 +18,8 @@ use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{Connection, Destination, Rule, Source};
 use crate::route::rules::CompiledRules;
-use crate::store::{ConnectionFilter, PageQuery};
 use crate::state::AppState;
+use crate::store::{ConnectionFilter, PageQuery};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

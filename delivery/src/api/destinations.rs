@@ -13,10 +13,10 @@ use super::views::{self, DestinationOut};
 use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
-use crate::model::{AuthMethod, Destination, RateLimitPeriod};
 use crate::model::DestinationBacklog;
-use crate::store::DestinationFilter;
+use crate::model::{AuthMethod, Destination, RateLimitPeriod};
 use crate::state::AppState;
+use crate::store::DestinationFilter;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

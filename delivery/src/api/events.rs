@@ -13,8 +13,8 @@ use super::{PageParams, Paginated, QueryParams};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::model::{Event, EventStatus};
-use crate::store::{EventFilter, RetryOutcome};
 use crate::state::AppState;
+use crate::store::{EventFilter, RetryOutcome};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -90,7 +90,9 @@ pub async fn raw(
     Path(id): Path<String>,
 ) -> Result<Json<RawBody>, ApiError> {
     let e = load(&st, &id).await?;
-    let req = st.store.delivered_request(&e)
+    let req = st
+        .store
+        .delivered_request(&e)
         .await?
         .ok_or_else(|| ApiError::not_found("request", &e.request_id))?;
     Ok(Json(raw_body(req.body.as_deref().unwrap_or_default())))

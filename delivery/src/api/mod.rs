@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-use crate::store::{Direction, Page, PageQuery};
 use crate::state::AppState;
+use crate::store::{Direction, Page, PageQuery};
 
 pub use crate::config::API_VERSION;
 

@@ -14,8 +14,8 @@ use super::{JsonBody, PageParams, Paginated, QueryParams};
 use crate::error::ApiError;
 use crate::model::RequestRecord;
 use crate::signals::Signal;
-use crate::store::{EventFilter, PageQuery, RequestFilter};
 use crate::state::AppState;
+use crate::store::{EventFilter, PageQuery, RequestFilter};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -14,8 +14,8 @@ use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{CustomResponse, Source};
-use crate::store::SourceFilter;
 use crate::state::AppState;
+use crate::store::SourceFilter;
 
 /// A source to create, or the fields of one to change.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

@@ -26,12 +26,12 @@ use super::views::TEAM_ID;
 use super::{validate, JsonBody, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::model::Rule;
-use crate::transform::compiled::UploadError;
 use crate::model::HttpRequest;
+use crate::model::Rule;
 use crate::model::{Execution, ExecutionFilter, Transformation, TransformationFilter};
-use crate::transform::{module_hash, TransformError};
 use crate::state::AppState;
+use crate::transform::compiled::UploadError;
+use crate::transform::{module_hash, TransformError};
 
 /// A transformation to create, or the fields of one to change.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

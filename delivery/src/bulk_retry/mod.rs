@@ -130,8 +130,8 @@ impl EventQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
     use serde_json::json;
+    use serde_json::Value;
 
     fn query(v: Value) -> EventQuery {
         serde_json::from_value(v).unwrap()

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-
-use crate::model::BulkRetry;
 use crate::clock::now_ms;
+use crate::model::BulkRetry;
 use crate::periodic::{every, Periodic, Step};
 use crate::shutdown::Shutdown;
 use crate::signals::{Signal, Signals};

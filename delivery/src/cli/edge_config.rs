@@ -22,4 +22,3 @@ pub async fn run(args: EdgeConfigArgs) -> anyhow::Result<()> {
         }
     }
 }
-

@@ -8,9 +8,9 @@ use anyhow::Context as _;
 use similar::TextDiff;
 
 use super::args::TransformTestArgs;
+use crate::config::{Config, Overrides};
 use crate::model::HttpRequest;
 use crate::transform::Transforms;
-use crate::config::{Config, Overrides};
 
 /// What the command prints, and whether the transformation succeeded.
 pub struct Report {

@@ -22,8 +22,8 @@ use crate::clock::{new_id, now_ms};
 use crate::destinations::{Adapters, Delivery, DeliveryResult};
 use crate::issues::tracker::Tracker;
 use crate::model::{Attempt, AttemptStatus};
-use crate::route::RulesCache;
 use crate::route::rules::RetryPolicy;
+use crate::route::RulesCache;
 use crate::shutdown::Shutdown;
 use crate::signals::{Signal, Signals};
 use crate::store::{AttemptOutcome, DueEvent, LeaseScope, Store};
@@ -126,15 +126,18 @@ impl Dispatcher {
         self.limits.retain(&limited);
         let except = limited.iter().map(|d| d.id.clone()).collect();
         // Events that were transformed go out as transformed (the store overlays them).
-        let mut due: Vec<(DueEvent, Option<Admission>)> = self.store.lease_due_events_in(now,
-            free.min(500) as i64,
-            lease_until,
-            &LeaseScope::Except(except),
-        )
-        .await?
-        .into_iter()
-        .map(|e| (e, None))
-        .collect();
+        let mut due: Vec<(DueEvent, Option<Admission>)> = self
+            .store
+            .lease_due_events_in(
+                now,
+                free.min(500) as i64,
+                lease_until,
+                &LeaseScope::Except(except),
+            )
+            .await?
+            .into_iter()
+            .map(|e| (e, None))
+            .collect();
         let mut limited_wait: Option<Duration> = None;
         for d in limited.iter() {
             let room = free.saturating_sub(due.len()).min(500);
@@ -148,12 +151,15 @@ impl Dispatcher {
             if grant.admissions.is_empty() {
                 continue;
             }
-            let leased = self.store.lease_due_events_in(now,
-                grant.admissions.len() as i64,
-                lease_until,
-                &LeaseScope::Only(d.id.clone()),
-            )
-            .await?;
+            let leased = self
+                .store
+                .lease_due_events_in(
+                    now,
+                    grant.admissions.len() as i64,
+                    lease_until,
+                    &LeaseScope::Only(d.id.clone()),
+                )
+                .await?;
             // Admissions not used by an event are dropped here: a rate token
             // spent on an empty queue costs nothing, and slots come back.
             due.extend(

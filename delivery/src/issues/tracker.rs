@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-
-use crate::model::{AttemptStatus, EventStatus, Failure, IssueStatus, IssueType};
 use crate::model::DestinationResults;
+use crate::model::{AttemptStatus, EventStatus, Failure, IssueStatus, IssueType};
 use crate::store::{AttemptOutcome, Store};
 use crate::telemetry;
 

@@ -93,4 +93,3 @@ pub struct Range<T> {
 }
 
 pub type TimeRange = Range<String>;
-

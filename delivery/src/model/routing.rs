@@ -24,4 +24,3 @@ pub struct PreparedRoute {
     pub event_data: Vec<(String, HttpRequest)>,
     pub executions: Vec<Execution>,
 }
-

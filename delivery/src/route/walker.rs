@@ -117,7 +117,10 @@ fn walk_connection(
             Rule::Filter { .. } => {
                 let Some(f) = &compiled.filter else { continue };
                 let failed = match &transformed {
-                    None => failed_parts(f, original_view.get_or_insert_with(|| RequestView::new(req))),
+                    None => failed_parts(
+                        f,
+                        original_view.get_or_insert_with(|| RequestView::new(req)),
+                    ),
                     Some(t) => failed_parts(
                         f,
                         &RequestView::new(&RouteInput::of_http(req.request_id, t)),
@@ -141,9 +144,12 @@ fn walk_connection(
                 match result {
                     Some(next) => transformed = Some(next),
                     None => {
-                        out.route
-                            .events
-                            .push(new_event(c, event_id.clone(), EventStatus::Failed, now));
+                        out.route.events.push(new_event(
+                            c,
+                            event_id.clone(),
+                            EventStatus::Failed,
+                            now,
+                        ));
                         out.failed_events.push(event_id);
                         return;
                     }

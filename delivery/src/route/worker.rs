@@ -9,16 +9,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cache::RulesCache;
-use super::walker::{any_transform, transformation_id, walk, Transformations};
 use super::view::RouteInput;
+use super::walker::{any_transform, transformation_id, walk, Transformations};
 use crate::clock::now_ms;
 use crate::model::{
     Connection, Event, Failure, IssueType, PreparedRoute, RequestRecord, Transformation,
 };
+use crate::periodic::{every, Periodic, Step};
 use crate::signals::{Signal, Signals};
 use crate::store::{Store, StoreError, StoreResult};
 use crate::transform::Transforms;
-use crate::periodic::{every, Periodic, Step};
 
 /// The routing worker: routes what ingest left unrouted, then wakes dispatch.
 pub struct Router {
@@ -203,12 +203,22 @@ impl Batch {
 
 /// Spreads the batch over `workers` threads, so one slow transformation does not
 /// hold up every other request of the batch.
-fn route_parallel(batch: &Batch, pending: Vec<RequestRecord>, workers: usize) -> Vec<PreparedRoute> {
+fn route_parallel(
+    batch: &Batch,
+    pending: Vec<RequestRecord>,
+    workers: usize,
+) -> Vec<PreparedRoute> {
     let chunk = pending.len().div_ceil(workers).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = pending
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().filter_map(|r| batch.route(r)).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .filter_map(|r| batch.route(r))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles
             .into_iter()

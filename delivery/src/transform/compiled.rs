@@ -14,9 +14,9 @@ use wasmtime::Engine;
 
 use super::bindings::TransformationPre;
 use super::invoke::{self, Limits, Outcome, TransformError};
-use crate::model::HttpRequest;
 use super::sandbox::{self, GuestState};
 use crate::config::TransformConfig;
+use crate::model::HttpRequest;
 
 /// Why an uploaded module was refused; each message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

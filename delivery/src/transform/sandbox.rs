@@ -10,7 +10,6 @@ use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-
 /// Interfaces (without version) a component may import.
 const ALLOWED: &[&str] = &[
     "wasi:cli/environment",

@@ -12,8 +12,8 @@ use hookyard::clock::new_id;
 use hookyard::model::{
     ApiKeyConfig, ApiKeyLocation, Attempt, AttemptStatus, AttemptTrigger, AuthMethod,
     BasicAuthConfig, Connection, CustomContentType, CustomResponse, Destination, Event,
-    EventStatus, IgnoredEvent, NewEvent, NewRequest, RateLimitPeriod, RejectionCause,
-    PreparedRoute, RequestRecord, RouteResult, Rule, Source,
+    EventStatus, IgnoredEvent, NewEvent, NewRequest, PreparedRoute, RateLimitPeriod,
+    RejectionCause, RequestRecord, RouteResult, Rule, Source,
 };
 use hookyard::store::{
     AttemptFilter, AttemptOutcome, ConnectionFilter, DestinationFilter, Direction, EventFilter,
@@ -63,7 +63,13 @@ async fn route_pending(
         .map(|r| PreparedRoute {
             request_id: r.id.clone(),
             source_id: r.source_id.clone(),
-            route: route(r, by_source.get(&r.source_id).map(Vec::as_slice).unwrap_or(&[])),
+            route: route(
+                r,
+                by_source
+                    .get(&r.source_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+            ),
             ..Default::default()
         })
         .collect();
@@ -1490,17 +1496,18 @@ async fn record_attempts_body(b: &Backend) {
     let st = &*b.store;
     let w = world(st, "att").await;
     let req = routed_request(st, &w.s, b"{}").await;
-    let evs = add_events(st, 
-            &req.id,
-            &w.s.id,
-            &[
-                new_event(&w.c, EventStatus::Queued, T0),
-                new_event(&w.c, EventStatus::Queued, T0),
-            ],
-            T0,
-        )
-        .await
-        .unwrap();
+    let evs = add_events(
+        st,
+        &req.id,
+        &w.s.id,
+        &[
+            new_event(&w.c, EventStatus::Queued, T0),
+            new_event(&w.c, EventStatus::Queued, T0),
+        ],
+        T0,
+    )
+    .await
+    .unwrap();
     let (e, other) = (&evs[0], &evs[1]);
 
     let leased = lease_ids(st, T0, 10, T0 + 30_000).await;
@@ -1641,15 +1648,16 @@ async fn record_attempts_body(b: &Backend) {
     // lossily), is recorded the same on both backends (PostgreSQL TEXT cannot hold
     // NUL) and does not fail the batch it came in: the dispatcher retries a failed
     // batch forever.
-    let third = add_events(st, 
-            &req.id,
-            &w.s.id,
-            &[new_event(&w.c, EventStatus::Queued, T0)],
-            T0,
-        )
-        .await
-        .unwrap()
-        .remove(0);
+    let third = add_events(
+        st,
+        &req.id,
+        &w.s.id,
+        &[new_event(&w.c, EventStatus::Queued, T0)],
+        T0,
+    )
+    .await
+    .unwrap()
+    .remove(0);
     assert_eq!(
         lease_ids(st, T0 + 6999, 10, T0 + 90_000).await,
         vec![third.id.clone()]
@@ -1686,17 +1694,18 @@ async fn retry_event_body(b: &Backend) {
     let st = &*b.store;
     let w = world(st, "retry").await;
     let req = routed_request(st, &w.s, b"x").await;
-    let evs = add_events(st, 
-            &req.id,
-            &w.s.id,
-            &[
-                new_event(&w.c, EventStatus::Queued, T0),
-                new_event(&w.c, EventStatus::Queued, T0),
-            ],
-            T0,
-        )
-        .await
-        .unwrap();
+    let evs = add_events(
+        st,
+        &req.id,
+        &w.s.id,
+        &[
+            new_event(&w.c, EventStatus::Queued, T0),
+            new_event(&w.c, EventStatus::Queued, T0),
+        ],
+        T0,
+    )
+    .await
+    .unwrap();
     let (failed, leased) = (&evs[0], &evs[1]);
     assert_eq!(
         sorted(&lease_ids(st, T0, 10, T0 + 60_000).await),
@@ -1846,7 +1855,8 @@ async fn add_events_body(b: &Backend) {
     assert_eq!(st.next_due_at(T0).await.unwrap(), Some(T0 + 1));
 
     // Adding again counts again.
-    add_events(st, 
+    add_events(
+        st,
         &r.envelope.id,
         &w.s.id,
         &[new_event(&w.c, EventStatus::Queued, T0)],

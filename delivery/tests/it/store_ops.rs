@@ -5,10 +5,10 @@
 use crate::common;
 
 use common::Backend;
-use hookyard::model::{BulkRetry, EventQuery};
-use hookyard::model::{Failure, IssueStatus, IssueType};
 use hookyard::model::Destination;
 use hookyard::model::DestinationResults;
+use hookyard::model::{BulkRetry, EventQuery};
+use hookyard::model::{Failure, IssueStatus, IssueType};
 
 const T0: i64 = 1_700_000_000_000;
 

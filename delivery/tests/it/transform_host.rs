@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::wasm::component;
 use hookyard::config::Config;
-use hookyard::transform::compiled::UploadError;
 use hookyard::model::HttpRequest;
+use hookyard::transform::compiled::UploadError;
 use hookyard::transform::{Outcome, TransformError, Transforms};
 use serde_json::{json, Value};
 

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 
 use common::{backends, Backend};
 use hookyard::clock::new_id;
-use hookyard::model::{Connection, Destination, EventStatus, NewEvent, NewRequest, Rule, Source};
-use hookyard::model::RouteResult;
-use hookyard::store::{PageQuery, StoreError};
 use hookyard::model::HttpRequest;
+use hookyard::model::RouteResult;
+use hookyard::model::{Connection, Destination, EventStatus, NewEvent, NewRequest, Rule, Source};
 use hookyard::model::{
     Execution, ExecutionFilter, PreparedRoute, Transformation, TransformationFilter,
 };
+use hookyard::store::{PageQuery, StoreError};
 use hookyard_core::envelope::Envelope;
 use hookyard_core::id::IdKind;
 
