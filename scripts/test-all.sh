@@ -34,9 +34,11 @@ step "set-up: edge Worker toolchain, npm packages and the Worker bundle"
 step "set-up: transformation components (SDK examples, test fixtures)"
 ./scripts/setup-wasm.sh
 
-step "format and lints"
+step "format, lints and layering"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# No import cycles between delivery's files; store/ and model/ import no step.
+python3 scripts/import-cycles.py delivery/src
 
 step "Rust tests: unit, filter conformance, store (SQLite + PostgreSQL), end to end"
 cargo nextest run --workspace --locked --profile ci
