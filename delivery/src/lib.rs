@@ -12,8 +12,8 @@
 //! - [`transform`]: the wasm host that runs transformations.
 //! - [`route`]: the one rules walker, the router worker, request retries.
 //! - [`destinations`]: one adapter per destination type.
-//! - [`issues`]: failures grouped into issues, auto-disable; [`alerts`]: email
-//!   and webhook alerts; [`monitor`]: hold/release, backlogs, backpressure.
+//! - [`issues`]: failures grouped into issues, auto-disable, and the monitor
+//!   (hold/release, backlogs, backpressure); [`alerts`]: email and webhook alerts.
 //! - [`dispatch`]: lease due events → limits → adapter → attempt → retry.
 //! - [`ingest`]: `/e/{source}`, `/edge/batch`, the committer.
 //! - [`bulk_retry`]: retry by query.
@@ -37,7 +37,6 @@ pub mod error;
 pub mod ingest;
 pub mod issues;
 pub mod model;
-pub mod monitor;
 pub mod periodic;
 pub mod route;
 pub mod shutdown;
@@ -166,7 +165,7 @@ pub async fn run(
         base_url: public_url.clone(),
         signals: signals.clone(),
     };
-    let monitor = monitor::Monitor {
+    let monitor = issues::monitor::Monitor {
         store: store.clone(),
         catalog: catalog.clone(),
         interval: poll,

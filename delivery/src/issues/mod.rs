@@ -4,5 +4,8 @@
 //!
 //! - [`tracker`]: turns attempt results into issues and destination health
 //!   (auto-disable), right after the results are stored.
+//! - [`monitor`]: holds and releases events of paused or disabled connections and
+//!   destinations, keeps the backlog gauges, opens backpressure issues.
 
+pub mod monitor;
 pub mod tracker;
