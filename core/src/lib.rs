@@ -17,5 +17,6 @@ pub mod envelope;
 pub mod filter;
 pub mod id;
 pub mod ingest;
+pub mod names;
 pub mod status_codes;
 pub mod verify;

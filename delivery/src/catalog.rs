@@ -4,31 +4,46 @@
 //! Entries live `ttl` (one second by default): the API clears them on every change
 //! it makes, and other replicas' changes show within the ttl.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::model::{Connection, Destination, Source};
 use crate::signals::{Signal, Signals};
 use crate::store::{Store, StoreResult};
 
-/// When an entry was loaded, and what was found (`None`: nothing by that key).
-type Entries<V> = HashMap<String, (Instant, Option<Arc<V>>)>;
+/// What a cache may hold, counted in bytes of keys plus [`ENTRY_OVERHEAD`] per
+/// entry: at most 8 MiB and about 32,000 entries each, whatever names are asked
+/// for (misses are cached too, so the bound is what keeps a scanner trying names
+/// from growing it).
+const CACHE_BYTES: u64 = 8 << 20;
+/// What one entry is charged besides its key: the value, the map's own
+/// bookkeeping.
+const ENTRY_OVERHEAD: u32 = 256;
 
+/// Loaded values by key, each kept for `ttl`, bounded by [`CACHE_BYTES`]
+/// (moka evicts the least useful entries past it).
 struct TtlCache<V> {
-    ttl: Duration,
-    map: Mutex<Entries<V>>,
+    /// What was found by each key (`None`: nothing).
+    map: moka::sync::Cache<String, Option<Arc<V>>>,
     /// Bumped by `clear`: a value loaded before a clear is not cached after it.
-    generation: std::sync::atomic::AtomicU64,
+    generation: AtomicU64,
 }
 
-impl<V> TtlCache<V> {
+impl<V: Send + Sync + 'static> TtlCache<V> {
     fn new(ttl: Duration) -> Self {
         TtlCache {
-            ttl,
-            map: Mutex::new(HashMap::new()),
-            generation: std::sync::atomic::AtomicU64::new(0),
+            map: moka::sync::Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(CACHE_BYTES)
+                .weigher(|key: &String, _| {
+                    u32::try_from(key.len())
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(ENTRY_OVERHEAD)
+                })
+                .build(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -38,34 +53,31 @@ impl<V> TtlCache<V> {
     where
         F: Future<Output = StoreResult<Option<V>>>,
     {
-        if let Some((at, v)) = self.lock().get(key) {
-            if at.elapsed() < self.ttl {
-                return Ok(v.clone());
-            }
-        }
-        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
-        let v = load.await?.map(Arc::new);
-        let mut map = self.lock();
-        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
-            // Changed while we loaded: use what we read, but do not keep it.
+        if let Some(v) = self.map.get(key) {
             return Ok(v);
         }
-        if map.len() > 100_000 {
-            map.clear();
+        let generation = self.generation.load(Ordering::Acquire);
+        let v = load.await?.map(Arc::new);
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.map.insert(key.to_owned(), v.clone());
+            // A clear between the check and the insert must still win.
+            if self.generation.load(Ordering::Acquire) != generation {
+                self.map.invalidate(key);
+            }
         }
-        map.insert(key.to_owned(), (Instant::now(), v.clone()));
         Ok(v)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.map.invalidate_all();
     }
 
-    fn clear(&self) {
-        let mut map = self.lock();
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        map.clear();
+    /// Entries held and their weight, once pending evictions have run.
+    #[cfg(test)]
+    fn size(&self) -> (u64, u64) {
+        self.map.run_pending_tasks();
+        (self.map.entry_count(), self.map.weighted_size())
     }
 }
 
@@ -215,5 +227,43 @@ impl Catalog {
         let found = self.store.delete_connection(id).await?;
         self.changed();
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scanner trying 20,000 different long names (80 MiB of names) leaves the
+    /// cache within its bound; the unbounded map it replaces kept every one.
+    #[tokio::test]
+    async fn misses_for_many_long_names_stay_within_the_bound() {
+        let cache: TtlCache<Source> = TtlCache::new(Duration::from_secs(60));
+        for i in 0..20_000 {
+            let name = format!("{i:08}{}", "x".repeat(4096));
+            let found = cache.get(&name, async { Ok(None) }).await.unwrap();
+            assert!(found.is_none());
+        }
+        let (entries, bytes) = cache.size();
+        assert!(bytes <= CACHE_BYTES, "{bytes} bytes held");
+        assert!(entries < 20_000 / 8, "{entries} entries held");
+    }
+
+    #[tokio::test]
+    async fn a_clear_during_a_load_keeps_the_stale_value_out() {
+        let cache: TtlCache<String> = TtlCache::new(Duration::from_secs(60));
+        let v = cache
+            .get("k", async {
+                cache.clear();
+                Ok(Some("stale".to_owned()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(v.as_deref().map(String::as_str), Some("stale"));
+        let again = cache
+            .get("k", async { Ok(Some("fresh".to_owned())) })
+            .await
+            .unwrap();
+        assert_eq!(again.as_deref().map(String::as_str), Some("fresh"));
     }
 }

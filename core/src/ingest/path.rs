@@ -53,6 +53,9 @@ pub fn split_ingest_path(path: &str) -> Result<IngestPath<'_>, Refusal> {
     if source.is_empty() {
         return Err(Refusal::NoSourceName);
     }
+    if !crate::names::is_valid_name(source) {
+        return Err(Refusal::UnknownSource(crate::names::quoted_prefix(source)));
+    }
     check_forwarded_path(rest)?;
     let forwarded = if rest.is_empty() { "/" } else { rest };
     Ok(IngestPath { source, forwarded })

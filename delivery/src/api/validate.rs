@@ -5,10 +5,7 @@ use crate::model::{ApiKeyLocation, AuthMethod, HTTP_METHODS};
 
 /// Hookdeck's name rule: letters, digits, `-` and `_`, at most 155 characters.
 pub fn name(field: &str, v: &str) -> Result<(), ApiError> {
-    let ok_chars = v
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if v.is_empty() || v.len() > 155 || !ok_chars {
+    if !hookyard_core::names::is_valid_name(v) {
         return Err(ApiError::Unprocessable(format!(
             "{field} must be 1 to 155 letters, digits, `-` or `_` (got {v:?})"
         )));
