@@ -21,7 +21,8 @@ fn api_key(cfg: &Config) -> anyhow::Result<(String, bool)> {
             return Ok((key, false));
         }
     }
-    std::fs::create_dir_all(&cfg.data_dir)?;
+    crate::private_files::create_dir(&cfg.data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", cfg.data_dir.display()))?;
     let key = format!(
         "hky_{}",
         Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
@@ -32,19 +33,8 @@ fn api_key(cfg: &Config) -> anyhow::Result<(String, bool)> {
 
 /// Writes `contents` to `path`, readable by its owner only.
 pub(crate) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
+    crate::private_files::write(path, contents.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {

@@ -236,11 +236,11 @@ impl Transforms {
         };
         let saved = c.serialize().map_err(|e| e.to_string()).and_then(|bytes| {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                crate::private_files::create_dir(dir).map_err(|e| e.to_string())?;
             }
             // Write then rename: a reader never sees half a file.
             let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
+            crate::private_files::write(&tmp, &bytes).map_err(|e| e.to_string())?;
             std::fs::rename(&tmp, &path).map_err(|e| e.to_string())
         });
         if let Err(e) = saved {

@@ -167,3 +167,140 @@ fn filter_eval_prints_a_verdict_per_line_and_fails_on_bad_lines() {
     assert!(lines[0].contains("$nope"), "{out}");
     assert_eq!(lines[1], "true");
 }
+
+/// A child that is killed when the test ends, however it ends.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn the_documented_environment_variables_start_serve() {
+    let client = reqwest::Client::new();
+
+    // HOOKYARD_CONFIG names the file; the file's settings are the ones in effect.
+    let tmp = tempfile::TempDir::new().unwrap();
+    let port = free_port();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("hookyard.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\n[delivery]\npoll_interval_ms = 100\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let _serving = Serving(
+        Command::new(BIN)
+            .arg("serve")
+            .env("HOOKYARD_CONFIG", &file)
+            .env_remove("HOOKYARD_API_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&client, &base).await;
+    let key = std::fs::read_to_string(data.join("api_key")).unwrap();
+    let r = client
+        .get(format!("{base}/2024-09-01/sources"))
+        .bearer_auth(key.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // HOOKYARD_LISTEN, HOOKYARD_DATA_DIR and HOOKYARD_API_KEY without any flag.
+    let port = free_port();
+    let _serving = Serving(
+        Command::new(BIN)
+            .arg("serve")
+            .env("HOOKYARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HOOKYARD_DATA_DIR", tmp.path().join("other"))
+            .env("HOOKYARD_API_KEY", common::gateway::KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&client, &base).await;
+    let r = client
+        .get(format!("{base}/2024-09-01/sources"))
+        .bearer_auth(common::gateway::KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(tmp.path().join("other/hookyard.db").exists());
+}
+
+/// The database holds every body and credential, the data directory the API key:
+/// another user of the machine reads none of them.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_database_are_readable_by_their_owner_only() {
+    let client = reqwest::Client::new();
+    let tmp = tempfile::TempDir::new().unwrap();
+    let data = tmp.path().join("data");
+    // An upgrade: a data directory and database left world-readable by an older
+    // version are closed too.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let port = free_port();
+    let _serving = Serving(
+        Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env_remove("HOOKYARD_API_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&client, &base).await;
+    let key = std::fs::read_to_string(data.join("api_key")).unwrap();
+    // A write, so that SQLite has its -wal and -shm files.
+    let r = client
+        .post(format!("{base}/2024-09-01/sources"))
+        .bearer_auth(key.trim())
+        .json(&json!({"name": "private"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(mode(&data), 0o700, "data directory");
+    for f in [
+        "api_key",
+        "hookyard.db",
+        "hookyard.db-wal",
+        "hookyard.db-shm",
+    ] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+}
