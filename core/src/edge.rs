@@ -21,12 +21,24 @@ pub struct EdgeConfig {
     /// Status answered to webhooks for a disabled source.
     #[serde(default = "default_disabled_status")]
     pub disabled_source_status: u16,
+    /// Largest batch body delivery reads (its `edge.max_batch_bytes`); the
+    /// consumer splits what it pushes to fit ([`encode_batches`]).
+    #[serde(default = "default_max_batch_bytes")]
+    pub max_batch_bytes: u64,
     /// By source name.
     pub sources: BTreeMap<String, EdgeSource>,
 }
 
 fn default_disabled_status() -> u16 {
     403
+}
+
+/// Delivery's default `edge.max_batch_bytes`: room for a 10 MiB body in base64
+/// with its headers, plus other messages.
+pub const DEFAULT_MAX_BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
+fn default_max_batch_bytes() -> u64 {
+    DEFAULT_MAX_BATCH_BYTES
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +107,53 @@ pub struct BatchItem {
     /// Sent from the dead-letter queue's consumer: the main consumer gave up on it.
     #[serde(default)]
     pub dead_lettered: bool,
+}
+
+/// One POST's worth of a batch: the JSON text of a [`Batch`] of `items`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBatch {
+    /// Which of the items given it holds.
+    pub items: std::ops::Range<usize>,
+    pub body: String,
+}
+
+/// `items` as [`Batch`] bodies of at most `max_bytes` each, in order. An item that
+/// alone is larger goes alone (delivery refuses it with 413 and the queue retries
+/// it until its dead-letter queue; the others are not held back by it).
+pub fn encode_batches<'a>(
+    items: impl IntoIterator<Item = &'a BatchItem>,
+    max_bytes: usize,
+) -> Result<Vec<EncodedBatch>, serde_json::Error> {
+    const OPEN: &str = r#"{"messages":["#;
+    const CLOSE: &str = "]}";
+    let mut out = Vec::new();
+    let mut body = String::from(OPEN);
+    let mut start = 0;
+    let mut count = 0;
+    for (i, item) in items.into_iter().enumerate() {
+        count = i + 1;
+        let json = serde_json::to_string(item)?;
+        let comma = usize::from(i > start);
+        if i > start && body.len() + comma + json.len() + CLOSE.len() > max_bytes {
+            body.push_str(CLOSE);
+            out.push(EncodedBatch {
+                items: start..i,
+                body: std::mem::replace(&mut body, String::from(OPEN)),
+            });
+            start = i;
+        } else if comma == 1 {
+            body.push(',');
+        }
+        body.push_str(&json);
+    }
+    if start < count {
+        body.push_str(CLOSE);
+        out.push(EncodedBatch {
+            items: start..count,
+            body,
+        });
+    }
+    Ok(out)
 }
 
 /// Delivery's answer: one result per message, in the batch's order.
@@ -171,6 +230,56 @@ pub fn verify_batch<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn item(id: &str, body_len: usize) -> BatchItem {
+        BatchItem {
+            envelope: Envelope {
+                id: id.into(),
+                source: "s".into(),
+                received_at_ms: 1,
+                method: "POST".into(),
+                path: "/".into(),
+                query: String::new(),
+                headers: vec![("content-type".into(), "text/plain".into())],
+                body: vec![b'x'; body_len],
+            },
+            dead_lettered: false,
+        }
+    }
+
+    #[test]
+    fn batches_are_split_to_fit_and_keep_every_item_in_order() {
+        let items: Vec<BatchItem> = (0..40)
+            .map(|i| item(&format!("req_{i}"), (i % 7) * 3000))
+            .collect();
+        let max = 20_000;
+        let batches = encode_batches(&items, max).unwrap();
+        assert!(batches.len() > 1);
+        let mut next = 0;
+        for b in &batches {
+            assert_eq!(b.items.start, next);
+            next = b.items.end;
+            assert!(b.body.len() <= max, "{} bytes", b.body.len());
+            let decoded: Batch = serde_json::from_str(&b.body).unwrap();
+            assert_eq!(decoded.messages, items[b.items.clone()]);
+        }
+        assert_eq!(next, items.len());
+    }
+
+    #[test]
+    fn an_item_larger_than_the_limit_goes_alone() {
+        let items = vec![item("a", 10), item("big", 50_000), item("c", 10)];
+        let batches = encode_batches(&items, 10_000).unwrap();
+        let ranges: Vec<_> = batches.iter().map(|b| b.items.clone()).collect();
+        assert_eq!(ranges, vec![0..1, 1..2, 2..3]);
+        assert!(encode_batches(&[], 10).unwrap().is_empty());
+        // One batch when all fit: the same text serde gives the whole batch.
+        let small = vec![item("a", 10), item("b", 10)];
+        let one = encode_batches(&small, 1 << 20).unwrap();
+        let whole = serde_json::to_string(&Batch { messages: small }).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].body, whole);
+    }
 
     #[test]
     fn a_signed_batch_verifies_and_a_changed_or_old_one_does_not() {

@@ -6,8 +6,8 @@
 //! secret `BATCH_SECRET`, optional `RETRY_MIN_SECONDS` / `RETRY_MAX_SECONDS`.
 
 use hookyard_core::edge::{
-    sign_batch, Batch, BatchItem, BatchResponse, EdgeConfig, QueueMessage, SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
+    encode_batches, sign_batch, BatchItem, BatchResponse, EdgeConfig, QueueMessage,
+    DEFAULT_MAX_BATCH_BYTES, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 use hookyard_core::envelope::Envelope;
 use hookyard_core::id::{make_id, IdKind};
@@ -215,39 +215,58 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
         return Ok(());
     }
 
-    let outcome = post_batch(&env, &ready).await;
-    for r in &ready {
-        let m = &messages[r.index];
-        let stored = match &outcome {
-            Ok(resp) => push::stored_ids(resp)
-                .get(r.item.envelope.id.as_str())
-                .copied()
-                .unwrap_or(false),
-            Err(_) => false,
-        };
-        if stored {
-            m.ack();
-            if let (Some(key), Some(b)) = (&r.body_ref, &bucket) {
-                // A leftover object costs storage only; the webhook is stored.
-                if let Err(e) = b.delete(key.clone()).await {
-                    worker::console_warn!("could not delete {key} from R2: {e}");
-                }
+    // Pushed in batches that fit delivery's `edge.max_batch_bytes` (from
+    // `hookyard edge config`); a batch that fails only retries its own messages.
+    let max_batch_bytes = load_config(&env)
+        .map(|c| c.max_batch_bytes)
+        .unwrap_or(DEFAULT_MAX_BATCH_BYTES);
+    let max_batch_bytes = usize::try_from(max_batch_bytes).unwrap_or(usize::MAX);
+    let batches = match encode_batches(ready.iter().map(|r| &r.item), max_batch_bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            worker::console_error!("cannot encode the batch: {e}; retrying {}", ready.len());
+            for r in &ready {
+                retry(&messages[r.index], r.item.envelope.received_at_ms);
             }
-        } else {
-            retry(m, r.item.envelope.received_at_ms);
+            return Ok(());
         }
-    }
-    if let Err(e) = outcome {
-        worker::console_error!(
-            "push from {} to delivery failed: {e}; retrying {}",
-            batch.queue(),
-            ready.len()
-        );
+    };
+    for encoded in batches {
+        let part = &ready[encoded.items.clone()];
+        let outcome = post_batch(&env, encoded.body).await;
+        for r in part {
+            let m = &messages[r.index];
+            let stored = match &outcome {
+                Ok(resp) => push::stored_ids(resp)
+                    .get(r.item.envelope.id.as_str())
+                    .copied()
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            if stored {
+                m.ack();
+                if let (Some(key), Some(b)) = (&r.body_ref, &bucket) {
+                    // A leftover object costs storage only; the webhook is stored.
+                    if let Err(e) = b.delete(key.clone()).await {
+                        worker::console_warn!("could not delete {key} from R2: {e}");
+                    }
+                }
+            } else {
+                retry(m, r.item.envelope.received_at_ms);
+            }
+        }
+        if let Err(e) = outcome {
+            worker::console_error!(
+                "push from {} to delivery failed: {e}; retrying {}",
+                batch.queue(),
+                part.len()
+            );
+        }
     }
     Ok(())
 }
 
-async fn post_batch(env: &Env, ready: &[Ready]) -> std::result::Result<BatchResponse, String> {
+async fn post_batch(env: &Env, body: String) -> std::result::Result<BatchResponse, String> {
     let url = env
         .var("DELIVERY_URL")
         .map_err(|_| "DELIVERY_URL is not set".to_owned())?
@@ -257,10 +276,6 @@ async fn post_batch(env: &Env, ready: &[Ready]) -> std::result::Result<BatchResp
         .map(|s| s.to_string())
         .or_else(|_| env.var("BATCH_SECRET").map(|v| v.to_string()))
         .map_err(|_| "BATCH_SECRET is not set".to_owned())?;
-    let batch = Batch {
-        messages: ready.iter().map(|r| r.item.clone()).collect(),
-    };
-    let body = serde_json::to_string(&batch).map_err(|e| e.to_string())?;
     let ts = (Date::now().as_millis() / 1000) as i64;
     let headers = Headers::new();
     let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());

@@ -38,9 +38,25 @@ pub async fn receive(
             "this gateway takes no edge batches: set edge.batch_secret".into(),
         ));
     }
-    let body = axum::body::to_bytes(body, st.config.ingest.max_inflight_bytes)
+    // Nothing unauthenticated is read past the cap: a declared length over it is
+    // refused before a byte is read, an undeclared one once the cap is reached.
+    let cap = st.config.edge.max_batch_bytes;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the batch is larger than edge.max_batch_bytes ({cap} bytes): split it \
+             (`hookyard edge config` tells the Worker the limit)"
+        ))
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, cap)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge("the batch is too large".into()))?;
+        .map_err(|_| too_large())?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     verify_batch(
         [secret.as_str()],

@@ -53,6 +53,7 @@ pub async fn edge_config(store: &Store, cfg: &Config) -> Result<EdgeConfig, Edge
     let mut out = EdgeConfig {
         max_body_bytes: cfg.ingest.max_body_bytes as u64,
         disabled_source_status: cfg.ingest.disabled_source_status,
+        max_batch_bytes: cfg.edge.max_batch_bytes as u64,
         sources: Default::default(),
     };
     let mut next = None;

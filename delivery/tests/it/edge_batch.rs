@@ -218,3 +218,72 @@ async fn without_a_secret_every_batch_is_refused() {
     assert!(text.contains("edge.batch_secret"), "{text}");
     gw.stop().await;
 }
+
+/// Reads what the gateway answers on a raw connection: its status line, or
+/// `None` when it does not answer within `wait`.
+async fn status_within(
+    stream: &mut tokio::net::TcpStream,
+    wait: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            text.lines().next().map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// Nobody has to sign a batch to send one: what is read before the signature is
+/// checked is capped by `edge.max_batch_bytes`, not by the in-flight budget
+/// (512 MiB by default, which one unsigned batch could take).
+#[tokio::test]
+async fn an_unsigned_batch_larger_than_the_cap_is_refused_before_it_is_read() {
+    use tokio::io::AsyncWriteExt;
+    let gw = Gateway::start_with(|cfg| {
+        with_secret(cfg);
+        cfg.edge.max_batch_bytes = 1 << 20;
+    })
+    .await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+
+    // Declared larger than the cap, and no body: refused at once.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(
+        b"POST /edge/batch HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          content-length: 104857600\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let line = status_within(&mut s, std::time::Duration::from_secs(3)).await;
+    assert_eq!(line.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
+
+    // Undeclared (chunked): refused once the cap is passed, with the key to set.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(
+        b"POST /edge/batch HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          transfer-encoding: chunked\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let chunk = [
+        format!("{:x}\r\n", 64 * 1024).into_bytes(),
+        vec![b' '; 64 * 1024],
+        b"\r\n".to_vec(),
+    ]
+    .concat();
+    for _ in 0..24 {
+        if s.write_all(&chunk).await.is_err() {
+            break; // the gateway may close its side once it has refused
+        }
+    }
+    let line = status_within(&mut s, std::time::Duration::from_secs(3)).await;
+    assert_eq!(line.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
+
+    // A signed batch under the cap is still taken.
+    let (status, _) = post_batch(&gw, br#"{"messages":[]}"#, Some(now_secs()), Some(SECRET)).await;
+    assert_eq!(status, 200);
+    gw.stop().await;
+}
