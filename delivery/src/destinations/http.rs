@@ -44,22 +44,48 @@ impl HttpAdapter {
     }
 }
 
+/// Why no URL could be built for an event.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("the destination has no url")]
+    NoUrl,
+    #[error("invalid destination url: {0}")]
+    Invalid(#[from] url::ParseError),
+    #[error(transparent)]
+    Escape(#[from] super::confined::Escape),
+}
+
+impl TargetError {
+    /// Hookdeck's attempt error code for it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TargetError::NoUrl | TargetError::Invalid(_) => "MISSING_URL",
+            TargetError::Escape(_) => "UNKNOWN",
+        }
+    }
+}
+
 /// The URL an event goes to: the destination's URL, plus the path the provider
 /// used after `/e/{source}` (unless path forwarding is off) and its query string.
-pub fn target_url(dest: &Destination, req: &RequestRecord) -> Result<url::Url, String> {
-    let base = dest
-        .url
-        .as_deref()
-        .ok_or_else(|| "the destination has no url".to_owned())?;
-    let mut url = url::Url::parse(base).map_err(|e| format!("invalid destination url: {e}"))?;
-    if !dest.path_forwarding_disabled && req.path != "/" && !req.path.is_empty() {
-        let joined = format!("{}{}", url.path().trim_end_matches('/'), req.path);
+pub fn target_url(dest: &Destination, req: &RequestRecord) -> Result<url::Url, TargetError> {
+    let base = dest.url.as_deref().ok_or(TargetError::NoUrl)?;
+    let forwarded = (!dest.path_forwarding_disabled).then_some(req.path.as_str());
+    join(base, forwarded, &req.query)
+}
+
+/// `base` plus `path` (kept under it, [`super::confined`]) plus `query`.
+fn join(base: &str, path: Option<&str>, query: &str) -> Result<url::Url, TargetError> {
+    let base = url::Url::parse(base)?;
+    let mut url = base.clone();
+    if let Some(path) = path.filter(|p| !p.is_empty() && *p != "/") {
+        let joined = format!("{}{path}", url.path().trim_end_matches('/'));
         url.set_path(&joined);
+        super::confined::check(&base, &url, path)?;
     }
-    if !req.query.is_empty() {
+    if !query.is_empty() {
         let q = match url.query() {
-            Some(existing) if !existing.is_empty() => format!("{existing}&{}", req.query),
-            _ => req.query.clone(),
+            Some(existing) if !existing.is_empty() => format!("{existing}&{query}"),
+            _ => query.to_owned(),
         };
         url.set_query(Some(&q));
     }
@@ -175,7 +201,7 @@ impl Adapter for HttpAdapter {
     async fn deliver(&self, d: &Delivery<'_>) -> DeliveryResult {
         let url = match target_url(d.destination, d.request) {
             Ok(u) => u,
-            Err(e) => return DeliveryResult::error("MISSING_URL", e),
+            Err(e) => return DeliveryResult::error(e.code(), e.to_string()),
         };
         let method_name = d
             .destination
@@ -240,5 +266,73 @@ impl Adapter for HttpAdapter {
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(base: &str, path: &str) -> Result<String, String> {
+        join(base, Some(path), "").map(|u| u.to_string()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn forwarded_paths_stay_under_the_destinations_path() {
+        assert_eq!(
+            built("http://h/hooks", "/orders/1").as_deref(),
+            Ok("http://h/hooks/orders/1")
+        );
+        assert_eq!(built("http://h/hooks/", "/a").as_deref(), Ok("http://h/hooks/a"));
+        assert_eq!(built("http://h", "/a/b/").as_deref(), Ok("http://h/a/b/"));
+        assert_eq!(
+            built("http://h/hooks", "/a%20b/%E2%9C%93").as_deref(),
+            Ok("http://h/hooks/a%20b/%E2%9C%93")
+        );
+        // `//x` is a path, not a host: the host stays h.
+        assert_eq!(built("http://h/hooks", "//evil/x").as_deref(), Ok("http://h/hooks//evil/x"));
+    }
+
+    /// Every way to spell a separator or a dot segment that a provider (or a
+    /// transformation) might send; none leaves `/hooks` or reaches the wire.
+    #[test]
+    fn no_encoding_of_dots_or_separators_leaves_the_destinations_path() {
+        let attempts = [
+            "/..",
+            "/../admin",
+            "/x/../../admin",
+            "/./../admin",
+            "/%2e%2e/admin",
+            "/%2E%2E/admin",
+            "/%2e./admin",
+            "/.%2E/admin",
+            "/x\\..\\..\\admin",
+            "/x%5c..%5c..%5cadmin",
+            "/x%5C..%5C..%5Cadmin",
+            "/..%2fadmin",
+            "/..%2Fadmin",
+            "/%2f..%2f..%2fadmin",
+            "/%252e%252e/admin",
+            "/%25252e%25252e/admin",
+            "/x/..;/admin",
+            "/x/%2e%2e;/admin",
+            "/..\\admin",
+            "/x/\t../admin",
+        ];
+        for path in attempts {
+            match built("http://h/hooks", path) {
+                Err(e) => assert!(e.contains("not delivered") || e.contains("refused"), "{path}: {e}"),
+                Ok(url) => panic!("{path} was delivered to {url}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_query_is_appended_and_the_host_never_changes() {
+        let u = join("https://h:8443/p?k=1", Some("/a"), "x=2").unwrap();
+        assert_eq!(u.as_str(), "https://h:8443/p/a?k=1&x=2");
+        let e = join("http://h/hooks", Some("/../../admin"), "").unwrap_err();
+        assert_eq!(e.code(), "UNKNOWN");
+        assert!(matches!(join("nope", Some("/a"), ""), Err(TargetError::Invalid(_))));
     }
 }

@@ -1,6 +1,7 @@
 //! Destination types. Each type is one file implementing [`Adapter`]; adding a type
 //! means that file and one line in [`Adapters::for_destination`].
 
+pub mod confined;
 pub mod http;
 
 use async_trait::async_trait;
