@@ -31,15 +31,35 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub edge: EdgeSettings,
     pub transformations: TransformConfig,
+    pub retention: RetentionConfig,
+}
+
+/// How long traffic is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Requests, events, attempts, executions and ignored events older than this
+    /// are deleted (events still waiting for an attempt, and their requests, are
+    /// kept); 0 keeps everything.
+    pub days: u32,
+    /// How often the job looks for data past the window.
+    pub interval_secs: u64,
+    /// Rows of each kind deleted per transaction.
+    pub batch_size: i64,
 }
 
 /// The edge Worker (edge-ingest/) pushing to this gateway.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeSettings {
     /// Shared secret the Worker signs its batches with (`BATCH_SECRET` there);
     /// empty: `/edge/batch` refuses every batch.
     pub batch_secret: String,
+    /// Largest batch `/edge/batch` reads; a larger one is refused (413) before its
+    /// signature is checked. `hookyard edge config` tells the Worker, which
+    /// splits its pushes to fit. At least `ingest.max_body_bytes` × 4/3 + 1 MiB
+    /// (a body travels in base64).
+    pub max_batch_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,7 +220,10 @@ impl Default for Config {
                     to: Vec::new(),
                 },
             },
-            edge: EdgeSettings::default(),
+            edge: EdgeSettings {
+                batch_secret: String::new(),
+                max_batch_bytes: hookyard_core::edge::DEFAULT_MAX_BATCH_BYTES as usize,
+            },
             transformations: TransformConfig {
                 memory_limit_bytes: 32 * 1024 * 1024,
                 max_memory_limit_bytes: 256 * 1024 * 1024,
@@ -212,6 +235,11 @@ impl Default for Config {
                 max_wasm_stack_bytes: 512 * 1024,
                 pool_instances: 64,
                 workers: 2,
+            },
+            retention: RetentionConfig {
+                days: 30,
+                interval_secs: 300,
+                batch_size: 500,
             },
         }
     }
@@ -236,6 +264,12 @@ pub struct Overrides {
     pub database_url: Option<String>,
 }
 
+/// `HOOKYARD_*` variables that are not settings: `HOOKYARD_CONFIG` names the file
+/// (`--config`), `HOOKYARD_SOURCES` is the edge Worker's secret, `HOOKYARD_URL`
+/// tells command-line clients where the gateway is. Read as settings they would
+/// be unknown keys and stop the start.
+const NOT_SETTINGS: &[&str] = &["config", "sources", "url"];
+
 impl Config {
     /// Defaults → `file` (if given) → `HOOKYARD_*` env (`__` for nesting, e.g.
     /// `HOOKYARD_INGEST__MAX_BODY_BYTES`) → `overrides`.
@@ -254,7 +288,7 @@ impl Config {
             fig = fig.merge(Toml::file(f));
         }
         let cfg: Config = fig
-            .merge(Env::prefixed("HOOKYARD_").split("__"))
+            .merge(Env::prefixed("HOOKYARD_").ignore(NOT_SETTINGS).split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
@@ -272,6 +306,14 @@ impl Config {
             return Err(ConfigError::Value(
                 "ingest.max_batch and delivery.concurrency must be at least 1".into(),
             ));
+        }
+        let largest_item = self.ingest.max_body_bytes.saturating_mul(4) / 3 + (1 << 20);
+        if self.edge.max_batch_bytes < largest_item {
+            return Err(ConfigError::Value(format!(
+                "edge.max_batch_bytes must be at least {largest_item} (ingest.max_body_bytes \
+                 × 4/3 + 1 MiB: a body travels in base64), got {}",
+                self.edge.max_batch_bytes
+            )));
         }
         if self.delivery.auto_disable_after < 0 {
             return Err(ConfigError::Value(
@@ -362,6 +404,25 @@ mod tests {
             let c = Config::load(Some(std::path::Path::new("h.toml")), &o).unwrap();
             assert_eq!(c.listen.port(), 3);
             assert_eq!(c.ingest.max_batch, 9);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn the_documented_variables_that_are_not_settings_do_not_stop_the_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("h.toml", "[ingest]\nmax_batch = 7\n")?;
+            jail.set_env("HOOKYARD_CONFIG", "h.toml");
+            jail.set_env("HOOKYARD_SOURCES", "{}");
+            jail.set_env("HOOKYARD_URL", "http://127.0.0.1:8600");
+            let c = Config::load(Some(std::path::Path::new("h.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.ingest.max_batch, 7);
+            // A misspelt setting still stops it, with the name in the message.
+            jail.set_env("HOOKYARD_INGEST__MAX_BACTH", "1");
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("max_bacth"), "{err}");
             Ok(())
         });
     }

@@ -3,8 +3,9 @@
 //!
 //! Layout, from the bottom up (a module only imports the ones above it in this
 //! list, never one below):
-//! - [`clock`], [`shutdown`], [`signals`], [`periodic`], [`config`], [`telemetry`]:
-//!   time and ids, stopping, named wake-ups, the worker loop, configuration, metrics.
+//! - [`clock`], [`shutdown`], [`signals`], [`periodic`], [`config`], [`telemetry`],
+//!   [`private_files`]: time and ids, stopping, named wake-ups, the worker loop,
+//!   configuration, metrics, owner-only files.
 //! - [`model`]: every record the store reads or writes.
 //! - [`store`]: the one [`store::Store`], SQLite or PostgreSQL behind it.
 //! - [`catalog`]: cached sources/destinations/connections; writes through it
@@ -16,7 +17,7 @@
 //!   (hold/release, backlogs, backpressure); [`alerts`]: email and webhook alerts.
 //! - [`dispatch`]: lease due events → limits → adapter → attempt → retry.
 //! - [`ingest`]: `/e/{source}`, `/edge/batch`, the committer.
-//! - [`bulk_retry`]: retry by query.
+//! - [`bulk_retry`]: retry by query; [`retention`]: deleting what is past the window.
 //! - [`state`]: what the HTTP handlers share.
 //! - [`api`]: the REST API (Hookdeck-shaped); [`error`] maps errors to responses.
 //! - [`cli`]: every command; `main` only parses and hands over.
@@ -38,6 +39,8 @@ pub mod ingest;
 pub mod issues;
 pub mod model;
 pub mod periodic;
+pub mod private_files;
+pub mod retention;
 pub mod route;
 pub mod shutdown;
 pub mod signals;
@@ -69,15 +72,36 @@ use crate::store::Store;
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<Store>> {
     let url = cfg.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        private_files::create_dir(&cfg.data_dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create data directory {}: {e}",
                 cfg.data_dir.display()
             )
         })?;
+        if let Some(db) = sqlite_file(&url) {
+            private_files::create_file(&db)
+                .and_then(|()| {
+                    for suffix in ["-wal", "-shm", "-journal"] {
+                        let mut side = db.clone().into_os_string();
+                        side.push(suffix);
+                        private_files::restrict(std::path::Path::new(&side), false)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| anyhow::anyhow!("cannot create database {}: {e}", db.display()))?;
+        }
     }
     let store = Store::connect(&url, cfg.sqlite.synchronous).await?;
     Ok(Arc::new(store))
+}
+
+/// The database file a `sqlite:` url names; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.into())
 }
 
 /// The HTTP routes: ingest, API, OpenAPI document, health.
@@ -177,6 +201,11 @@ pub async fn run(
         step: 500,
         poll,
     };
+    let retention = retention::Retention::new(
+        store.clone(),
+        cfg.retention.clone(),
+        signals.clone(),
+    );
     let d = &cfg.delivery.default_retry;
     let dispatcher = Dispatcher {
         store: store.clone(),
@@ -196,6 +225,7 @@ pub async fn run(
     let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
     let monitor_task = tokio::spawn(monitor.run(shutdown.clone()));
     let bulk_task = tokio::spawn(bulk.run(shutdown.clone()));
+    let retention_task = tokio::spawn(retention.run(shutdown.clone()));
 
     let budget_kib = (cfg.ingest.max_inflight_bytes / 1024).clamp(1, u32::MAX as usize);
     let state = Arc::new(AppState {
@@ -218,7 +248,7 @@ pub async fn run(
         .await?;
     let _ = router_task.await;
     let _ = dispatch_task.await;
-    for t in [notifier_task, monitor_task, bulk_task] {
+    for t in [notifier_task, monitor_task, bulk_task, retention_task] {
         let _ = t.await;
     }
     Ok(())

@@ -21,9 +21,11 @@ pub enum Signal {
     Alerts,
     /// A bulk retry was created: its worker.
     BulkRetry,
+    /// Nobody sends it: retention runs on its interval (and on shutdown stops).
+    Retention,
 }
 
-const COUNT: usize = 5;
+const COUNT: usize = 6;
 
 /// The process's wake-ups; cheap to clone, every clone shares them.
 #[derive(Clone, Default)]

@@ -26,6 +26,7 @@ mod health;
 mod issues;
 mod leases;
 mod requests;
+mod retention;
 mod routing;
 mod sources;
 mod transformations;
@@ -33,6 +34,7 @@ mod triggers;
 
 pub use crate::config::SqliteSync;
 pub use sql::{Dialect, Store};
+pub use retention::Pruned;
 
 use crate::model::{Attempt, Event, EventStatus, RequestRecord};
 

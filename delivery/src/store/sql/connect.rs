@@ -45,6 +45,9 @@ impl Store {
                 let opts = move || {
                     AnyPoolOptions::new().after_connect(move |conn, _| {
                         Box::pin(async move {
+                            // Only takes effect in a database without tables yet:
+                            // lets retention give freed pages back to the disk.
+                            conn.execute("PRAGMA auto_vacuum = INCREMENTAL").await?;
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute(sync).await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;

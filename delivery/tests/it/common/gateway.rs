@@ -24,6 +24,8 @@ pub struct Gateway {
     trigger: ShutdownTrigger,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub dir: TempDir,
+    /// The database the gateway uses (a second `Store` may open it).
+    pub database_url: String,
     _pg: Option<pg::TestDb>,
 }
 
@@ -71,6 +73,7 @@ impl Gateway {
         }
         tweak(&mut cfg);
         let store = hookyard::open_store(&cfg).await.expect("open store");
+        let database_url = cfg.database_url();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (trigger, sd) = shutdown::channel();
@@ -82,6 +85,7 @@ impl Gateway {
             trigger,
             task: Some(task),
             dir,
+            database_url,
             _pg: pg,
         }
     }
