@@ -29,6 +29,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
     pub alerts: AlertsConfig,
+    pub egress: EgressConfig,
     pub edge: EdgeSettings,
     pub transformations: TransformConfig,
 }
@@ -95,6 +96,34 @@ pub struct AlertsConfig {
     pub webhook_url: String,
     pub email: EmailConfig,
 }
+
+/// Which addresses outgoing requests (deliveries, alert webhooks) may connect
+/// to. Checked on the address a connection is made to, after DNS resolution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// Networks (CIDRs, or single addresses) no outgoing request may connect to.
+    /// Setting it replaces the default list.
+    pub deny: Vec<String>,
+    /// Networks that may be reached even when `deny` or `block_private` covers them.
+    pub allow: Vec<String>,
+    /// Also deny private, loopback and unique-local networks (multi-tenant gateways).
+    pub block_private: bool,
+}
+
+/// The default `egress.deny`: cloud metadata services, link-local, "this
+/// network" (0.0.0.0 reaches the local host on Linux), multicast and reserved.
+pub const DEFAULT_EGRESS_DENY: &[&str] = &[
+    "0.0.0.0/8",
+    "169.254.0.0/16",
+    "100.100.100.200/32",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/128",
+    "fe80::/10",
+    "fd00:ec2::254/128",
+    "ff00::/8",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,6 +228,11 @@ impl Default for Config {
                     from: "Hookyard <hookyard@localhost>".into(),
                     to: Vec::new(),
                 },
+            },
+            egress: EgressConfig {
+                deny: DEFAULT_EGRESS_DENY.iter().map(|s| (*s).to_owned()).collect(),
+                allow: Vec::new(),
+                block_private: false,
             },
             edge: EdgeSettings::default(),
             transformations: TransformConfig {
