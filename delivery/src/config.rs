@@ -230,7 +230,10 @@ impl Default for Config {
                 },
             },
             egress: EgressConfig {
-                deny: DEFAULT_EGRESS_DENY.iter().map(|s| (*s).to_owned()).collect(),
+                deny: DEFAULT_EGRESS_DENY
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
                 allow: Vec::new(),
                 block_private: false,
             },
@@ -376,6 +379,24 @@ mod tests {
             serde_json::to_value(&from_file).unwrap(),
             serde_json::to_value(Config::default()).unwrap()
         );
+    }
+
+    #[test]
+    // figment's Jail closure returns its own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn egress_lists_and_flags_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HOOKYARD_EGRESS__BLOCK_PRIVATE", "true");
+            jail.set_env(
+                "HOOKYARD_EGRESS__ALLOW",
+                "[\"10.20.0.0/16\", \"127.0.0.1\"]",
+            );
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert!(c.egress.block_private);
+            assert_eq!(c.egress.allow, ["10.20.0.0/16", "127.0.0.1"]);
+            assert_eq!(c.egress.deny, DEFAULT_EGRESS_DENY);
+            Ok(())
+        });
     }
 
     #[test]
