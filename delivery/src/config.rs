@@ -29,6 +29,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
     pub alerts: AlertsConfig,
+    pub egress: EgressConfig,
     pub edge: EdgeSettings,
     pub transformations: TransformConfig,
     pub retention: RetentionConfig,
@@ -115,6 +116,34 @@ pub struct AlertsConfig {
     pub webhook_url: String,
     pub email: EmailConfig,
 }
+
+/// Which addresses outgoing requests (deliveries, alert webhooks) may connect
+/// to. Checked on the address a connection is made to, after DNS resolution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// Networks (CIDRs, or single addresses) no outgoing request may connect to.
+    /// Setting it replaces the default list.
+    pub deny: Vec<String>,
+    /// Networks that may be reached even when `deny` or `block_private` covers them.
+    pub allow: Vec<String>,
+    /// Also deny private, loopback and unique-local networks (multi-tenant gateways).
+    pub block_private: bool,
+}
+
+/// The default `egress.deny`: cloud metadata services, link-local, "this
+/// network" (0.0.0.0 reaches the local host on Linux), multicast and reserved.
+pub const DEFAULT_EGRESS_DENY: &[&str] = &[
+    "0.0.0.0/8",
+    "169.254.0.0/16",
+    "100.100.100.200/32",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/128",
+    "fe80::/10",
+    "fd00:ec2::254/128",
+    "ff00::/8",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -219,6 +248,14 @@ impl Default for Config {
                     from: "Hookyard <hookyard@localhost>".into(),
                     to: Vec::new(),
                 },
+            },
+            egress: EgressConfig {
+                deny: DEFAULT_EGRESS_DENY
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                allow: Vec::new(),
+                block_private: false,
             },
             edge: EdgeSettings {
                 batch_secret: String::new(),
@@ -384,6 +421,24 @@ mod tests {
             serde_json::to_value(&from_file).unwrap(),
             serde_json::to_value(Config::default()).unwrap()
         );
+    }
+
+    #[test]
+    // figment's Jail closure returns its own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn egress_lists_and_flags_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HOOKYARD_EGRESS__BLOCK_PRIVATE", "true");
+            jail.set_env(
+                "HOOKYARD_EGRESS__ALLOW",
+                "[\"10.20.0.0/16\", \"127.0.0.1\"]",
+            );
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert!(c.egress.block_private);
+            assert_eq!(c.egress.allow, ["10.20.0.0/16", "127.0.0.1"]);
+            assert_eq!(c.egress.deny, DEFAULT_EGRESS_DENY);
+            Ok(())
+        });
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Layout, from the bottom up (a module only imports the ones above it in this
 //! list, never one below):
 //! - [`clock`], [`shutdown`], [`signals`], [`periodic`], [`config`], [`telemetry`],
-//!   [`private_files`]: time and ids, stopping, named wake-ups, the worker loop,
-//!   configuration, metrics, owner-only files.
+//!   [`private_files`], [`egress`]: time and ids, stopping, named wake-ups, the
+//!   worker loop, configuration, metrics, owner-only files; where outgoing
+//!   requests may connect, and credentials kept out of what is written about them.
 //! - [`model`]: every record the store reads or writes.
 //! - [`store`]: the one [`store::Store`], SQLite or PostgreSQL behind it.
 //! - [`catalog`]: cached sources/destinations/connections; writes through it
@@ -34,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod destinations;
 pub mod dispatch;
+pub mod egress;
 pub mod error;
 pub mod ingest;
 pub mod issues;
@@ -171,8 +173,9 @@ pub async fn run(
         batch: 500,
     };
     let timeout = Duration::from_millis(cfg.delivery.timeout_ms);
+    let egress = Arc::new(egress::EgressPolicy::from_config(&cfg.egress)?);
     let adapters = Arc::new(Adapters {
-        http: HttpAdapter::new(timeout, cfg.delivery.response_body_limit)?,
+        http: HttpAdapter::new(timeout, cfg.delivery.response_body_limit, egress.clone())?,
     });
     let metrics = telemetry::install();
     let tracker = Arc::new(issues::tracker::Tracker {
@@ -185,7 +188,8 @@ pub async fn run(
         catalog: catalog.clone(),
         config: cfg.alerts.clone(),
         email: alerts::email::EmailSender::from_config(&cfg.alerts.email)?,
-        http: reqwest::Client::builder().build()?,
+        http: egress::resolve::client_builder(egress.clone()).build()?,
+        egress,
         base_url: public_url.clone(),
         signals: signals.clone(),
     };

@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::config::AlertsConfig;
+use crate::egress::{redact, EgressPolicy};
 use crate::model::{
     Channels, EmailChannel, Issue, IssueTrigger, IssueType, NameMatch, TriggerConfigs,
     TriggerStrategy, WebhookChannel,
@@ -35,7 +36,10 @@ pub struct Notifier {
     pub catalog: Arc<Catalog>,
     pub config: AlertsConfig,
     pub email: Option<EmailSender>,
+    /// Built with [`crate::egress::resolve::client_builder`]: guarded, no redirects.
     pub http: reqwest::Client,
+    /// Checks IP-literal webhook URLs (the client's resolver checks names).
+    pub egress: Arc<EgressPolicy>,
     pub base_url: String,
     /// Woken (`Signal::Alerts`) when issues open or change.
     pub signals: Signals,
@@ -321,6 +325,12 @@ impl Notifier {
 
     /// Sends to every recipient; true if every send went out.
     async fn send(&self, to: &Recipients, m: &Message, kind: &'static str) -> bool {
+        // Alerts quote destination URLs, attempt errors and disable reasons (some
+        // stored before errors were redacted): one pass here covers them all.
+        let m = &Message {
+            subject: redact::urls_in(&m.subject),
+            body: redact::urls_in(&m.body),
+        };
         let mut ok = true;
         if !to.emails.is_empty() {
             match &self.email {
@@ -339,7 +349,7 @@ impl Notifier {
             }
         }
         for url in &to.webhooks {
-            let sent = webhook::send(&self.http, url, m).await;
+            let sent = webhook::send(&self.http, &self.egress, url, m).await;
             if let Err(e) = &sent {
                 tracing::error!(error = %e, kind, "alert webhook not sent");
             }

@@ -1,5 +1,6 @@
 //! HTTP destinations: the request's body and headers to the destination's URL.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -7,6 +8,7 @@ use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{Adapter, Delivery, DeliveryResult};
+use crate::egress::{self, redact, EgressError, EgressPolicy};
 use crate::model::{ApiKeyLocation, AuthMethod, Destination, RequestRecord};
 
 /// Headers that describe one hop, not the message, plus those the client sets
@@ -29,18 +31,29 @@ const HOP_BY_HOP: &[&str] = &[
 pub struct HttpAdapter {
     client: reqwest::Client,
     body_limit: usize,
+    /// Checks IP-literal URLs; the client's resolver checks names.
+    egress: Arc<EgressPolicy>,
 }
 
 impl HttpAdapter {
-    pub fn new(timeout: Duration, body_limit: usize) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+    pub fn new(
+        timeout: Duration,
+        body_limit: usize,
+        egress: Arc<EgressPolicy>,
+    ) -> Result<Self, reqwest::Error> {
+        // No redirects (set by the egress builder): a destination's answer is
+        // recorded as it is, and a `Location` cannot send the event elsewhere.
+        let client = egress::resolve::client_builder(egress.clone())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Hookyard/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(256)
             .build()?;
-        Ok(HttpAdapter { client, body_limit })
+        Ok(HttpAdapter {
+            client,
+            body_limit,
+            egress,
+        })
     }
 }
 
@@ -222,7 +235,7 @@ impl Adapter for HttpAdapter {
             .build()
         {
             Ok(req) => req,
-            Err(e) => return DeliveryResult::error("UNKNOWN", e.to_string()),
+            Err(e) => return DeliveryResult::error("UNKNOWN", redact::reqwest_error(e)),
         };
         if let Err(e) = apply_auth(&mut req, d.destination.auth_method.as_ref()) {
             return DeliveryResult::error("UNKNOWN", e);
@@ -234,6 +247,12 @@ impl Adapter for HttpAdapter {
             http_method: Some(method_name),
             ..Default::default()
         };
+        // reqwest connects to an IP-literal host without asking the resolver.
+        if let Err(e) = self.egress.check_url(req.url()) {
+            result.error_code = Some(egress::BLOCKED_CODE);
+            result.error_message = Some(e.to_string());
+            return result;
+        }
         match self.client.execute(req).await {
             Ok(resp) => {
                 let status = resp.status();
@@ -260,10 +279,16 @@ impl Adapter for HttpAdapter {
                 );
                 result.response_body = Some(capped_body(resp, self.body_limit).await);
             }
-            Err(e) => {
-                result.error_code = Some(classify(&e));
-                result.error_message = Some(e.to_string());
-            }
+            Err(e) => match EgressError::find_in(&e) {
+                Some(blocked) => {
+                    result.error_code = Some(egress::BLOCKED_CODE);
+                    result.error_message = Some(blocked.to_string());
+                }
+                None => {
+                    result.error_code = Some(classify(&e));
+                    result.error_message = Some(redact::reqwest_error(e));
+                }
+            },
         }
         result
     }

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, Semaphore};
 use crate::catalog::Catalog;
 use crate::clock::{new_id, now_ms};
 use crate::destinations::{Adapters, Delivery, DeliveryResult};
+use crate::egress::redact;
 use crate::issues::tracker::Tracker;
 use crate::model::{Attempt, AttemptStatus};
 use crate::route::rules::RetryPolicy;
@@ -226,7 +227,9 @@ impl Dispatcher {
                 response_headers: result.response_headers,
                 response_body: result.response_body,
                 error_code: result.error_code.map(str::to_owned),
-                error_message: result.error_message,
+                // Adapters redact their own errors; this keeps a URL's
+                // credentials out of the store whatever an adapter wrote.
+                error_message: result.error_message.as_deref().map(redact::urls_in),
                 requested_url: result.requested_url,
                 http_method: result.http_method,
                 duration_ms: started.elapsed().as_millis() as i64,

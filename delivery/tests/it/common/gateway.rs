@@ -237,6 +237,16 @@ impl Receiver {
 
     /// Like [`Receiver::scripted`], taking `delay` to answer each request.
     pub async fn scripted_slow(replies: Vec<Reply>, delay: Duration) -> Self {
+        Self::scripted_at("127.0.0.1", replies, delay).await
+    }
+
+    /// A receiver answering 200, listening on `ip` (another loopback address such
+    /// as 127.0.0.2, to tell two receivers apart by address).
+    pub async fn on(ip: &str) -> Self {
+        Self::scripted_at(ip, vec![], Duration::ZERO).await
+    }
+
+    async fn scripted_at(ip: &str, replies: Vec<Reply>, delay: Duration) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(replies)));
         let (r, s) = (received.clone(), script.clone());
@@ -264,7 +274,7 @@ impl Receiver {
             }
         };
         let app = axum::Router::new().fallback(handler);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver {
