@@ -16,6 +16,7 @@ mod cli;
 mod e2e;
 mod edge_batch;
 mod operations;
+mod slow;
 mod store;
 mod store_ops;
 mod transform_e2e;
