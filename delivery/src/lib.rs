@@ -19,6 +19,8 @@
 //! - [`bulk_retry`]: retry by query.
 //! - [`state`]: what the HTTP handlers share.
 //! - [`api`]: the REST API (Hookdeck-shaped); [`error`] maps errors to responses.
+//! - [`server`]: accepts connections (capped) and serves [`app`] on them with
+//!   header and body read timeouts.
 //! - [`cli`]: every command; `main` only parses and hands over.
 //!
 //! [`run`] starts everything on a listener; `hookyard serve` and the tests call
@@ -39,6 +41,7 @@ pub mod issues;
 pub mod model;
 pub mod periodic;
 pub mod route;
+pub mod server;
 pub mod shutdown;
 pub mod signals;
 pub mod state;
@@ -212,10 +215,7 @@ pub async fn run(
         metrics,
         transforms,
     });
-    let mut stop = shutdown.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move { stop.recv().await })
-        .await?;
+    server::serve(listener, app(state), &cfg.server, shutdown.clone()).await?;
     let _ = router_task.await;
     let _ = dispatch_task.await;
     for t in [notifier_task, monitor_task, bulk_task] {
