@@ -125,3 +125,81 @@ fn read_error(e: axum::Error, idle_ms: u64) -> BodyError {
     }
     BodyError::Broken(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(max_body_bytes: u64) -> AdmissionRules<'static> {
+        AdmissionRules {
+            source: "s",
+            allowed_methods: &[],
+            max_body_bytes,
+            verification: None,
+            disabled: false,
+            disabled_status: 403,
+        }
+    }
+
+    fn chunked(chunks: &[usize]) -> Body {
+        let frames: Vec<Result<Bytes, std::io::Error>> = chunks
+            .iter()
+            .map(|n| Ok(Bytes::from(vec![b'x'; *n])))
+            .collect();
+        Body::from_stream(futures::stream::iter(frames))
+    }
+
+    fn budget(room: &Semaphore, total_kib: usize) -> Budget<'_> {
+        Budget {
+            room,
+            total_kib,
+            wait: Duration::from_millis(20),
+            idle_ms: 1000,
+        }
+    }
+
+    #[tokio::test]
+    async fn room_is_what_arrived_in_whole_kib_and_given_back_on_drop() {
+        let room = Semaphore::new(8);
+        let b = budget(&room, 8);
+        let got = receive(chunked(&[600, 600, 600]), &rules(10_000), &b)
+            .await
+            .unwrap();
+        assert_eq!(got.bytes.len(), 1800);
+        assert_eq!(room.available_permits(), 6, "1800 bytes hold 2 KiB");
+        drop(got);
+        assert_eq!(room.available_permits(), 8);
+    }
+
+    #[tokio::test]
+    async fn a_body_larger_than_the_budget_takes_all_of_it() {
+        let room = Semaphore::new(2);
+        let got = receive(chunked(&[3000, 3000]), &rules(10_000), &budget(&room, 2))
+            .await
+            .unwrap();
+        assert_eq!(got.bytes.len(), 6000);
+        assert_eq!(room.available_permits(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_budget_gives_up_after_the_wait() {
+        let room = Semaphore::new(2);
+        let _other = room.acquire_many(2).await.unwrap();
+        let err = receive(chunked(&[10]), &rules(10_000), &budget(&room, 2))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, BodyError::Busy), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_is_too_large_and_holds_nothing() {
+        let room = Semaphore::new(8);
+        let err = receive(chunked(&[600, 600]), &rules(1000), &budget(&room, 8))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, BodyError::TooLarge(_)), "{err:?}");
+        assert_eq!(room.available_permits(), 8);
+    }
+}
