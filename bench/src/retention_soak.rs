@@ -77,7 +77,13 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}", listener.local_addr()?);
     let (_trigger, shutdown) = hookyard::shutdown::channel();
     let key = "soak-key".to_owned();
-    tokio::spawn(hookyard::run(cfg.clone(), store, key.clone(), listener, shutdown.clone()));
+    tokio::spawn(hookyard::run(
+        cfg.clone(),
+        store,
+        key.clone(),
+        listener,
+        shutdown.clone(),
+    ));
 
     let delivered = Arc::new(AtomicU64::new(0));
     let d = delivered.clone();
@@ -102,8 +108,10 @@ async fn main() -> anyhow::Result<()> {
     let r = client
         .post(format!("{base}/2024-09-01/connections"))
         .bearer_auth(&key)
-        .json(&serde_json::json!({"name": "soak", "source": {"name": "soak"},
-            "destination": {"name": "sink", "url": sink_url}}))
+        .json(
+            &serde_json::json!({"name": "soak", "source": {"name": "soak"},
+            "destination": {"name": "sink", "url": sink_url}}),
+        )
         .send()
         .await?;
     anyhow::ensure!(r.status().is_success(), "connection: {}", r.text().await?);
@@ -139,7 +147,10 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let sent = Arc::new(AtomicU64::new(0));
-    let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(args.body_bytes.saturating_sub(10)));
+    let body = format!(
+        "{{\"pad\":\"{}\"}}",
+        "x".repeat(args.body_bytes.saturating_sub(10))
+    );
     let started = Instant::now();
     let s = sent.clone();
     let (rate, duration) = (args.rate, Duration::from_secs(args.duration_secs));

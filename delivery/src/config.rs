@@ -25,6 +25,7 @@ pub struct Config {
     pub api_key: String,
     /// URL providers reach this gateway at, used in source URLs; empty: `http://{listen}`.
     pub public_url: String,
+    pub server: ServerConfig,
     pub sqlite: SqliteConfig,
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
@@ -63,6 +64,24 @@ pub struct EdgeSettings {
     pub max_batch_bytes: usize,
 }
 
+/// The HTTP server's own limits, for every route: what a client that connects
+/// and then goes quiet may hold, and for how long.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Most connections open at once; a connection past it is closed as soon as
+    /// it is accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (from the connection's
+    /// first byte, or the end of the previous request); past it the connection
+    /// is closed.
+    pub header_read_timeout_ms: u64,
+    /// Longest gap between two reads of a request body (nginx's
+    /// `client_body_timeout`); past it the request is answered 408 and the
+    /// connection closed.
+    pub body_read_timeout_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqliteConfig {
@@ -81,8 +100,11 @@ pub struct IngestConfig {
     /// Most requests committed in one transaction.
     pub max_batch: usize,
     /// Most body bytes held by requests being received or waiting for their
-    /// commit; past it new requests wait (bounds memory under a flood).
+    /// commit, counted as they arrive (bounds memory under a flood).
     pub max_inflight_bytes: usize,
+    /// How long a body waits for room in `max_inflight_bytes` before the request
+    /// is answered 503 with `Retry-After`.
+    pub budget_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -214,6 +236,11 @@ impl Default for Config {
             database_url: String::new(),
             api_key: String::new(),
             public_url: String::new(),
+            server: ServerConfig {
+                max_connections: 1024,
+                header_read_timeout_ms: 10_000,
+                body_read_timeout_ms: 10_000,
+            },
             sqlite: SqliteConfig {
                 synchronous: SqliteSync::Full,
             },
@@ -222,6 +249,7 @@ impl Default for Config {
                 disabled_source_status: 403,
                 max_batch: 512,
                 max_inflight_bytes: 512 * 1024 * 1024,
+                budget_wait_ms: 2_000,
             },
             delivery: DeliveryConfig {
                 timeout_ms: 30_000,
@@ -351,6 +379,16 @@ impl Config {
                  × 4/3 + 1 MiB: a body travels in base64), got {}",
                 self.edge.max_batch_bytes
             )));
+        }
+        if self.server.max_connections == 0
+            || self.server.header_read_timeout_ms == 0
+            || self.server.body_read_timeout_ms == 0
+        {
+            return Err(ConfigError::Value(
+                "server.max_connections, server.header_read_timeout_ms and \
+                 server.body_read_timeout_ms must be at least 1"
+                    .into(),
+            ));
         }
         if self.delivery.auto_disable_after < 0 {
             return Err(ConfigError::Value(

@@ -1,11 +1,12 @@
 //! Every error a client can see, mapped to its HTTP status in one place. The body is
 //! Hookdeck's error shape: `{"code", "status", "message"}`.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hookyard_core::ingest::Refusal;
 
+use crate::ingest::body::BodyError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,14 @@ pub enum ApiError {
     /// The request could not be stored; the sender should retry.
     #[error("{0}")]
     Unavailable(String),
+    /// No room to receive the request now; answered with `Retry-After`, and the
+    /// connection closed (the rest of the body is still on it).
+    #[error("{0}")]
+    Busy(String),
+    /// The client stopped sending its request; the connection is closed after
+    /// the answer (what is left of the request would be read as the next one).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A status no other variant names (e.g. an edge batch's 401).
     #[error("{1}")]
     Custom(StatusCode, String),
@@ -51,7 +60,8 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Custom(s, _) => *s,
             // Only a disabled source's status is configurable, and the
             // configuration refuses one that is not an HTTP status.
@@ -71,7 +81,8 @@ impl ApiError {
             ApiError::Unauthorized => "UNAUTHORIZED",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
-            ApiError::Unavailable(_) => "UNAVAILABLE",
+            ApiError::Unavailable(_) | ApiError::Busy(_) => "UNAVAILABLE",
+            ApiError::RequestTimeout(_) => "REQUEST_TIMEOUT",
             ApiError::Custom(..) => "REJECTED",
             ApiError::Refused(r) => r.code(),
             ApiError::Internal(_) => "INTERNAL_ERROR",
@@ -101,6 +112,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge(r) => ApiError::Refused(r),
+            BodyError::TimedOut { .. } => ApiError::RequestTimeout(e.to_string()),
+            BodyError::Busy => ApiError::Busy(e.to_string()),
+            BodyError::ShuttingDown => ApiError::Unavailable(e.to_string()),
+            BodyError::Broken(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -109,6 +132,18 @@ impl IntoResponse for ApiError {
             "status": status.as_u16(),
             "message": self.to_string(),
         });
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if matches!(self, ApiError::Busy(_)) {
+            // The budget frees as commits finish, well within a second.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if matches!(self, ApiError::Busy(_) | ApiError::RequestTimeout(_)) {
+            // Both stop reading a body part-way: the rest of it is still on the
+            // connection, so it cannot carry another request.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
     }
 }

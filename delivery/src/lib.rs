@@ -21,6 +21,8 @@
 //! - [`bulk_retry`]: retry by query; [`retention`]: deleting what is past the window.
 //! - [`state`]: what the HTTP handlers share.
 //! - [`api`]: the REST API (Hookdeck-shaped); [`error`] maps errors to responses.
+//! - [`server`]: accepts connections (capped) and serves [`app`] on them with
+//!   header and body read timeouts.
 //! - [`cli`]: every command; `main` only parses and hands over.
 //!
 //! [`run`] starts everything on a listener; `hookyard serve` and the tests call
@@ -44,6 +46,7 @@ pub mod periodic;
 pub mod private_files;
 pub mod retention;
 pub mod route;
+pub mod server;
 pub mod shutdown;
 pub mod signals;
 pub mod state;
@@ -205,11 +208,8 @@ pub async fn run(
         step: 500,
         poll,
     };
-    let retention = retention::Retention::new(
-        store.clone(),
-        cfg.retention.clone(),
-        signals.clone(),
-    );
+    let retention =
+        retention::Retention::new(store.clone(), cfg.retention.clone(), signals.clone());
     let d = &cfg.delivery.default_retry;
     let dispatcher = Dispatcher {
         store: store.clone(),
@@ -246,10 +246,7 @@ pub async fn run(
         metrics,
         transforms,
     });
-    let mut stop = shutdown.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move { stop.recv().await })
-        .await?;
+    server::serve(listener, app(state), &cfg.server, shutdown.clone()).await?;
     let _ = router_task.await;
     let _ = dispatch_task.await;
     for t in [notifier_task, monitor_task, bulk_task, retention_task] {

@@ -21,8 +21,8 @@ pub struct AppState {
     pub signals: Signals,
     pub api_key: String,
     pub public_url: String,
-    /// Bodies being received or waiting for their commit, in KiB: ingest waits
-    /// for room rather than holding more than `ingest.max_inflight_bytes`.
+    /// Bodies being received or waiting for their commit, in KiB, taken as bytes
+    /// arrive (`ingest::body`): never more than `ingest.max_inflight_bytes`.
     pub ingest_budget: Arc<tokio::sync::Semaphore>,
     /// The budget's size, in KiB.
     pub ingest_budget_kib: usize,

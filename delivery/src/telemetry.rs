@@ -32,6 +32,18 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// A connection closed on accept: `server.max_connections` were open.
+pub fn connection_refused() {
+    counter!("hookyard_connections_refused_total").increment(1);
+}
+
+/// A webhook's body not received: `reason` is `timeout` (the client paused past
+/// `server.body_read_timeout_ms`) or `busy` (`ingest.max_inflight_bytes` stayed
+/// full for `ingest.budget_wait_ms`).
+pub fn ingest_body_refused(reason: &'static str) {
+    counter!("hookyard_ingest_bodies_refused_total", "reason" => reason).increment(1);
+}
+
 /// A request stored by ingest (local or edge), accepted or rejected.
 pub fn request_received(source: &str, rejected: bool) {
     counter!("hookyard_requests_received_total",

@@ -299,7 +299,9 @@ mod tests {
     use super::*;
 
     fn built(base: &str, path: &str) -> Result<String, String> {
-        join(base, Some(path), "").map(|u| u.to_string()).map_err(|e| e.to_string())
+        join(base, Some(path), "")
+            .map(|u| u.to_string())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -308,14 +310,20 @@ mod tests {
             built("http://h/hooks", "/orders/1").as_deref(),
             Ok("http://h/hooks/orders/1")
         );
-        assert_eq!(built("http://h/hooks/", "/a").as_deref(), Ok("http://h/hooks/a"));
+        assert_eq!(
+            built("http://h/hooks/", "/a").as_deref(),
+            Ok("http://h/hooks/a")
+        );
         assert_eq!(built("http://h", "/a/b/").as_deref(), Ok("http://h/a/b/"));
         assert_eq!(
             built("http://h/hooks", "/a%20b/%E2%9C%93").as_deref(),
             Ok("http://h/hooks/a%20b/%E2%9C%93")
         );
         // `//x` is a path, not a host: the host stays h.
-        assert_eq!(built("http://h/hooks", "//evil/x").as_deref(), Ok("http://h/hooks//evil/x"));
+        assert_eq!(
+            built("http://h/hooks", "//evil/x").as_deref(),
+            Ok("http://h/hooks//evil/x")
+        );
     }
 
     /// Every way to spell a separator or a dot segment that a provider (or a
@@ -346,7 +354,10 @@ mod tests {
         ];
         for path in attempts {
             match built("http://h/hooks", path) {
-                Err(e) => assert!(e.contains("not delivered") || e.contains("refused"), "{path}: {e}"),
+                Err(e) => assert!(
+                    e.contains("not delivered") || e.contains("refused"),
+                    "{path}: {e}"
+                ),
                 Ok(url) => panic!("{path} was delivered to {url}"),
             }
         }
@@ -358,6 +369,9 @@ mod tests {
         assert_eq!(u.as_str(), "https://h:8443/p/a?k=1&x=2");
         let e = join("http://h/hooks", Some("/../../admin"), "").unwrap_err();
         assert_eq!(e.code(), "UNKNOWN");
-        assert!(matches!(join("nope", Some("/a"), ""), Err(TargetError::Invalid(_))));
+        assert!(matches!(
+            join("nope", Some("/a"), ""),
+            Err(TargetError::Invalid(_))
+        ));
     }
 }

@@ -7,6 +7,7 @@
 //! says per envelope whether it is stored, so the Worker acks exactly those.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -16,9 +17,11 @@ use hookyard_core::edge::{
     verify_batch, Batch, BatchItem, BatchResponse, ItemResult, ItemStatus, SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 };
+use hookyard_core::ingest::Refusal;
 
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::ingest::body::{receive_up_to, BodyError, Budget};
 use crate::model::{NewRequest, RejectionCause};
 use crate::state::AppState;
 
@@ -54,19 +57,35 @@ pub async fn receive(
     if declared.is_some_and(|n| n > cap as u64) {
         return Err(too_large());
     }
-    let body = axum::body::to_bytes(body, cap)
-        .await
-        .map_err(|_| too_large())?;
+    // Charged to the in-flight budget as it arrives, like a webhook's body.
+    let budget = Budget {
+        room: &st.ingest_budget,
+        total_kib: st.ingest_budget_kib,
+        wait: Duration::from_millis(st.config.ingest.budget_wait_ms),
+        idle_ms: st.config.server.body_read_timeout_ms,
+    };
+    let received = receive_up_to(
+        body,
+        cap as u64,
+        || BodyError::TooLarge(Refusal::TooLarge { limit: cap as u64 }),
+        &budget,
+    )
+    .await
+    .map_err(|e| match e {
+        BodyError::TooLarge(_) => too_large(),
+        other => other.into(),
+    })?;
+    let body = &received.bytes;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     verify_batch(
         [secret.as_str()],
         header(TIMESTAMP_HEADER),
         header(SIGNATURE_HEADER),
-        &body,
+        body,
         now_ms() / 1000,
     )
     .map_err(|e| ApiError::Custom(StatusCode::UNAUTHORIZED, format!("batch refused: {e}")))?;
-    let batch: Batch = serde_json::from_slice(&body)
+    let batch: Batch = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the batch is not valid: {e}")))?;
 
     let results = futures::future::join_all(batch.messages.into_iter().map(|item| {

@@ -1,6 +1,7 @@
 //! `ANY /e/{source}[/{path}]`: where providers send webhooks.
 
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -13,9 +14,11 @@ use hookyard_core::verify::{SignedRequest, Verification};
 
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
+use crate::ingest::body::{receive, BodyError, Budget};
 use crate::ingest::committer::CommitError;
 use crate::model::{NewRequest, Source, DEFAULT_ALLOWED_METHODS};
 use crate::state::AppState;
+use crate::telemetry;
 
 /// Header names and values as stored: lowercase names, values as text (a byte that
 /// is not UTF-8 is replaced rather than refusing the webhook).
@@ -61,21 +64,22 @@ pub async fn ingest(
         .and_then(|v| v.parse::<u64>().ok());
     rules.admit_before_body(method.as_str(), declared)?;
 
-    // Room for this body until it is committed (held to the end of the handler).
-    let limit = rules.max_body_bytes;
-    let total = st.ingest_budget_kib;
-    let kib = usize::try_from(declared.unwrap_or(limit).div_ceil(1024))
-        .unwrap_or(total)
-        .clamp(1, total) as u32;
-    let _room = st
-        .ingest_budget
-        .acquire_many(kib)
+    // Room for this body until it is committed (held to the end of the handler),
+    // taken as its bytes arrive: what a Content-Length announces costs nothing.
+    let budget = Budget {
+        room: &st.ingest_budget,
+        total_kib: st.ingest_budget_kib,
+        wait: Duration::from_millis(st.config.ingest.budget_wait_ms),
+        idle_ms: st.config.server.body_read_timeout_ms,
+    };
+    let received = receive(body, &rules, &budget)
         .await
-        .map_err(|_| ApiError::Unavailable("the gateway is shutting down; retry".into()))?;
-    let read_limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let body = axum::body::to_bytes(body, read_limit)
-        .await
-        .map_err(|_| rules.too_large())?;
+        .inspect_err(|e| match e {
+            BodyError::TimedOut { .. } => telemetry::ingest_body_refused("timeout"),
+            BodyError::Busy => telemetry::ingest_body_refused("busy"),
+            _ => {}
+        })?;
+    let body = &received.bytes;
 
     let headers = header_pairs(&headers);
     // Twilio signs the URL it called: this gateway's public URL plus the path.
@@ -84,7 +88,7 @@ pub async fn ingest(
     rules.admit_body(&SignedRequest {
         url: &url,
         headers: &headers,
-        body: &body,
+        body,
         now_secs: now_ms() / 1000,
     })?;
 

@@ -2,11 +2,13 @@
 //! (`hookyard_core::ingest`) and one committer behind them.
 //!
 //! - [`http`]: `/e/{source}`, the local edge.
+//! - [`body`]: receiving its body, charged to the in-flight budget as it arrives.
 //! - [`edge_batch`]: `/edge/batch`, the signed batches of the Cloudflare Worker.
 //! - [`edge_sources`]: the source configuration the Worker admits with.
 //! - [`committer`]: group commit; requests are routed (without transformations)
 //!   in the same transaction and answered only after it.
 
+pub mod body;
 pub mod committer;
 pub mod edge_batch;
 pub mod edge_sources;

@@ -33,8 +33,8 @@ mod transformations;
 mod triggers;
 
 pub use crate::config::SqliteSync;
-pub use sql::{Dialect, Store};
 pub use retention::Pruned;
+pub use sql::{Dialect, Store};
 
 use crate::model::{Attempt, Event, EventStatus, RequestRecord};
 

@@ -106,9 +106,8 @@ impl Store {
     /// request, together, so no event is left delivering without its data.
     async fn prune_finished_events(&self, cutoff_ms: i64, batch: i64) -> StoreResult<u64> {
         let mut tx = self.write.begin().await?;
-        let mut q = Query::new(
-            "SELECT id FROM events WHERE status IN ('SUCCESSFUL', 'FAILED') AND id < ",
-        );
+        let mut q =
+            Query::new("SELECT id FROM events WHERE status IN ('SUCCESSFUL', 'FAILED') AND id < ");
         q.bind(first_id_at(IdKind::Event, cutoff_ms))
             .push(" ORDER BY id LIMIT ")
             .bind(batch);
@@ -156,8 +155,7 @@ impl Store {
             "DELETE FROM requests WHERE id IN (SELECT r.id FROM requests r WHERE r.routed = 1 \
              AND r.id < ",
         );
-        q
-            .bind(first_id_at(IdKind::Request, cutoff_ms))
+        q.bind(first_id_at(IdKind::Request, cutoff_ms))
             .push(
                 " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id) \
                  ORDER BY r.id LIMIT ",

@@ -18,6 +18,7 @@ mod edge_batch;
 mod egress;
 mod operations;
 mod retention;
+mod slow;
 mod store;
 mod store_ops;
 mod transform_e2e;

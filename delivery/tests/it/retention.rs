@@ -85,7 +85,13 @@ async fn keeps_what_can_still_be_delivered(postgres: bool) {
     let mut steps = 0;
     loop {
         let p = later.step_once().await.unwrap();
-        for n in [p.attempts, p.events, p.requests, p.ignored_events, p.executions] {
+        for n in [
+            p.attempts,
+            p.events,
+            p.requests,
+            p.ignored_events,
+            p.executions,
+        ] {
             assert!(n <= 2, "a batch is at most batch_size rows: {p:?}");
         }
         if p.total() == 0 {
