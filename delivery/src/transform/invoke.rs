@@ -86,6 +86,11 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
+/// The longest deadline any call gets, whatever its [`Limits`] say: the
+/// configuration caps timeouts far below this; it keeps a hand-made `Limits` from
+/// overflowing the deadline's instant or holding a thread without end.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(3600);
+
 /// Runs `pre` once on `req`.
 pub fn call(
     pre: &TransformationPre<GuestState>,
@@ -94,6 +99,11 @@ pub fn call(
     limits: &Limits,
 ) -> Outcome {
     let started = Instant::now();
+    let limits = &Limits {
+        deadline: limits.deadline.min(MAX_DEADLINE),
+        ..*limits
+    };
+    let deadline = started + limits.deadline;
     let logs = MemoryOutputPipe::new(limits.max_log_bytes);
     // No env, args, preopened directories or network: the guest sees only its
     // arguments and its own stdout/stderr.
@@ -107,9 +117,12 @@ pub fn call(
             wasi,
             table: ResourceTable::new(),
             limiter: GuestLimiter::new(limits.memory_bytes),
+            deadline,
         },
     );
     store.limiter(|s| &mut s.limiter);
+    // The epoch stops the guest while it runs wasm; the clock (`GuestState::deadline`)
+    // while it waits in the host.
     let tick = limits.epoch_tick.as_micros().max(1);
     let ticks = limits.deadline.as_micros().div_ceil(tick).max(1) as u64;
     store.set_epoch_deadline(ticks);
@@ -117,27 +130,35 @@ pub fn call(
     let raw = pre
         .instantiate(&mut store)
         .and_then(|t| t.call_transform(&mut store, &req.into_wit(), env));
+    let ended = Instant::now();
     let logs = split_logs(&logs.contents());
-    let result = match raw {
-        Ok(Ok(out)) => {
-            let out = HttpRequest::from_wit(out);
-            let size = out.size();
-            if size > limits.max_output_bytes {
-                Err(TransformError::OutputTooLarge {
-                    size,
-                    limit: limits.max_output_bytes,
-                })
-            } else {
-                Ok(out)
+    let result = if ended >= deadline {
+        // Both stops are a little late: the epoch by up to a tick, and a guest woken
+        // at its deadline may return (or fail because its wait was cut short) before
+        // the epoch passes. Whatever it did, it did after its deadline.
+        Err(TransformError::Deadline(limits.deadline.as_millis() as u64))
+    } else {
+        match raw {
+            Ok(Ok(out)) => {
+                let out = HttpRequest::from_wit(out);
+                let size = out.size();
+                if size > limits.max_output_bytes {
+                    Err(TransformError::OutputTooLarge {
+                        size,
+                        limit: limits.max_output_bytes,
+                    })
+                } else {
+                    Ok(out)
+                }
             }
+            Ok(Err(message)) => Err(TransformError::Returned(message)),
+            Err(e) => Err(classify(&e, store.data().limiter.hit, limits, &logs)),
         }
-        Ok(Err(message)) => Err(TransformError::Returned(message)),
-        Err(e) => Err(classify(&e, store.data().limiter.hit, limits, &logs)),
     };
     Outcome {
         result,
         logs,
-        duration: started.elapsed(),
+        duration: ended - started,
     }
 }
 

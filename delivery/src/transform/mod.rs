@@ -3,6 +3,7 @@
 //!
 //! - [`engine`]: the one wasmtime engine (pooling allocator, epoch ticker).
 //! - [`sandbox`]: what a component may import, and the linker that gives only that.
+//! - [`deadline_clock`]: the monotonic clock, whose waits end by the call's deadline.
 //! - [`compiled`]: validate + precompile on upload; artefacts cached by module hash.
 //! - [`invoke`]: one call: a fresh store with its memory cap and deadline.
 //!
@@ -10,6 +11,7 @@
 //! ([`crate::route`]), the records are in [`crate::model`].
 
 pub mod compiled;
+pub mod deadline_clock;
 pub mod engine;
 pub mod invoke;
 pub mod sandbox;

@@ -3,12 +3,25 @@
 //! start and print (stdio, environment, exit, clocks, random, streams), with
 //! stdout/stderr captured as logs, an empty environment and no stdin. Sockets,
 //! filesystem, HTTP and anything else are refused with a message naming them.
+//!
+//! Nothing linked here can keep a guest waiting past its deadline: stdin is closed
+//! (reads and its pollable answer at once), stdout/stderr are memory pipes (always
+//! ready; full, they report closed), and the monotonic clock is
+//! [`super::deadline_clock`], whose pollables are ready by the deadline. So every
+//! pollable a guest can hold is ready at once or by its deadline, and `poll` (ready
+//! when one of its list is) and `block` return by then too. A new import must keep
+//! that true.
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use std::time::Instant;
+
+use wasmtime::component::{Component, HasData, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::deadline_clock::{DeadlineClock, DeadlineClockView};
 
 /// Interfaces (without version) a component may import.
 const ALLOWED: &[&str] = &[
@@ -38,6 +51,8 @@ pub struct GuestState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limiter: GuestLimiter,
+    /// When the call must be over: the monotonic clock wakes no waiter later.
+    pub deadline: Instant,
 }
 
 impl WasiView for GuestState {
@@ -64,11 +79,21 @@ pub fn forbidden_imports(engine: &Engine, component: &Component) -> Vec<String> 
 
 /// The linker with the allowed interfaces only.
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<GuestState>> {
-    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::p2::bindings::sync::io::{error, poll, streams};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, random};
     let mut l = Linker::new(engine);
-    // io (error, poll, streams), clocks, random, stdin/stdout/stderr.
-    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_sync(&mut l)?;
+    // wasmtime-wasi's proxy set (`add_to_linker_proxy_interfaces_sync`) one by one,
+    // but for the monotonic clock: its stock one waits as long as the guest asks.
+    error::add_to_linker::<GuestState, Table>(&mut l, |s| &mut s.table)?;
+    poll::add_to_linker::<GuestState, Table>(&mut l, |s| &mut s.table)?;
+    streams::add_to_linker::<GuestState, Table>(&mut l, |s| &mut s.table)?;
+    clocks::wall_clock::add_to_linker::<GuestState, WasiClocks>(&mut l, |s| s.clocks())?;
+    clocks::monotonic_clock::add_to_linker::<GuestState, DeadlineClock>(&mut l, deadline_clock)?;
+    random::random::add_to_linker::<GuestState, WasiRandom>(&mut l, |s| s.wasi.random())?;
     let cli_view = <GuestState as WasiCliView>::cli;
+    cli::stdin::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    cli::stdout::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
+    cli::stderr::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
     cli::exit::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
     cli::environment::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
     cli::terminal_input::add_to_linker::<GuestState, WasiCli>(&mut l, cli_view)?;
@@ -79,6 +104,21 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<GuestState>> {
     random::insecure::add_to_linker::<GuestState, WasiRandom>(&mut l, |t| t.wasi.random())?;
     random::insecure_seed::add_to_linker::<GuestState, WasiRandom>(&mut l, |t| t.wasi.random())?;
     Ok(l)
+}
+
+/// The resource table as `wasi:io`'s host ([`HasData`] for its `add_to_linker`).
+struct Table;
+
+impl HasData for Table {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+fn deadline_clock(s: &mut GuestState) -> DeadlineClockView<'_> {
+    let deadline = s.deadline;
+    DeadlineClockView {
+        clocks: s.clocks(),
+        deadline,
+    }
 }
 
 /// [`StoreLimits`] that also remembers that it refused memory, so a refused

@@ -248,6 +248,75 @@ async fn hostile_transformations_fail_their_own_events_and_everything_else_is_de
     gw.stop().await;
 }
 
+/// Transformations that block inside a host call (a 30 s sleep) hold a routing
+/// worker only until their deadline: with two workers and more sleepers than
+/// workers, another connection's request is still delivered long before any
+/// sleeper would wake, and each sleeper's event fails with the deadline.
+#[tokio::test]
+async fn transformations_blocked_in_the_host_fail_at_their_deadline_and_routing_goes_on() {
+    let gw = Gateway::start_with(|c| {
+        c.transformations.workers = 2;
+        c.transformations.timeout_ms = 1_000;
+    })
+    .await;
+    let rx = Receiver::start().await;
+    let sleeper = upload(&gw, "sleeper", "sleeps", json!({})).await;
+    let sleepy = connect(
+        &gw,
+        "sleepy",
+        "sleepy",
+        &format!("{}/sleepy", rx.url),
+        json!([{"type": "transform", "transformation_id": sleeper}]),
+    )
+    .await;
+    let good = upload(&gw, "good", "rewrite_json", json!({})).await;
+    connect(
+        &gw,
+        "good",
+        "good",
+        &format!("{}/good", rx.url),
+        json!([{"type": "transform", "transformation_id": good}]),
+    )
+    .await;
+    const SLEEPERS: usize = 4;
+    for _ in 0..SLEEPERS {
+        assert_eq!(gw.send("sleepy", r#"{"email":"x@y"}"#).await.0, 200);
+    }
+    let sent = std::time::Instant::now();
+    assert_eq!(gw.send("good", r#"{"email":"x@y"}"#).await.0, 200);
+    let got = rx.wait_for(1).await;
+    assert_eq!(got[0].uri, "/good");
+    // The sleepers would wake after 30 s; the good one must not wait for that.
+    let waited = got[0].at.duration_since(sent);
+    assert!(
+        waited < std::time::Duration::from_secs(15),
+        "delivered after {waited:?}"
+    );
+
+    let conn_id = sleepy["id"].as_str().unwrap().to_owned();
+    let failed = eventually("every sleeper's event FAILED", || async {
+        let v = gw.get(&format!("/events?webhook_id={conn_id}")).await;
+        let events = v["models"].as_array().cloned().unwrap_or_default();
+        (events.len() == SLEEPERS && events.iter().all(|e| e["status"] == "FAILED"))
+            .then_some(events)
+    })
+    .await;
+    for e in &failed {
+        assert_eq!(e["error_code"], "TRANSFORMATION_FAILED", "{e}");
+    }
+    let ex = executions(&gw, &sleeper, "log_level=error").await;
+    assert_eq!(ex.len(), SLEEPERS, "{ex:?}");
+    for x in &ex {
+        let error = x["error"].as_str().unwrap_or_default();
+        assert!(error.contains("deadline of 1000 ms"), "{error}");
+    }
+    assert!(
+        rx.received().iter().all(|r| r.uri != "/sleepy"),
+        "a sleeper's event was delivered"
+    );
+    gw.stop().await;
+}
+
 #[tokio::test]
 async fn unacceptable_modules_are_refused_at_upload_with_what_to_fix() {
     let gw = Gateway::start().await;

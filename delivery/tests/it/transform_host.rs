@@ -218,6 +218,64 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
     assert!(o.duration < Duration::from_secs(5), "{:?}", o.duration);
 }
 
+/// Runs `name` under a `timeout_ms` deadline; the wall time is of the call
+/// alone (compiling the component is not the call's).
+fn run_timed(
+    t: &Transforms,
+    name: &str,
+    env: &[(&str, &str)],
+    timeout_ms: i64,
+) -> (Outcome, Duration) {
+    let prepared = t
+        .prepare(&component(name))
+        .unwrap_or_else(|e| panic!("{name} refused: {e}"));
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let started = std::time::Instant::now();
+    let o = t.run(
+        &prepared,
+        post(&[], b"{}"),
+        &env,
+        &t.limits(None, Some(timeout_ms)),
+    );
+    (o, started.elapsed())
+}
+
+#[test]
+fn a_guest_sleeping_in_the_host_is_stopped_at_the_deadline() {
+    // A 30 s sleep under a 1 s deadline: blocked in a host call, where no epoch
+    // check runs, it must still give its thread back at about 1 s.
+    let t = host();
+    let (o, took) = run_timed(&t, "sleeps", &[], 1_000);
+    assert_eq!(o.result.unwrap_err(), TransformError::Deadline(1_000));
+    assert!(took < Duration::from_secs(3), "held its thread {took:?}");
+    assert!(o.duration < Duration::from_secs(3), "{:?}", o.duration);
+}
+
+#[test]
+fn guests_blocking_on_far_off_clocks_and_polls_are_stopped_at_the_deadline() {
+    let t = host();
+    for wait in ["instant", "forever", "poll"] {
+        let (o, took) = run_timed(&t, "waits_on_clocks", &[("WAIT", wait)], 300);
+        assert_eq!(
+            o.result.unwrap_err(),
+            TransformError::Deadline(300),
+            "WAIT={wait}"
+        );
+        assert!(took < Duration::from_secs(3), "WAIT={wait} held {took:?}");
+    }
+}
+
+#[test]
+fn reading_stdin_returns_at_once_with_nothing() {
+    // stdin is closed, not a stream that could keep a reader waiting.
+    let t = host();
+    let (o, _) = run_timed(&t, "waits_on_clocks", &[("WAIT", "stdin")], 1_000);
+    assert_eq!(o.result.unwrap().body, b"");
+}
+
 #[test]
 fn a_memory_bomb_is_stopped_at_the_cap() {
     let t = host();
