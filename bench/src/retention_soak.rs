@@ -18,7 +18,7 @@ use clap::Parser;
 use hookyard::config::{Config, RetentionConfig};
 use hookyard::retention::Retention;
 use hookyard::signals::Signals;
-use hookyard::store::{SqliteSync, Store};
+use hookyard::store::SqliteSync;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     let key = "soak-key".to_owned();
     tokio::spawn(hookyard::run(
         cfg.clone(),
-        store,
+        store.clone(),
         key.clone(),
         listener,
         shutdown.clone(),
@@ -116,10 +116,10 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     anyhow::ensure!(r.status().is_success(), "connection: {}", r.text().await?);
 
-    // Retention on its own connection to the database, as the gateway's would run.
-    let retention_store = Arc::new(Store::connect(&cfg.database_url(), SqliteSync::Normal).await?);
+    // Retention on the gateway's own store (its one SQLite writer), as the
+    // gateway's job runs.
     let mut retention = Retention::new(
-        retention_store.clone(),
+        store.clone(),
         RetentionConfig {
             days: 1,
             interval_secs: 1,

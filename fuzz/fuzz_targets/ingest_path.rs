@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let path = format!("/e/src{text}");
+    let path = format!("/e/src/{text}");
     let Ok(split) = split_ingest_path(&path) else {
         return;
     };

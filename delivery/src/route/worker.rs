@@ -201,20 +201,24 @@ impl Batch {
     }
 }
 
-/// Spreads the batch over `workers` threads, so one slow transformation does not
-/// hold up every other request of the batch.
+/// Spreads the batch over `workers` threads that each take the next request not
+/// yet taken, so a slow transformation holds up only the thread running it: the
+/// others go on through the rest of the batch.
 fn route_parallel(
     batch: &Batch,
     pending: Vec<RequestRecord>,
     workers: usize,
 ) -> Vec<PreparedRoute> {
-    let chunk = pending.len().div_ceil(workers).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        pending.get(i)
+    };
     std::thread::scope(|s| {
-        let handles: Vec<_> = pending
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
+        let handles: Vec<_> = (0..workers.clamp(1, pending.len().max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    std::iter::from_fn(take)
                         .filter_map(|r| batch.route(r))
                         .collect::<Vec<_>>()
                 })
@@ -223,7 +227,8 @@ fn route_parallel(
         handles
             .into_iter()
             // A panic in the host (not the guest: guest faults are errors) would
-            // lose this part of the batch; it stays unrouted and is tried again.
+            // lose what this thread routed; those requests stay unrouted and are
+            // tried again.
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     })
