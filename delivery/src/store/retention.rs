@@ -92,10 +92,26 @@ impl Store {
         cutoff_ms: i64,
         batch: i64,
     ) -> StoreResult<u64> {
+        self.delete_batch(table, "id < ", first_id_at(kind, cutoff_ms), batch)
+            .await
+    }
+
+    /// Deletes the first `batch` rows (by id) of `table` where `condition` (SQL
+    /// ending in a comparison) holds against `bound`.
+    async fn delete_batch<T>(
+        &self,
+        table: &str,
+        condition: &str,
+        bound: T,
+        batch: i64,
+    ) -> StoreResult<u64>
+    where
+        T: sqlx::Encode<'static, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'static,
+    {
         let mut q = Query::new(&format!(
-            "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id < "
+            "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {condition}"
         ));
-        q.bind(first_id_at(kind, cutoff_ms))
+        q.bind(bound)
             .push(" ORDER BY id LIMIT ")
             .bind(batch)
             .push(")");
@@ -167,26 +183,13 @@ impl Store {
 
     /// Issues resolved or ignored, last seen before the cut-off.
     async fn prune_closed_issues(&self, cutoff_ms: i64, batch: i64) -> StoreResult<u64> {
-        let mut q = Query::new(
-            "DELETE FROM issues WHERE id IN (SELECT id FROM issues \
-             WHERE status IN ('RESOLVED', 'IGNORED') AND last_seen_at < ",
-        );
-        q.bind(cutoff_ms)
-            .push(" ORDER BY id LIMIT ")
-            .bind(batch)
-            .push(")");
-        self.execute(q).await
+        let closed = "status IN ('RESOLVED', 'IGNORED') AND last_seen_at < ";
+        self.delete_batch("issues", closed, cutoff_ms, batch).await
     }
 
     async fn prune_finished_bulk_retries(&self, cutoff_ms: i64, batch: i64) -> StoreResult<u64> {
-        let mut q = Query::new(
-            "DELETE FROM bulk_retries WHERE id IN (SELECT id FROM bulk_retries \
-             WHERE COALESCE(completed_at, cancelled_at) < ",
-        );
-        q.bind(cutoff_ms)
-            .push(" ORDER BY id LIMIT ")
-            .bind(batch)
-            .push(")");
-        self.execute(q).await
+        let finished = "COALESCE(completed_at, cancelled_at) < ";
+        self.delete_batch("bulk_retries", finished, cutoff_ms, batch)
+            .await
     }
 }
