@@ -72,14 +72,7 @@ impl Store {
     }
 
     pub async fn list_events(&self, f: &EventFilter, page: &PageQuery) -> StoreResult<Page<Event>> {
-        let filters = |q: &mut Query| {
-            q.and_eq("id", &f.id)
-                .and_eq("connection_id", &f.connection_id)
-                .and_eq("source_id", &f.source_id)
-                .and_eq("destination_id", &f.destination_id)
-                .and_eq("request_id", &f.request_id);
-            push_event_filters(q, f);
-        };
+        let filters = |q: &mut Query| event_eq_filters(q, f);
         self.list(EVENT_COLS, "events", &filters, page, rows::event, |e| &e.id)
             .await
     }
