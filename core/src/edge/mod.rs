@@ -1,82 +1,17 @@
-//! What the edge Worker hands delivery: the queue message (an envelope, its body
-//! inline or in R2), and the HMAC-signed batch the queue consumer POSTs to
-//! delivery's `/edge/batch` with the per-message answer delivery gives.
+//! What the edge Worker and delivery exchange: the queue message (an envelope, its
+//! body inline or in R2), the HMAC-signed batch the queue consumer POSTs to
+//! delivery's `/edge/batch` with the per-message answer delivery gives, and (in
+//! [`config`]) the source configuration the Worker fetches from delivery.
 
-use std::collections::BTreeMap;
+mod config;
+
+pub use config::*;
 
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
-use crate::ingest::AdmissionRules;
 use crate::verify::mac::{self, Algorithm, Encoding};
-use crate::verify::{Verification, VerifyError};
-
-/// What the Worker knows about sources: the `HOOKYARD_SOURCES` secret, written by
-/// `hookyard edge config` from delivery's sources.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EdgeConfig {
-    /// Largest body of a source that sets none (delivery's `ingest.max_body_bytes`).
-    pub max_body_bytes: u64,
-    /// Status answered to webhooks for a disabled source.
-    #[serde(default = "default_disabled_status")]
-    pub disabled_source_status: u16,
-    /// Largest batch body delivery reads (its `edge.max_batch_bytes`); the
-    /// consumer splits what it pushes to fit ([`encode_batches`]).
-    #[serde(default = "default_max_batch_bytes")]
-    pub max_batch_bytes: u64,
-    /// By source name.
-    pub sources: BTreeMap<String, EdgeSource>,
-}
-
-fn default_disabled_status() -> u16 {
-    403
-}
-
-/// Delivery's default `edge.max_batch_bytes`: room for a 10 MiB body in base64
-/// with its headers, plus other messages.
-pub const DEFAULT_MAX_BATCH_BYTES: u64 = 32 * 1024 * 1024;
-
-fn default_max_batch_bytes() -> u64 {
-    DEFAULT_MAX_BATCH_BYTES
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EdgeSource {
-    /// Uppercase methods accepted.
-    pub allowed_http_methods: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_body_bytes: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_response: Option<EdgeCustomResponse>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<Verification>,
-    #[serde(default)]
-    pub disabled: bool,
-}
-
-impl EdgeSource {
-    /// How the Worker admits webhooks for this source (named `name` in `config`).
-    pub fn admission_rules<'c>(&'c self, name: &'c str, config: &EdgeConfig) -> AdmissionRules<'c> {
-        AdmissionRules {
-            source: name,
-            allowed_methods: &self.allowed_http_methods,
-            max_body_bytes: self.max_body_bytes.unwrap_or(config.max_body_bytes),
-            verification: self.verification.as_ref(),
-            disabled: self.disabled,
-            disabled_status: config.disabled_source_status,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EdgeCustomResponse {
-    /// The `Content-Type` sent.
-    pub content_type: String,
-    pub body: String,
-}
+use crate::verify::VerifyError;
 
 /// Cloudflare Queues refuses messages above 128 KB.
 pub const QUEUE_MESSAGE_LIMIT: usize = 128 * 1024;
@@ -187,23 +122,23 @@ pub const SIGNATURE_HEADER: &str = "x-hookyard-signature";
 /// How far a batch's timestamp may be from delivery's clock.
 pub const BATCH_TOLERANCE_SECS: i64 = 300;
 
-/// The signature header value for a batch body sent at `ts`.
-pub fn sign_batch(secret: &str, ts: i64, body: &[u8]) -> String {
+/// The signature of the edge channel (batches, configuration requests and answers):
+/// `v1=<hex HMAC-SHA256 of "{ts}." followed by parts>` under the shared secret
+/// (delivery's `edge.batch_secret`, the Worker's `BATCH_SECRET`).
+pub(crate) fn sign_channel(secret: &str, ts: i64, parts: &[&[u8]]) -> String {
     let t = ts.to_string();
-    let sig = mac::sign(
-        Algorithm::Sha256,
-        secret.as_bytes(),
-        &[t.as_bytes(), b".", body],
-    );
+    let mut all: Vec<&[u8]> = vec![t.as_bytes(), b"."];
+    all.extend_from_slice(parts);
+    let sig = mac::sign(Algorithm::Sha256, secret.as_bytes(), &all);
     format!("v1={}", Encoding::Hex.encode(&sig))
 }
 
-/// Checks a batch's timestamp and signature headers against any of `secrets`.
-pub fn verify_batch<'s>(
+/// Checks a timestamp and signature made by [`sign_channel`] against any of `secrets`.
+pub(crate) fn verify_channel<'s>(
     secrets: impl IntoIterator<Item = &'s str>,
     timestamp: Option<&str>,
     signature: Option<&str>,
-    body: &[u8],
+    parts: &[&[u8]],
     now_secs: i64,
 ) -> Result<(), VerifyError> {
     let ts_text = timestamp.ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER))?;
@@ -218,13 +153,30 @@ pub fn verify_batch<'s>(
         .and_then(|h| Encoding::Hex.decode(h))
         .ok_or(VerifyError::Malformed(SIGNATURE_HEADER))?;
     crate::verify::check_fresh(ts, now_secs, BATCH_TOLERANCE_SECS)?;
-    let parts: [&[u8]; 3] = [ts_text.trim().as_bytes(), b".", body];
+    let mut all: Vec<&[u8]> = vec![ts_text.trim().as_bytes(), b"."];
+    all.extend_from_slice(parts);
     let keys = secrets.into_iter().map(str::as_bytes);
-    if mac::any_matches(Algorithm::Sha256, keys, &parts, &[sig]) {
+    if mac::any_matches(Algorithm::Sha256, keys, &all, &[sig]) {
         Ok(())
     } else {
         Err(VerifyError::Mismatch)
     }
+}
+
+/// The signature header value for a batch body sent at `ts`.
+pub fn sign_batch(secret: &str, ts: i64, body: &[u8]) -> String {
+    sign_channel(secret, ts, &[body])
+}
+
+/// Checks a batch's timestamp and signature headers against any of `secrets`.
+pub fn verify_batch<'s>(
+    secrets: impl IntoIterator<Item = &'s str>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<(), VerifyError> {
+    verify_channel(secrets, timestamp, signature, &[body], now_secs)
 }
 
 #[cfg(test)]
