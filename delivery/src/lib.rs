@@ -120,6 +120,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/edge/batch",
             axum::routing::post(ingest::edge_batch::receive),
         )
+        .route("/edge/config", get(ingest::edge_config::serve))
         .nest(&format!("/{}", api::API_VERSION), api)
         .route(
             "/openapi.json",

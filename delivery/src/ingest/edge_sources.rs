@@ -1,5 +1,6 @@
-//! The source configuration the edge Worker reads (`HOOKYARD_SOURCES`): every
-//! source's methods, size limit, custom response and verification, from the store.
+//! The source configuration the edge Worker admits with (served at `/edge/config`,
+//! or pinned in its `HOOKYARD_SOURCES` secret): every source's methods, size limit,
+//! custom response and verification, from the store.
 
 use hookyard_core::edge::{EdgeConfig, EdgeCustomResponse, EdgeSource};
 use hookyard_core::verify::Verification;

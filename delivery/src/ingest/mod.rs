@@ -5,11 +5,13 @@
 //! - [`body`]: receiving its body, charged to the in-flight budget as it arrives.
 //! - [`edge_batch`]: `/edge/batch`, the signed batches of the Cloudflare Worker.
 //! - [`edge_sources`]: the source configuration the Worker admits with.
+//! - [`edge_config`]: `/edge/config`, where the Worker fetches it (signed).
 //! - [`committer`]: group commit; requests are routed (without transformations)
 //!   in the same transaction and answered only after it.
 
 pub mod body;
 pub mod committer;
 pub mod edge_batch;
+pub mod edge_config;
 pub mod edge_sources;
 pub mod http;

@@ -15,6 +15,7 @@ mod api;
 mod cli;
 mod e2e;
 mod edge_batch;
+mod edge_config;
 mod egress;
 mod operations;
 mod retention;
