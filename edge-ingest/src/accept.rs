@@ -5,6 +5,7 @@
 use hookyard_core::edge::{EdgeConfig, EdgeSource, QueueMessage, INLINE_MESSAGE_MAX};
 use hookyard_core::envelope::Envelope;
 use hookyard_core::ingest::{AdmissionRules, Refusal};
+use hookyard_core::verify::SignedRequest;
 
 /// The source named `source_name` and its rules, once what can be decided before
 /// the body is read has passed ([`AdmissionRules::admit_before_body`]).
@@ -21,6 +22,38 @@ pub fn admit<'c>(
     let rules = source.admission_rules(source_name, config);
     rules.admit_before_body(method, content_length)?;
     Ok((source, rules))
+}
+
+/// A webhook as the fetch handler received it.
+pub struct Incoming<'a> {
+    pub source_name: &'a str,
+    pub method: &'a str,
+    pub content_length: Option<u64>,
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+    pub now_ms: i64,
+}
+
+impl Incoming<'_> {
+    /// Every admission rule of its source, the signature included; the source
+    /// it was admitted for.
+    pub fn admit<'c>(&'c self, config: &'c EdgeConfig) -> Result<&'c EdgeSource, Refusal> {
+        let (source, rules) = admit(config, self.source_name, self.method, self.content_length)?;
+        rules.admit_body(&SignedRequest {
+            url: self.url,
+            headers: self.headers,
+            body: self.body,
+            now_secs: self.now_ms / 1000,
+        })?;
+        Ok(source)
+    }
+}
+
+/// A refusal that a newer configuration might not give: the source may have
+/// been created, or its secret rotated, since the Worker's copy was fetched.
+pub fn newer_config_may_admit(r: &Refusal) -> bool {
+    matches!(r, Refusal::UnknownSource(_) | Refusal::Unauthorized(_))
 }
 
 /// What goes to the queue for one webhook.
@@ -75,7 +108,6 @@ pub fn accepted(source: &EdgeSource, request_id: &str) -> (String, String) {
 mod tests {
     use super::*;
     use hookyard_core::edge::QUEUE_MESSAGE_LIMIT;
-    use hookyard_core::verify::SignedRequest;
 
     fn config() -> EdgeConfig {
         serde_json::from_value(serde_json::json!({
@@ -125,6 +157,46 @@ mod tests {
             "{}",
             refused.body()
         );
+    }
+
+    #[test]
+    fn a_whole_webhook_is_admitted_signature_included() {
+        let c = config();
+        let body = br#"{"a":1}"#;
+        let sig = format!(
+            "sha256={}",
+            hookyard_core::verify::mac::Encoding::Hex.encode(&hookyard_core::verify::mac::sign(
+                hookyard_core::verify::mac::Algorithm::Sha256,
+                b"s",
+                &[body]
+            ))
+        );
+        let good = vec![("x-hub-signature-256".to_owned(), sig)];
+        let incoming = |headers: &'static [(String, String)]| Incoming {
+            source_name: "gh",
+            method: "POST",
+            content_length: None,
+            url: "https://edge/e/gh",
+            headers,
+            body,
+            now_ms: 0,
+        };
+        let good: &'static [(String, String)] = Box::leak(good.into_boxed_slice());
+        assert!(incoming(good).admit(&c).is_ok());
+        let refused = incoming(&[]).admit(&c).unwrap_err();
+        assert!(newer_config_may_admit(&refused));
+        let unknown = Incoming {
+            source_name: "new",
+            ..incoming(good)
+        };
+        assert!(newer_config_may_admit(&unknown.admit(&c).unwrap_err()));
+        let wrong_method = Incoming {
+            method: "GET",
+            ..incoming(good)
+        };
+        assert!(!newer_config_may_admit(
+            &wrong_method.admit(&c).unwrap_err()
+        ));
     }
 
     #[test]
