@@ -81,17 +81,6 @@ impl Run<'_> {
     }
 }
 
-/// The body an envelope refers to, and its size, from R2.
-async fn read_body(bucket: Option<&Bucket>, key: &str) -> Option<Vec<u8>> {
-    let obj = bucket?.get(key).execute().await.ok()??;
-    obj.body()?.bytes().await.ok()
-}
-
-/// A body's size in R2 without reading it (to decide whether to push first).
-async fn body_size(bucket: Option<&Bucket>, key: &str) -> Option<u64> {
-    Some(bucket?.head(key).await.ok()??.size())
-}
-
 #[event(queue)]
 async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
     let messages: Vec<Message<String>> = batch.messages()?;
@@ -123,25 +112,41 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
             continue;
         };
         let mut envelope = msg.envelope;
-        let body_len = match &msg.body_ref {
-            Some(key) => body_size(run.bucket.as_ref(), key).await,
-            None => Some(envelope.body.len() as u64),
+        // A large body is in R2: its size decides whether to push what is held
+        // first, so that at most a budget's worth of bodies is in memory.
+        let body = match &msg.body_ref {
+            Some(key) => match run.bucket.as_ref() {
+                Some(b) => b.get(key).execute().await.ok().flatten(),
+                None => None,
+            },
+            None => None,
         };
-        let Some(body_len) = body_len else {
-            worker::console_error!("body of {} not in R2", envelope.id);
-            run.not_now(index, envelope.received_at_ms);
-            continue;
+        let body_len = match (&msg.body_ref, &body) {
+            (None, _) => envelope.body.len(),
+            (Some(_), Some(obj)) => obj.size() as usize,
+            (Some(key), None) => {
+                worker::console_error!("body {key} of {} not in R2", envelope.id);
+                run.not_now(index, envelope.received_at_ms);
+                continue;
+            }
         };
-        let w = push_weight(&envelope, body_len as usize);
+        let w = push_weight(&envelope, body_len);
         if weight + w > READ_BUDGET_BYTES {
             run.flush(&mut ready).await;
             weight = 0;
         }
-        if let Some(key) = &msg.body_ref {
-            match read_body(run.bucket.as_ref(), key).await {
-                Some(b) => envelope.body = b,
+        if let (Some(key), Some(obj)) = (&msg.body_ref, body) {
+            match obj.body() {
+                Some(b) => match b.bytes().await {
+                    Ok(bytes) => envelope.body = bytes,
+                    Err(e) => {
+                        worker::console_error!("body {key} not readable from R2: {e}");
+                        run.not_now(index, envelope.received_at_ms);
+                        continue;
+                    }
+                },
                 None => {
-                    worker::console_error!("body {key} not readable from R2");
+                    worker::console_error!("body {key} has no content in R2");
                     run.not_now(index, envelope.received_at_ms);
                     continue;
                 }

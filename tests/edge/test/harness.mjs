@@ -22,7 +22,11 @@ function need(what, path) {
 }
 need("the prebuilt Worker (scripts/setup-edge.sh)", prebuilt);
 
-/** The Worker with the repo's wrangler.toml; `edits` rewrites the config text (e.g. max_retries). */
+/**
+ * The Worker with the repo's wrangler.toml; `edits` rewrites the config text (e.g. max_retries).
+ * With `sources` the configuration is pinned (the HOOKYARD_SOURCES secret); without, the
+ * Worker fetches it from delivery's /edge/config.
+ */
 export async function startWorker({ sources, deliveryUrl, vars = {}, edits = (t) => t }) {
   let configPath = join(root, "wrangler.toml");
   const tmp = mkdtempSync(join(tmpdir(), "hookyard-edge-"));
@@ -37,7 +41,7 @@ export async function startWorker({ sources, deliveryUrl, vars = {}, edits = (t)
       configPath,
       prebuiltWorkerDir: prebuilt,
       vars: { DELIVERY_URL: deliveryUrl ?? "http://127.0.0.1:9", RETRY_MIN_SECONDS: "1", RETRY_MAX_SECONDS: "2", ...vars },
-      secrets: { HOOKYARD_SOURCES: JSON.stringify(sources), BATCH_SECRET },
+      secrets: sources === undefined ? { BATCH_SECRET } : { HOOKYARD_SOURCES: JSON.stringify(sources), BATCH_SECRET },
     }],
   });
   const { url } = await server.listen();
@@ -53,13 +57,13 @@ export async function freePort() {
 }
 
 /** `hookyard serve` on a fixed port and data directory (so it can be stopped and started again). */
-export function hookyard({ port, dataDir }) {
+export function hookyard({ port, dataDir, env = {} }) {
   need("the hookyard debug binary (cargo build)", hookyardBin);
   let child;
   const base = `http://127.0.0.1:${port}`;
   const start = async () => {
     child = spawn(hookyardBin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], {
-      env: { ...process.env, HOOKYARD_API_KEY: API_KEY, HOOKYARD_EDGE__BATCH_SECRET: BATCH_SECRET, RUST_LOG: "warn" },
+      env: { ...process.env, HOOKYARD_API_KEY: API_KEY, HOOKYARD_EDGE__BATCH_SECRET: BATCH_SECRET, RUST_LOG: "warn", ...env },
       stdio: ["ignore", "ignore", "inherit"],
     });
     await eventually(async () => (await fetch(`${base}/healthz`)).ok, "hookyard to start");
@@ -121,4 +125,52 @@ export async function eventually(check, what, timeoutMs = 60_000) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/**
+ * A front for delivery that records what passes and can be switched "down": it then drains each request and
+ * answers 503, as an overloaded or failing delivery behind a load balancer does.
+ * (Stopping `hookyard serve` instead makes miniflare's local fetch fail without
+ * reading a large request body, which leaves the consumer's invocation pending; a
+ * deployed Worker's fetch to an unreachable origin fails at once.)
+ */
+export async function switchableFront(targetBase) {
+  const state = { down: false };
+  const seen = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", async () => {
+      seen.push({ method: req.method, url: req.url, bytes: chunks.reduce((n, c) => n + c.length, 0) });
+      if (state.down) {
+        res.writeHead(503, { "content-type": "application/json" }).end('{"message":"down for the test"}');
+        return;
+      }
+      try {
+        const headers = { ...req.headers };
+        delete headers.host;
+        delete headers["content-length"];
+        const upstream = await fetch(targetBase + req.url, {
+          method: req.method,
+          headers,
+          body: ["GET", "HEAD"].includes(req.method) ? undefined : Buffer.concat(chunks),
+        });
+        const out = {};
+        upstream.headers.forEach((v, k) => {
+          if (!["content-length", "transfer-encoding", "connection", "content-encoding"].includes(k)) out[k] = v;
+        });
+        res.writeHead(upstream.status, out).end(Buffer.from(await upstream.arrayBuffer()));
+      } catch (e) {
+        res.writeHead(502).end(String(e));
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    set down(v) { state.down = v; },
+    /** Every request it received: method, url, body size. */
+    seen,
+    close: () => new Promise((r) => server.close(r)),
+  };
 }
