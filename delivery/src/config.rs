@@ -54,11 +54,12 @@ pub struct RetentionConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeSettings {
-    /// Shared secret the Worker signs its batches with (`BATCH_SECRET` there);
-    /// empty: `/edge/batch` refuses every batch.
+    /// Shared secret of the Worker (`BATCH_SECRET` there) and this gateway: signs
+    /// `/edge/batch` batches, `/edge/config` requests and their answers; empty:
+    /// both endpoints answer 401.
     pub batch_secret: String,
     /// Largest batch `/edge/batch` reads; a larger one is refused (413) before its
-    /// signature is checked. `hookyard edge config` tells the Worker, which
+    /// signature is checked. `/edge/config` tells the Worker, which
     /// splits its pushes to fit. At least `ingest.max_body_bytes` × 4/3 + 1 MiB
     /// (a body travels in base64).
     pub max_batch_bytes: usize,

@@ -44,6 +44,12 @@ pub fn ingest_body_refused(reason: &'static str) {
     counter!("hookyard_ingest_bodies_refused_total", "reason" => reason).increment(1);
 }
 
+/// A webhook the edge Worker handed over from its dead-letter queue or from R2,
+/// where it parked it: delivery was unreachable for a long time. Alert on its rate.
+pub fn edge_dead_lettered() {
+    counter!("hookyard_edge_dead_lettered_total").increment(1);
+}
+
 /// A request stored by ingest (local or edge), accepted or rejected.
 pub fn request_received(source: &str, rejected: bool) {
     counter!("hookyard_requests_received_total",

@@ -36,9 +36,11 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum EdgeCommand {
     /// Print the Worker's source configuration (every source's methods, size limit,
-    /// custom response and verification secrets) as JSON, for its
-    /// `HOOKYARD_SOURCES` secret: `hookyard edge config | npx wrangler secret put
-    /// HOOKYARD_SOURCES`. Run it again after changing sources.
+    /// custom response and verification secrets) as JSON, to pin it in the
+    /// Worker's `HOOKYARD_SOURCES` secret: `hookyard edge config | npx wrangler
+    /// secret put HOOKYARD_SOURCES`. Without that secret the Worker fetches the
+    /// same configuration from `/edge/config` and follows every change; a pinned
+    /// one must be put again after changing sources.
     Config(EdgeConfigArgs),
 }
 

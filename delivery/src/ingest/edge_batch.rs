@@ -111,6 +111,7 @@ async fn store_one(st: &AppState, item: BatchItem) -> ItemResult {
     let mut envelope = item.envelope;
     if item.dead_lettered {
         tracing::warn!(request = %envelope.id, "storing a dead-lettered webhook from the edge");
+        crate::telemetry::edge_dead_lettered();
         if envelope.header(DEAD_LETTERED_HEADER).is_none() {
             envelope
                 .headers
