@@ -30,4 +30,7 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The transformation host (engine built on first use).
     pub transforms: Arc<transform::Transforms>,
+    /// The edge configuration last served (`ingest::edge_config`), for a second:
+    /// every isolate of the Worker asks, and most ask for the same thing.
+    pub edge_config: crate::ingest::edge_config::Memo,
 }

@@ -119,7 +119,21 @@ async fn the_configuration_follows_the_sources(gw: Gateway) {
     )
     .await;
     gw.post("/sources", json!({"name": "late"})).await;
-    let changed = fetch(&gw, Some(SECRET), Some(&tag)).await;
+    // Served from a one-second memo: the change shows within that.
+    let started = std::time::Instant::now();
+    let changed = loop {
+        let a = fetch(&gw, Some(SECRET), Some(&tag)).await;
+        if a.status != 304 || started.elapsed() > std::time::Duration::from_secs(3) {
+            break a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        started.elapsed()
+            <= hookyard::ingest::edge_config::MEMO_TTL + std::time::Duration::from_millis(500),
+        "the change took {:?} to be served",
+        started.elapsed()
+    );
     let next = verified(&changed);
     assert_ne!(next.version, first.version);
     assert!(next.config.sources.contains_key("late"));
