@@ -4,8 +4,9 @@
 //!
 //! Bindings and variables (see `wrangler.toml`): queue `INGEST`, R2 bucket
 //! `BODIES` (large bodies, parked webhooks, the last configuration), `DELIVERY_URL`,
-//! secret `BATCH_SECRET`, optional `CONFIG_REFRESH_SECONDS`, `RETRY_MIN_SECONDS`,
-//! `RETRY_MAX_SECONDS`, `ALERT_WEBHOOK_URL`, `PARKED_PER_RUN`, and the optional secret
+//! secret `BATCH_SECRET`, and optional `CONFIG_REFRESH_SECONDS`,
+//! `RETRY_MIN_SECONDS`, `RETRY_MAX_SECONDS`, `ALERT_WEBHOOK_URL`,
+//! `PARKING_ALERT_INTERVAL_SECONDS`, `PARKED_PER_RUN`, and the optional secret
 //! `HOOKYARD_SOURCES` (a pinned configuration from `hookyard edge config`).
 //!
 //! - [`config`]: where the source configuration comes from.

@@ -10,7 +10,10 @@ use worker::{
 
 use super::handover::{batch_limit, hand_over};
 use super::var_u32;
-use crate::parking::{parked_alert, parked_key, PARKED_PREFIX};
+use crate::parking::{
+    alert_due, parked_alert, parked_key, ALERT_STATE_KEY, DEFAULT_ALERT_INTERVAL_SECONDS,
+    PARKED_PREFIX,
+};
 use crate::push::{push_weight, READ_BUDGET_BYTES};
 
 /// Parks the messages at `indexes` (acking each once R2 has it; one R2 refuses
@@ -65,8 +68,30 @@ pub async fn park(env: &Env, queue: &str, messages: &[Message<String>], indexes:
         "parked {} webhooks from {queue} in R2 under {PARKED_PREFIX}: delivery did not take them",
         parked.len()
     );
+    let Some(bucket) = bucket else {
+        return;
+    };
+    let now = Date::now().as_millis() as i64;
+    let interval_ms = i64::from(var_u32(
+        env,
+        "PARKING_ALERT_INTERVAL_SECONDS",
+        DEFAULT_ALERT_INTERVAL_SECONDS,
+    )) * 1000;
+    if !alert_due(last_alert_ms(&bucket).await, now, interval_ms) {
+        return;
+    }
+    // Recorded before sending: two runs at once may both alert, but a failing
+    // alert endpoint is not retried on every run.
+    if let Err(e) = bucket.put(ALERT_STATE_KEY, now.to_string()).execute().await {
+        worker::console_warn!("could not record the parking alert's time: {e}");
+    }
     let ids: Vec<&str> = parked.iter().map(String::as_str).collect();
     alert(env, parked_alert(queue, &ids, oldest)).await;
+}
+
+async fn last_alert_ms(bucket: &worker::Bucket) -> Option<i64> {
+    let obj = bucket.get(ALERT_STATE_KEY).execute().await.ok()??;
+    obj.body()?.text().await.ok()?.trim().parse().ok()
 }
 
 /// POSTs `body` to `ALERT_WEBHOOK_URL`, if set.
