@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::views::{self, AttemptOut};
-use super::{PageParams, Paginated, QueryParams};
+use super::{ListQuery, PageParams, Paginated};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::AttemptFilter;
@@ -24,8 +24,7 @@ pub struct AttemptListParams {
     responses((status = 200, description = "A page of attempts")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<AttemptListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<AttemptListParams>,
 ) -> Result<Json<Paginated<AttemptOut>>, ApiError> {
     let q = page.to_query()?;
     let f = AttemptFilter {

@@ -118,14 +118,15 @@ pub struct Plan {
     pub progress: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PlanParams {
     /// The query as JSON (`?query={"status":"FAILED"}`).
     pub query: Option<String>,
 }
 
 #[utoipa::path(get, path = "/bulk/events/retry/plan", tag = "bulk",
-    params(("query" = Option<String>, Query, description = "the event query, as JSON")),
+    params(PlanParams),
     responses((status = 200, body = Plan), (status = 422, description = "invalid query")))]
 /// How many events a bulk retry with this query would retry, without retrying.
 pub async fn plan(

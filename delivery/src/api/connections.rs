@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::destinations::DestinationIn;
 use super::sources::SourceIn;
 use super::views::{self, ConnectionOut};
-use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
+use super::{parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{Connection, Destination, Rule, Source};
@@ -165,8 +165,7 @@ pub struct ConnectionListParams {
     responses((status = 200, description = "A page of connections")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<ConnectionListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<ConnectionListParams>,
 ) -> Result<Json<Paginated<ConnectionOut>>, ApiError> {
     let q: PageQuery = page.to_query()?;
     let f = ConnectionFilter {

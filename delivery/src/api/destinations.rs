@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::views::{self, DestinationOut};
-use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
+use super::{parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::DestinationBacklog;
@@ -168,8 +168,7 @@ pub struct DestinationListParams {
     responses((status = 200, description = "A page of destinations")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<DestinationListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<DestinationListParams>,
 ) -> Result<Json<Paginated<DestinationOut>>, ApiError> {
     let q = page.to_query()?;
     let f = DestinationFilter {

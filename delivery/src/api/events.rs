@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::requests::{raw_body, RawBody};
 use super::views::{self, EventOut};
-use super::{PageParams, Paginated, QueryParams};
+use super::{ListQuery, PageParams, Paginated};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::model::{Event, EventStatus};
@@ -34,8 +34,7 @@ pub struct EventListParams {
     responses((status = 200, description = "A page of events")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<EventListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<EventListParams>,
 ) -> Result<Json<Paginated<EventOut>>, ApiError> {
     let q = page.to_query()?;
     let status = p

@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::issues::parse_type;
-use super::{parse_field, validate, JsonBody};
+use super::{parse_field, validate, JsonBody, NoParams, QueryParams};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
 use crate::model::{Channels, IssueTrigger, TriggerConfigs};
@@ -132,7 +132,10 @@ impl TriggerIn {
 
 #[utoipa::path(get, path = "/issue-triggers", tag = "issue-triggers",
     responses((status = 200, description = "All issue triggers")))]
-pub async fn list(State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    _: QueryParams<NoParams>,
+) -> Result<Json<Value>, ApiError> {
     let all: Vec<TriggerOut> = st.store.list_triggers().await?.iter().map(view).collect();
     Ok(Json(serde_json::json!({
         "pagination": {"order_by": "created_at", "dir": "asc", "limit": all.len()},

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::views::time;
-use super::{JsonBody, PageParams, Paginated, QueryParams};
+use super::{JsonBody, ListQuery, PageParams, Paginated, QueryParams};
 use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;
 use crate::model::{Issue, IssueFilter, IssueStatus, IssueType};
@@ -139,8 +139,7 @@ impl IssueListParams {
     responses((status = 200, description = "A page of issues")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<IssueListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<IssueListParams>,
 ) -> Result<Json<Paginated<IssueOut>>, ApiError> {
     let q = page.to_query()?;
     let page = st.store.list_issues(&p.filter()?, &q).await?;

@@ -13,11 +13,14 @@ pub mod issue_triggers;
 pub mod issues;
 pub mod metrics;
 pub mod openapi;
+pub mod query;
 pub mod requests;
 pub mod sources;
 pub mod transformations;
 pub mod validate;
 pub mod views;
+
+pub use query::{ListQuery, NoParams, QueryParams};
 
 use std::sync::Arc;
 
@@ -147,26 +150,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 }
             }
         }
-    }
-}
-
-/// Query parameters whose errors come back in the API's error shape (422 naming the
-/// parameter), not as axum's plain-text rejection.
-pub struct QueryParams<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for QueryParams<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| QueryParams(q.0))
-            .map_err(|e| {
-                ApiError::Unprocessable(format!("invalid query string: {}", e.body_text()))
-            })
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::views::{self, EventOut, IgnoredEventOut, RequestOut};
-use super::{JsonBody, PageParams, Paginated, QueryParams};
+use super::{JsonBody, ListQuery, NoParams, PageParams, Paginated, QueryParams};
 use crate::error::ApiError;
 use crate::model::RequestRecord;
 use crate::signals::Signal;
@@ -30,8 +30,7 @@ pub struct RequestListParams {
     responses((status = 200, description = "A page of requests")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<RequestListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<RequestListParams>,
 ) -> Result<Json<Paginated<RequestOut>>, ApiError> {
     let q = page.to_query()?;
     let rejected = match p.status.as_deref() {
@@ -124,6 +123,7 @@ pub async fn events(
 pub async fn ignored(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
+    _: QueryParams<NoParams>,
 ) -> Result<Json<Paginated<IgnoredEventOut>>, ApiError> {
     load(&st, &id, false).await?;
     let list = st.store.ignored_events_of_request(&id).await?;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::views::{self, SourceOut};
-use super::{parse_flag, validate, JsonBody, PageParams, Paginated, QueryParams};
+use super::{parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{CustomResponse, Source};
@@ -125,8 +125,7 @@ pub struct SourceListParams {
     responses((status = 200, description = "A page of sources")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<SourceListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<SourceListParams>,
 ) -> Result<Json<Paginated<SourceOut>>, ApiError> {
     let q = page.to_query()?;
     let f = SourceFilter {

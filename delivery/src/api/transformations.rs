@@ -23,7 +23,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::views::TEAM_ID;
-use super::{validate, JsonBody, PageParams, Paginated, QueryParams};
+use super::{validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
 use crate::model::HttpRequest;
@@ -210,8 +210,7 @@ pub struct TransformationListParams {
     responses((status = 200, description = "A page of transformations (without `code`)")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<TransformationListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<TransformationListParams>,
 ) -> Result<Json<Paginated<TransformationOut>>, ApiError> {
     let q = page.to_query()?;
     let f = TransformationFilter {
@@ -560,8 +559,7 @@ pub struct ExecutionListParams {
 pub async fn executions(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
-    QueryParams(p): QueryParams<ExecutionListParams>,
-    QueryParams(page): QueryParams<PageParams>,
+    ListQuery(p, page): ListQuery<ExecutionListParams>,
 ) -> Result<Json<Paginated<ExecutionOut>>, ApiError> {
     let q = page.to_query()?;
     st.store

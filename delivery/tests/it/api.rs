@@ -432,3 +432,69 @@ async fn ingest_waits_for_room_rather_than_holding_unbounded_bodies() {
     assert_eq!(gw.get("/requests").await["count"], 20);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_list_parameter_hookyard_does_not_know_is_refused_not_ignored() {
+    let gw = Gateway::start().await;
+    let conn = gw
+        .post(
+            "/connections",
+            json!({"name": "c", "source": {"name": "s"}, "destination": {"name": "d", "url": "http://127.0.0.1:9/"}}),
+        )
+        .await;
+    let req = gw.send("s", "{}").await;
+    assert_eq!(req.0, 200, "{}", req.1);
+    let request_id = gw.get("/requests").await["models"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = [
+        "/events?response_status=500",
+        "/events?status=FAILED&created_at%5Bgte%5D=2026-01-01",
+        "/requests?ingested_at%5Bgte%5D=2026-01-01",
+        "/attempts?response_status=500",
+        "/issues?created_at%5Bgte%5D=2026-01-01",
+        "/issues/count?foo=1",
+        "/sources?search_term=x",
+        "/destinations?search_term=x",
+        "/connections?full_name=x",
+        "/transformations?search_term=x",
+        "/bulk/events/retry?query_partial_match=true",
+        "/bulk/events/retry/plan?query=%7B%7D&extra=1",
+        "/issue-triggers?limit=10",
+        &format!("/requests/{request_id}/events?status=FAILED"),
+        &format!("/requests/{request_id}/ignored_events?limit=1"),
+        &format!("/transformations/{}/executions?created_at=1", "trs_x"),
+    ];
+    for path in refused {
+        let (status, body) = status_of(&gw, Method::GET, path, None).await;
+        assert_eq!(status, 422, "{path}: {body}");
+        assert!(body.contains("unknown query parameter"), "{path}: {body}");
+        let name = path
+            .split(['?', '&'])
+            .nth(1)
+            .unwrap()
+            .split('=')
+            .next()
+            .unwrap();
+        let decoded = name.replace("%5B", "[").replace("%5D", "]");
+        assert!(
+            body.contains(&format!("`{decoded}`")) || path.contains('&'),
+            "{path}: {body}"
+        );
+    }
+    // What each list documents still works, paging included.
+    for path in [
+        "/events?status=SCHEDULED&limit=5&dir=asc&order_by=created_at",
+        &format!("/events?webhook_id={}", conn["id"].as_str().unwrap()),
+        "/requests?status=accepted&limit=5",
+        "/issues?type=delivery&status=OPENED",
+        "/sources?name=s",
+        "/bulk/events/retry/plan?query=%7B%7D",
+        "/issue-triggers",
+    ] {
+        let (status, body) = status_of(&gw, Method::GET, path, None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    gw.stop().await;
+}
