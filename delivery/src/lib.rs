@@ -246,7 +246,7 @@ pub async fn run(
         ingest_budget_kib: budget_kib,
         metrics,
         transforms,
-        edge_config: ingest::edge_config::memo(),
+        edge_config: ingest::edge_sources::memo(),
     });
     server::serve(listener, app(state), &cfg.server, shutdown.clone()).await?;
     let _ = router_task.await;

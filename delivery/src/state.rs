@@ -32,5 +32,5 @@ pub struct AppState {
     pub transforms: Arc<transform::Transforms>,
     /// The edge configuration last served (`ingest::edge_config`), for a second:
     /// every isolate of the Worker asks, and most ask for the same thing.
-    pub edge_config: crate::ingest::edge_config::Memo,
+    pub edge_config: crate::ingest::edge_sources::Memo,
 }

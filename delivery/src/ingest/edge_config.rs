@@ -6,65 +6,22 @@
 //! verification secrets), and so is the answer, which the Worker checks before
 //! using it. The `ETag` is the configuration's version; a Worker that already has
 //! it gets `304`, signed over that `ETag`. The encoded configuration is kept for
-//! [`MEMO_TTL`], so many isolates asking at once read the sources once.
+//! a second ([`crate::ingest::edge_sources::MEMO_TTL`]), so many isolates asking at
+//! once read the sources once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hookyard_core::edge::{
-    sign_config_answer, verify_config_request, VersionedConfig, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    sign_config_answer, verify_config_request, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::ingest::edge_sources::{edge_config, EdgeConfigError};
+use crate::ingest::edge_sources::{encoded, EdgeConfigError};
 use crate::state::AppState;
-
-/// How long an encoded configuration is served again before the sources are
-/// read anew; part of the time a change takes to reach the edge.
-pub const MEMO_TTL: Duration = Duration::from_secs(1);
-
-/// The configuration as served: its version and its JSON.
-pub struct Encoded {
-    version: String,
-    body: Vec<u8>,
-}
-
-pub type Memo = moka::sync::Cache<(), Arc<Encoded>>;
-
-pub fn memo() -> Memo {
-    moka::sync::Cache::builder()
-        .max_capacity(1)
-        .time_to_live(MEMO_TTL)
-        .build()
-}
-
-async fn encoded(st: &AppState) -> Result<Arc<Encoded>, ApiError> {
-    if let Some(e) = st.edge_config.get(&()) {
-        return Ok(e);
-    }
-    let config = edge_config(&st.store, &st.config)
-        .await
-        .map_err(|e| match e {
-            EdgeConfigError::Store(e) => ApiError::Unavailable(format!("sources unavailable: {e}")),
-            invalid @ EdgeConfigError::Verification { .. } => {
-                ApiError::Internal(invalid.to_string())
-            }
-        })?;
-    let encoding =
-        |e: serde_json::Error| ApiError::Internal(format!("encoding the configuration: {e}"));
-    let versioned = VersionedConfig::new(config).map_err(encoding)?;
-    let body = serde_json::to_vec(&versioned).map_err(encoding)?;
-    let e = Arc::new(Encoded {
-        version: versioned.version,
-        body,
-    });
-    st.edge_config.insert((), e.clone());
-    Ok(e)
-}
 
 pub async fn serve(
     State(st): State<Arc<AppState>>,
@@ -92,7 +49,12 @@ pub async fn serve(
         )
     })?;
 
-    let served = encoded(&st).await?;
+    let served = encoded(&st.store, &st.config, &st.edge_config)
+        .await
+        .map_err(|e| match e {
+            EdgeConfigError::Store(e) => ApiError::Unavailable(format!("sources unavailable: {e}")),
+            other => ApiError::Internal(other.to_string()),
+        })?;
     let etag = format!("\"{}\"", served.version);
     let unchanged = headers
         .get_all(header::IF_NONE_MATCH)

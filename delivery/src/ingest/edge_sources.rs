@@ -2,7 +2,10 @@
 //! or pinned in its `HOOKYARD_SOURCES` secret): every source's methods, size limit,
 //! custom response and verification, from the store.
 
-use hookyard_core::edge::{EdgeConfig, EdgeCustomResponse, EdgeSource};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookyard_core::edge::{EdgeConfig, EdgeCustomResponse, EdgeSource, VersionedConfig};
 use hookyard_core::verify::Verification;
 
 use crate::config::Config;
@@ -13,6 +16,8 @@ use crate::store::{Direction, PageQuery, SourceFilter, Store, StoreError};
 pub enum EdgeConfigError {
     #[error("reading sources: {0}")]
     Store(#[from] StoreError),
+    #[error("encoding the configuration: {0}")]
+    Encoding(#[from] serde_json::Error),
     #[error("source {name:?} has an invalid verification: {error}")]
     Verification {
         name: String,
@@ -75,4 +80,43 @@ pub async fn edge_config(store: &Store, cfg: &Config) -> Result<EdgeConfig, Edge
         }
     }
     Ok(out)
+}
+
+/// How long an encoded configuration is served again before the sources are
+/// read anew; part of the time a change takes to reach the edge.
+pub const MEMO_TTL: Duration = Duration::from_secs(1);
+
+/// The configuration as `/edge/config` serves it: its version and its JSON.
+pub struct Encoded {
+    pub version: String,
+    pub body: Vec<u8>,
+}
+
+/// The last [`Encoded`] configuration, for [`MEMO_TTL`]: every isolate of the
+/// Worker asks, and most ask for the same thing.
+pub type Memo = moka::sync::Cache<(), Arc<Encoded>>;
+
+pub fn memo() -> Memo {
+    moka::sync::Cache::builder()
+        .max_capacity(1)
+        .time_to_live(MEMO_TTL)
+        .build()
+}
+
+/// The encoded configuration, from `memo` when it is there.
+pub async fn encoded(
+    store: &Store,
+    cfg: &Config,
+    memo: &Memo,
+) -> Result<Arc<Encoded>, EdgeConfigError> {
+    if let Some(e) = memo.get(&()) {
+        return Ok(e);
+    }
+    let versioned = VersionedConfig::new(edge_config(store, cfg).await?)?;
+    let e = Arc::new(Encoded {
+        body: serde_json::to_vec(&versioned)?,
+        version: versioned.version,
+    });
+    memo.insert((), e.clone());
+    Ok(e)
 }

@@ -130,7 +130,7 @@ async fn the_configuration_follows_the_sources(gw: Gateway) {
     };
     assert!(
         started.elapsed()
-            <= hookyard::ingest::edge_config::MEMO_TTL + std::time::Duration::from_millis(500),
+            <= hookyard::ingest::edge_sources::MEMO_TTL + std::time::Duration::from_millis(500),
         "the change took {:?} to be served",
         started.elapsed()
     );
