@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use hookyard_core::id::IdKind;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::destinations::DestinationIn;
 use super::sources::SourceIn;
 use super::views::{self, ConnectionOut};
-use super::{parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
+use super::{parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::{Connection, Destination, Rule, Source};
@@ -161,6 +161,36 @@ pub struct ConnectionListParams {
     pub paused: Option<String>,
 }
 
+impl ConnectionListParams {
+    fn filter(self) -> Result<ConnectionFilter, ApiError> {
+        Ok(ConnectionFilter {
+            disabled: parse_flag("disabled", &self.disabled)?,
+            paused: parse_flag("paused", &self.paused)?,
+            id: self.id,
+            name: self.name,
+            source_id: self.source_id,
+            destination_id: self.destination_id,
+        })
+    }
+}
+
+/// How many connections a list with the same filters holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionCount {
+    pub count: i64,
+}
+
+#[utoipa::path(get, path = "/connections/count", tag = "connections", params(ConnectionListParams),
+    responses((status = 200, body = ConnectionCount)))]
+pub async fn count(
+    State(st): State<Arc<AppState>>,
+    QueryParams(p): QueryParams<ConnectionListParams>,
+) -> Result<Json<ConnectionCount>, ApiError> {
+    Ok(Json(ConnectionCount {
+        count: st.store.count_connections(&p.filter()?).await?,
+    }))
+}
+
 #[utoipa::path(get, path = "/connections", tag = "connections", params(ConnectionListParams, PageParams),
     responses((status = 200, description = "A page of connections")))]
 pub async fn list(
@@ -168,15 +198,7 @@ pub async fn list(
     ListQuery(p, page): ListQuery<ConnectionListParams>,
 ) -> Result<Json<Paginated<ConnectionOut>>, ApiError> {
     let q: PageQuery = page.to_query()?;
-    let f = ConnectionFilter {
-        id: p.id,
-        name: p.name,
-        source_id: p.source_id,
-        destination_id: p.destination_id,
-        disabled: parse_flag("disabled", &p.disabled)?,
-        paused: parse_flag("paused", &p.paused)?,
-    };
-    let page = st.store.list_connections(&f, &q).await?;
+    let page = st.store.list_connections(&p.filter()?, &q).await?;
     // Each source and destination is loaded once per page, however many
     // connections share it.
     let mut sources: HashMap<String, Source> = HashMap::new();
@@ -397,6 +419,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/connections/{id}/archive", put(disable))
         .route("/connections/{id}/unarchive", put(enable))
         .route("/connections", get(list).post(create).put(upsert))
+        .route("/connections/count", get(count))
         .route(
             "/connections/{id}",
             get(retrieve).put(update).delete(delete),

@@ -34,7 +34,7 @@ impl Modify for BearerAuth {
         destinations::backlog,
         connections::list, connections::create, connections::upsert, connections::retrieve,
         connections::update, connections::delete, connections::pause, connections::unpause,
-        connections::disable, connections::enable,
+        connections::disable, connections::enable, connections::count,
         issues::list, issues::count, issues::retrieve, issues::update, issues::dismiss,
         issue_triggers::list, issue_triggers::create, issue_triggers::upsert,
         issue_triggers::retrieve, issue_triggers::update, issue_triggers::delete,
@@ -50,7 +50,8 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         sources::SourceIn, destinations::DestinationIn, connections::ConnectionIn,
-        connections::ConnectionUpdate, requests::RetryRequestIn, requests::RetryRequestOut,
+        connections::ConnectionUpdate, connections::ConnectionCount, requests::RetryRequestIn,
+        requests::RetryRequestOut,
         requests::RawBody, views::SourceOut, views::DestinationOut, views::ConnectionOut,
         views::RequestOut, views::EventOut, views::AttemptOut, views::IgnoredEventOut,
         views::RequestData, issues::IssueOut, issues::IssueCount, issues::IssueUpdate,

@@ -102,6 +102,16 @@ impl Store {
     }
 }
 
+/// The conditions of a [`ConnectionFilter`], for lists and counts alike.
+fn connection_filters(q: &mut Query, f: &ConnectionFilter) {
+    q.and_eq("id", &f.id)
+        .and_eq("name", &f.name)
+        .and_eq("source_id", &f.source_id)
+        .and_eq("destination_id", &f.destination_id)
+        .and_set("disabled_at", f.disabled)
+        .and_set("paused_at", f.paused);
+}
+
 impl Store {
     /// Creates a connection, and the source / destination given inline with it, in
     /// one transaction (so a failed connection leaves no half-made source behind).
@@ -147,14 +157,7 @@ impl Store {
         f: &ConnectionFilter,
         page: &PageQuery,
     ) -> StoreResult<Page<Connection>> {
-        let filters = |q: &mut Query| {
-            q.and_eq("id", &f.id)
-                .and_eq("name", &f.name)
-                .and_eq("source_id", &f.source_id)
-                .and_eq("destination_id", &f.destination_id)
-                .and_set("disabled_at", f.disabled)
-                .and_set("paused_at", f.paused);
-        };
+        let filters = |q: &mut Query| connection_filters(q, f);
         self.list(
             CONNECTION_COLS,
             "connections",
@@ -164,6 +167,13 @@ impl Store {
             |c| &c.id,
         )
         .await
+    }
+
+    /// How many connections match.
+    pub async fn count_connections(&self, f: &ConnectionFilter) -> StoreResult<i64> {
+        let mut q = Query::new("SELECT COUNT(*) AS n FROM connections WHERE 1 = 1");
+        connection_filters(&mut q, f);
+        self.count_rows(q).await
     }
 
     pub async fn connections_of_source(&self, source_id: &str) -> StoreResult<Vec<Connection>> {

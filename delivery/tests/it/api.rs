@@ -498,3 +498,52 @@ async fn a_list_parameter_hookyard_does_not_know_is_refused_not_ignored() {
     }
     gw.stop().await;
 }
+
+async fn connections_are_counted_with_the_list_filters(gw: Gateway) {
+    for (name, source, paused) in [("a", "s1", false), ("b", "s1", true), ("c", "s2", false)] {
+        let c = gw
+            .post(
+                "/connections",
+                json!({"name": name, "source": {"name": source},
+                       "destination": {"name": format!("d-{name}"), "url": "http://127.0.0.1:9/"}}),
+            )
+            .await;
+        if paused {
+            gw.put(
+                &format!("/connections/{}/pause", c["id"].as_str().unwrap()),
+                json!({}),
+            )
+            .await;
+        }
+    }
+    let s1 = gw.get("/sources?name=s1").await["models"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (query, n) in [
+        (String::new(), 3),
+        (format!("?source_id={s1}"), 2),
+        (format!("?source_id={s1}&paused=true"), 1),
+        ("?paused=false".to_owned(), 2),
+        ("?name=c".to_owned(), 1),
+    ] {
+        let got = gw.get(&format!("/connections/count{query}")).await;
+        assert_eq!(got["count"], n, "/connections/count{query}: {got}");
+    }
+    let (status, body) = status_of(&gw, Method::GET, "/connections/count?limit=1", None).await;
+    assert_eq!(status, 422, "{body}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_connections_are_counted_with_the_list_filters() {
+    connections_are_counted_with_the_list_filters(Gateway::start().await).await;
+}
+
+#[tokio::test]
+async fn postgres_connections_are_counted_with_the_list_filters() {
+    let Some(gw) = Gateway::start_postgres().await else {
+        return;
+    };
+    connections_are_counted_with_the_list_filters(gw).await;
+}
