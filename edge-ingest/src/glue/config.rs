@@ -20,27 +20,29 @@ const KEPT_KEY: &str = "config/edge.json";
 thread_local! {
     /// Per isolate: the copy from delivery.
     static CACHE: RefCell<ConfigCache> = RefCell::new(ConfigCache::default());
-    /// Per isolate: the pinned secret's text and what it parsed to, so it is
-    /// parsed once, not per webhook.
-    static PINNED: RefCell<Option<(String, Rc<EdgeConfig>)>> = const { RefCell::new(None) };
+    /// Per isolate: the pinned configuration, once read (`Some(None)`: none is
+    /// pinned). A secret changes only with a new deployment, which starts new
+    /// isolates, so it is read and parsed once per isolate, not per webhook.
+    static PINNED: RefCell<Option<Option<Rc<EdgeConfig>>>> = const { RefCell::new(None) };
 }
 
 fn pinned(env: &Env) -> Option<Result<Rc<EdgeConfig>, String>> {
+    if let Some(known) = PINNED.with_borrow(Clone::clone) {
+        return known.map(Ok);
+    }
     let text = env
         .secret("HOOKYARD_SOURCES")
         .map(|s| s.to_string())
-        .or_else(|_| env.var("HOOKYARD_SOURCES").map(|v| v.to_string()))
-        .ok()?;
-    if let Some(c) = PINNED.with_borrow(|p| {
-        p.as_ref()
-            .and_then(|(t, c)| (*t == text).then(|| c.clone()))
-    }) {
-        return Some(Ok(c));
-    }
+        .or_else(|_| env.var("HOOKYARD_SOURCES").map(|v| v.to_string()));
+    let Ok(text) = text else {
+        PINNED.set(Some(None));
+        return None;
+    };
+    // An invalid secret is not kept: every webhook answers 503 naming it.
     Some(match serde_json::from_str::<EdgeConfig>(&text) {
         Ok(c) => {
             let c = Rc::new(c);
-            PINNED.set(Some((text, c.clone())));
+            PINNED.set(Some(Some(c.clone())));
             Ok(c)
         }
         Err(e) => Err(format!("HOOKYARD_SOURCES is not valid: {e}")),

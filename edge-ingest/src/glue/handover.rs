@@ -20,8 +20,8 @@ pub async fn batch_limit(env: &Env) -> usize {
     usize::try_from(from_config.unwrap_or(DEFAULT_MAX_BATCH_BYTES)).unwrap_or(usize::MAX)
 }
 
-/// Pushes `items`; for each, whether delivery stored it. `Err` carries why a
-/// batch failed as a whole (delivery down, refused), for the log.
+/// Pushes `items`; for each, whether delivery stored it, and why a batch failed
+/// as a whole (delivery down, refused), for the log.
 pub async fn hand_over(
     env: &Env,
     items: &[&BatchItem],
