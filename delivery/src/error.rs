@@ -99,6 +99,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
             StoreError::MissingReference(what) => ApiError::Unprocessable(what),
+            e @ StoreError::InvalidCursor(_) => ApiError::Unprocessable(e.to_string()),
             // Data we cannot read back is not something a retry fixes.
             StoreError::Corrupt(what) => {
                 tracing::error!(error = %what, "stored data is corrupt");

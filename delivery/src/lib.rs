@@ -44,6 +44,7 @@ pub mod issues;
 pub mod model;
 pub mod periodic;
 pub mod private_files;
+pub mod query;
 pub mod retention;
 pub mod route;
 pub mod server;

@@ -8,15 +8,19 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::views::{self, AttemptOut};
-use super::{ListQuery, PageParams, Paginated};
+use super::{PageParams, Paginated, SearchQuery};
 use crate::error::ApiError;
+use crate::model::{values, OneOrMany};
 use crate::state::AppState;
 use crate::store::AttemptFilter;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AttemptListParams {
-    pub event_id: Option<String>,
+    /// Attempts of these events.
+    #[param(value_type = Option<Vec<String>>)]
+    pub event_id: Option<OneOrMany<String>>,
+    /// Hookyard's addition: attempts to this destination.
     pub destination_id: Option<String>,
 }
 
@@ -24,11 +28,16 @@ pub struct AttemptListParams {
     responses((status = 200, description = "A page of attempts")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    ListQuery(p, page): ListQuery<AttemptListParams>,
+    search: SearchQuery<AttemptListParams>,
 ) -> Result<Json<Paginated<AttemptOut>>, ApiError> {
-    let q = page.to_query()?;
+    let (p, q) = (search.filters, search.page.to_query()?);
+    if search.include_data {
+        return Err(ApiError::Unprocessable(
+            "include: attempts have no request data to include".into(),
+        ));
+    }
     let f = AttemptFilter {
-        event_id: p.event_id,
+        event_ids: values(&p.event_id),
         destination_id: p.destination_id,
     };
     let page = st.store.list_attempts(&f, &q).await?;

@@ -86,7 +86,7 @@ fn compile(v: Value) -> Result<(EventQuery, CompiledQuery), ApiError> {
     let q: EventQuery = parse_field("query", v)?;
     let compiled = q
         .compile()
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        .map_err(|e| ApiError::Unprocessable(format!("query.{e}")))?;
     Ok((q, compiled))
 }
 

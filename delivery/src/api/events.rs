@@ -3,64 +3,63 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
 
-use super::requests::{raw_body, RawBody};
-use super::views::{self, EventOut};
-use super::{ListQuery, PageParams, Paginated};
+use super::views::{self, raw_body, EventOut, RawBody};
+use super::{IncludeParams, PageParams, Paginated, SearchQuery};
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::model::{Event, EventStatus};
+use crate::model::{Event, EventQuery};
 use crate::state::AppState;
-use crate::store::{EventFilter, RetryOutcome};
+use crate::store::{RetryOutcome, SortColumn};
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventListParams {
-    pub id: Option<String>,
-    /// SCHEDULED, QUEUED, HOLD, SUCCESSFUL or FAILED.
-    pub status: Option<String>,
-    /// The connection's id.
-    pub webhook_id: Option<String>,
-    pub source_id: Option<String>,
-    pub destination_id: Option<String>,
-    /// Hookyard's addition: events of one request.
-    pub request_id: Option<String>,
-}
+/// The sort orders of event lists besides `created_at`.
+const EVENT_SORTS: [SortColumn; 1] = [SortColumn::LastAttemptAt];
 
-#[utoipa::path(get, path = "/events", tag = "events", params(EventListParams, PageParams),
-    responses((status = 200, description = "A page of events")))]
+#[utoipa::path(get, path = "/events", tag = "events",
+    params(EventQuery, PageParams, IncludeParams),
+    responses((status = 200, description = "A page of events"),
+              (status = 422, description = "a parameter is unknown or its value invalid")))]
+/// Events, newest first; filters as Hookdeck's (lists, operators on numbers and
+/// times, JSON patterns on content, `search_term`), `order_by=last_attempt_at`,
+/// `include=data`.
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    ListQuery(p, page): ListQuery<EventListParams>,
+    search: SearchQuery<EventQuery>,
 ) -> Result<Json<Paginated<EventOut>>, ApiError> {
-    let q = page.to_query()?;
-    let status = p
-        .status
-        .as_deref()
-        .map(|s| {
-            EventStatus::parse(s).ok_or_else(|| {
-                ApiError::Unprocessable(format!(
-                    "status must be SCHEDULED, QUEUED, HOLD, SUCCESSFUL or FAILED, not {s:?}"
-                ))
-            })
-        })
-        .transpose()?;
-    let f = EventFilter {
-        id: p.id,
-        status,
-        connection_id: p.webhook_id,
-        source_id: p.source_id,
-        destination_id: p.destination_id,
-        request_id: p.request_id,
-        ..Default::default()
-    };
-    let page = st.store.list_events(&f, &q).await?;
-    Ok(Json(Paginated::from_page(page, &q, |e| {
-        views::event(&e, None)
-    })))
+    page(&st, search).await.map(Json)
+}
+
+/// A page of the events a search query matches, as the API shows them.
+pub async fn page(
+    st: &AppState,
+    search: SearchQuery<EventQuery>,
+) -> Result<Paginated<EventOut>, ApiError> {
+    let q = search.page.to_query_sorted(&EVENT_SORTS)?;
+    let compiled = search
+        .filters
+        .compile()
+        .map_err(|e| ApiError::Unprocessable(format!("query parameter {e}")))?;
+    let page = crate::query::search::events(&st.store, &compiled, &q).await?;
+    if !search.include_data {
+        return Ok(Paginated::from_page(page, &q, |e| views::event(&e, None)));
+    }
+    // The data an event delivers: its transformed request, else its request.
+    let request_ids: Vec<String> = page.models.iter().map(|e| e.request_id.clone()).collect();
+    let event_ids: Vec<String> = page.models.iter().map(|e| e.id.clone()).collect();
+    let requests = st.store.requests_by_ids(&request_ids).await?;
+    let mut transformed = st.store.transformed_requests(&event_ids).await?;
+    Ok(Paginated::from_page(page, &q, |e| {
+        let data = requests.get(&e.request_id).and_then(|r| {
+            let mut r = r.clone();
+            if let Some(t) = transformed.remove(&e.id) {
+                r.deliver_as(t);
+            }
+            views::request_data(&r)
+        });
+        views::event(&e, data)
+    }))
 }
 
 async fn load(st: &AppState, id: &str) -> Result<Event, ApiError> {
@@ -129,10 +128,28 @@ pub async fn retry(
     }
 }
 
+#[utoipa::path(put, path = "/events/{id}/mute", tag = "events",
+    responses((status = 200, body = EventOut), (status = 404, description = "no such event")))]
+/// Stops the event's automatic retries (an attempt under way still finishes but
+/// no longer changes it); an undelivered event shows as FAILED with `muted_at`
+/// set. A manual or bulk retry unmutes it.
+pub async fn mute(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<EventOut>, ApiError> {
+    let e = st
+        .store
+        .mute_event(&id, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    Ok(Json(views::event(&e, None)))
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/events", get(list))
         .route("/events/{id}", get(retrieve))
         .route("/events/{id}/raw_body", get(raw))
         .route("/events/{id}/retry", post(retry))
+        .route("/events/{id}/mute", put(mute))
 }

@@ -20,7 +20,7 @@ pub mod transformations;
 pub mod validate;
 pub mod views;
 
-pub use query::{ListQuery, NoParams, QueryParams};
+pub use query::{IncludeParams, ListQuery, NoParams, QueryParams, SearchQuery};
 
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Direction, Page, PageQuery};
+use crate::store::{Direction, Page, PageQuery, SortColumn};
 
 pub use crate::config::API_VERSION;
 
@@ -165,12 +165,28 @@ pub struct PageParams {
     pub prev: Option<String>,
     /// `desc` (newest first, the default) or `asc`.
     pub dir: Option<String>,
-    /// Only `created_at` is supported.
+    /// `created_at` (the default); events also take `last_attempt_at`, requests
+    /// `ingested_at`.
     pub order_by: Option<String>,
 }
 
+/// The name of a sort order in the API.
+fn order_name(o: Option<SortColumn>) -> &'static str {
+    match o {
+        None => "created_at",
+        Some(SortColumn::LastAttemptAt) => "last_attempt_at",
+        Some(SortColumn::ReceivedAt) => "ingested_at",
+    }
+}
+
 impl PageParams {
+    /// The page of a list sorted by creation only.
     pub fn to_query(&self) -> Result<PageQuery, ApiError> {
+        self.to_query_sorted(&[])
+    }
+
+    /// The page of a list that may also be sorted by `sorts`.
+    pub fn to_query_sorted(&self, sorts: &[SortColumn]) -> Result<PageQuery, ApiError> {
         let limit = self.limit.unwrap_or(100);
         if !(1..=250).contains(&limit) {
             return Err(ApiError::Unprocessable(
@@ -186,18 +202,27 @@ impl PageParams {
                 )))
             }
         };
-        if let Some(o) = self.order_by.as_deref() {
-            if o != "created_at" {
-                return Err(ApiError::Unprocessable(format!(
-                    "order_by must be `created_at`, not {o:?}"
-                )));
-            }
-        }
+        let order_by = match self.order_by.as_deref() {
+            None | Some("created_at") => None,
+            Some(o) => match sorts.iter().find(|s| order_name(Some(**s)) == o) {
+                Some(s) => Some(*s),
+                None => {
+                    let mut allowed = vec!["`created_at`".to_owned()];
+                    allowed.extend(sorts.iter().map(|s| format!("`{}`", order_name(Some(*s)))));
+                    return Err(ApiError::Unprocessable(format!(
+                        "order_by must be {}, not {o:?}",
+                        allowed.join(" or ")
+                    )));
+                }
+            },
+        };
         Ok(PageQuery {
             limit,
             dir,
+            order_by,
             next: self.next.clone(),
             prev: self.prev.clone(),
+            no_count: false,
         })
     }
 }
@@ -213,7 +238,11 @@ pub struct Pagination {
     pub prev: Option<String>,
 }
 
-/// A page in Hookdeck's shape: `{pagination, count, models}`.
+/// A page in Hookdeck's shape: `{pagination, count, models}`. `count` is exact up
+/// to [`crate::store::COUNT_CAP`] (10,000), which it shows for that many or more:
+/// counting every match of a million-row table on each page is a scan per page.
+/// On lists filtered by content (`body`, `headers`, `path`, `parsed_query`,
+/// `search_term`) it is the matches found while reading this page (at least).
 #[derive(Debug, Serialize)]
 pub struct Paginated<T> {
     pub pagination: Pagination,
@@ -225,7 +254,7 @@ impl<T> Paginated<T> {
     pub fn from_page<U>(page: Page<U>, q: &PageQuery, f: impl FnMut(U) -> T) -> Self {
         Paginated {
             pagination: Pagination {
-                order_by: "created_at",
+                order_by: order_name(q.order_by),
                 dir: match q.dir {
                     Direction::Desc => "desc",
                     Direction::Asc => "asc",

@@ -5,50 +5,37 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::views::{self, EventOut, IgnoredEventOut, RequestOut};
-use super::{JsonBody, ListQuery, NoParams, PageParams, Paginated, QueryParams};
+use super::views::{self, EventOut, IgnoredEventOut, RawBody, RequestOut};
+use super::{IncludeParams, JsonBody, NoParams, PageParams, Paginated, QueryParams, SearchQuery};
 use crate::error::ApiError;
-use crate::model::RequestRecord;
+use crate::model::{EventQuery, OneOrMany, RequestQuery, RequestRecord};
 use crate::signals::Signal;
 use crate::state::AppState;
-use crate::store::{EventFilter, PageQuery, RequestFilter};
+use crate::store::{PageQuery, SortColumn};
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RequestListParams {
-    pub id: Option<String>,
-    pub source_id: Option<String>,
-    /// `accepted` or `rejected`.
-    pub status: Option<String>,
-}
+/// The sort orders of `GET /requests` besides `created_at`.
+const REQUEST_SORTS: [SortColumn; 1] = [SortColumn::ReceivedAt];
 
-#[utoipa::path(get, path = "/requests", tag = "requests", params(RequestListParams, PageParams),
-    responses((status = 200, description = "A page of requests")))]
+#[utoipa::path(get, path = "/requests", tag = "requests",
+    params(RequestQuery, PageParams, IncludeParams),
+    responses((status = 200, description = "A page of requests"),
+              (status = 422, description = "a parameter is unknown or its value invalid")))]
+/// Requests, newest first; filters as Hookdeck's (lists, operators, JSON patterns
+/// on content, `search_term`), `order_by=ingested_at`, `include=data`.
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    ListQuery(p, page): ListQuery<RequestListParams>,
+    search: SearchQuery<RequestQuery>,
 ) -> Result<Json<Paginated<RequestOut>>, ApiError> {
-    let q = page.to_query()?;
-    let rejected = match p.status.as_deref() {
-        None => None,
-        Some("accepted") => Some(false),
-        Some("rejected") => Some(true),
-        Some(other) => {
-            return Err(ApiError::Unprocessable(format!(
-                "status must be `accepted` or `rejected`, not {other:?}"
-            )))
-        }
-    };
-    let f = RequestFilter {
-        id: p.id,
-        source_id: p.source_id,
-        rejected,
-    };
-    let page = st.store.list_requests(&f, &q).await?;
+    let q = search.page.to_query_sorted(&REQUEST_SORTS)?;
+    let compiled = search
+        .filters
+        .compile()
+        .map_err(|e| ApiError::Unprocessable(format!("query parameter {e}")))?;
+    let page =
+        crate::query::search::requests(&st.store, &compiled, &q, search.include_data).await?;
     Ok(Json(Paginated::from_page(page, &q, |r| views::request(&r))))
 }
 
@@ -68,27 +55,6 @@ pub async fn retrieve(
     Ok(Json(views::request(&load(&st, &id, true).await?)))
 }
 
-/// A body as JSON text: as it is when it is UTF-8, else base64 (`encoding` says so).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RawBody {
-    pub body: String,
-    /// `utf8` or `base64`.
-    pub encoding: &'static str,
-}
-
-pub fn raw_body(bytes: &[u8]) -> RawBody {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => RawBody {
-            body: s.to_owned(),
-            encoding: "utf8",
-        },
-        Err(_) => RawBody {
-            body: base64::engine::general_purpose::STANDARD.encode(bytes),
-            encoding: "base64",
-        },
-    }
-}
-
 #[utoipa::path(get, path = "/requests/{id}/raw_body", tag = "requests",
     responses((status = 200, body = RawBody)))]
 pub async fn raw(
@@ -96,26 +62,27 @@ pub async fn raw(
     Path(id): Path<String>,
 ) -> Result<Json<RawBody>, ApiError> {
     let r = load(&st, &id, true).await?;
-    Ok(Json(raw_body(r.body.as_deref().unwrap_or_default())))
+    Ok(Json(views::raw_body(r.body.as_deref().unwrap_or_default())))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/events", tag = "requests", params(PageParams),
-    responses((status = 200, description = "The events this request created")))]
+#[utoipa::path(get, path = "/requests/{id}/events", tag = "requests",
+    params(EventQuery, PageParams, IncludeParams),
+    responses((status = 200, description = "The events this request created"),
+              (status = 422, description = "a parameter is unknown or its value invalid")))]
+/// The events this request created, filtered as `GET /events` is.
 pub async fn events(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
-    QueryParams(p): QueryParams<PageParams>,
+    mut search: SearchQuery<EventQuery>,
 ) -> Result<Json<Paginated<EventOut>>, ApiError> {
     load(&st, &id, false).await?;
-    let q = p.to_query()?;
-    let f = EventFilter {
-        request_id: Some(id),
-        ..Default::default()
-    };
-    let page = st.store.list_events(&f, &q).await?;
-    Ok(Json(Paginated::from_page(page, &q, |e| {
-        views::event(&e, None)
-    })))
+    if search.filters.request_id.is_some() {
+        return Err(ApiError::Unprocessable(
+            "request_id: this list is of the request in the path already".into(),
+        ));
+    }
+    search.filters.request_id = Some(OneOrMany::One(id));
+    super::events::page(&st, search).await.map(Json)
 }
 
 #[utoipa::path(get, path = "/requests/{id}/ignored_events", tag = "requests",

@@ -248,6 +248,8 @@ pub struct EventOut {
     pub status: String,
     pub successful_at: Option<String>,
     pub cli_id: Option<String>,
+    /// Hookyard's addition: when it was muted (no more automatic attempts).
+    pub muted_at: Option<String>,
     pub updated_at: String,
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -279,6 +281,7 @@ pub fn event(e: &Event, data: Option<RequestData>) -> EventOut {
         status: e.status.as_str().to_owned(),
         successful_at: time(e.successful_at),
         cli_id: None,
+        muted_at: time(e.muted_at),
         updated_at: rfc3339(e.updated_at),
         created_at: rfc3339(e.created_at),
         data,
@@ -375,5 +378,26 @@ pub fn ignored(i: &IgnoredEvent) -> IgnoredEventOut {
         request_id: i.request_id.clone(),
         meta: i.meta.clone(),
         created_at: rfc3339(i.created_at),
+    }
+}
+
+/// A body as JSON text: as it is when it is UTF-8, else base64 (`encoding` says so).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RawBody {
+    pub body: String,
+    /// `utf8` or `base64`.
+    pub encoding: &'static str,
+}
+
+pub fn raw_body(bytes: &[u8]) -> RawBody {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => RawBody {
+            body: s.to_owned(),
+            encoding: "utf8",
+        },
+        Err(_) => RawBody {
+            body: base64::engine::general_purpose::STANDARD.encode(bytes),
+            encoding: "base64",
+        },
     }
 }

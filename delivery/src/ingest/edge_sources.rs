@@ -68,7 +68,7 @@ pub async fn edge_config(store: &Store, cfg: &Config) -> Result<EdgeConfig, Edge
             limit: 250,
             dir: Direction::Asc,
             next: next.take(),
-            prev: None,
+            ..Default::default()
         };
         let page = store.list_sources(&SourceFilter::default(), &q).await?;
         for s in &page.models {

@@ -5,6 +5,7 @@
 mod bulk_retry;
 mod health;
 mod issues;
+mod query;
 mod resources;
 mod routing;
 mod traffic;
@@ -13,6 +14,7 @@ mod transformations;
 pub use bulk_retry::*;
 pub use health::*;
 pub use issues::*;
+pub use query::*;
 pub use resources::*;
 pub use routing::*;
 pub use traffic::*;

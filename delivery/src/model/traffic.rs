@@ -167,6 +167,8 @@ pub struct Event {
     pub successful_at: Option<i64>,
     /// The issue its last failure was grouped into.
     pub issue_id: Option<String>,
+    /// When it was muted (`PUT /events/{id}/mute`): no more automatic attempts.
+    pub muted_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -111,7 +111,7 @@ impl Store {
         page: &PageQuery,
     ) -> StoreResult<Page<Attempt>> {
         let filters = |q: &mut Query| {
-            q.and_eq("event_id", &f.event_id)
+            q.and_in("event_id", &f.event_ids)
                 .and_eq("destination_id", &f.destination_id);
         };
         self.list(

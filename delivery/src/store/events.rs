@@ -7,46 +7,24 @@ use super::sql::rows::{self, EVENT_COLS};
 use super::{EventFilter, Page, PageQuery, RetryOutcome, Store, StoreResult};
 use crate::model::{AttemptTrigger, Event, EventStatus, RequestRecord};
 
-/// The `AND …` terms of an [`EventFilter`] beyond the plain equalities.
-fn push_event_filters(q: &mut Query, f: &EventFilter) {
-    if let Some(s) = f.status {
-        q.push(" AND status = ").bind(s.as_str());
-    }
+/// The `AND …` terms of an [`EventFilter`].
+fn event_filters(q: &mut Query, f: &EventFilter) {
+    q.and_in("id", &f.ids);
     if !f.statuses.is_empty() {
         q.push(" AND status IN ")
             .bind_list(f.statuses.iter().map(|s| s.as_str()));
     }
-    q.and_eq("issue_id", &f.issue_id);
-    if let Some(from) = f.created_from {
-        q.push(" AND created_at >= ").bind(from);
-    }
-    if let Some(to) = f.created_to {
-        q.push(" AND created_at <= ").bind(to);
-    }
-    if !f.response_statuses.is_empty() {
-        q.push(" AND response_status IN ")
-            .bind_list(f.response_statuses.iter().copied());
-    }
-    if let Some((min, max)) = f.response_status_range {
-        q.push(" AND response_status >= ")
-            .bind(min)
-            .push(" AND response_status <= ")
-            .bind(max);
-    }
-    if !f.error_codes.is_empty() {
-        q.push(" AND error_code IN ")
-            .bind_list(f.error_codes.iter().cloned());
-    }
-}
-
-/// All of an [`EventFilter`]'s SQL terms.
-fn event_eq_filters(q: &mut Query, f: &EventFilter) {
-    q.and_eq("id", &f.id)
-        .and_eq("connection_id", &f.connection_id)
-        .and_eq("source_id", &f.source_id)
-        .and_eq("destination_id", &f.destination_id)
-        .and_eq("request_id", &f.request_id);
-    push_event_filters(q, f);
+    q.and_in("connection_id", &f.connection_ids)
+        .and_in("source_id", &f.source_ids)
+        .and_in("destination_id", &f.destination_ids)
+        .and_in("request_id", &f.request_ids)
+        .and_in("issue_id", &f.issue_ids)
+        .and_in("error_code", &f.error_codes)
+        .and_bounds("attempts", &f.attempts)
+        .and_bounds("response_status", &f.response_status)
+        .and_bounds("created_at", &f.created_at)
+        .and_bounds("successful_at", &f.successful_at)
+        .and_bounds("last_attempt_at", &f.last_attempt_at);
 }
 
 impl Store {
@@ -72,7 +50,7 @@ impl Store {
     }
 
     pub async fn list_events(&self, f: &EventFilter, page: &PageQuery) -> StoreResult<Page<Event>> {
-        let filters = |q: &mut Query| event_eq_filters(q, f);
+        let filters = |q: &mut Query| event_filters(q, f);
         self.list(EVENT_COLS, "events", &filters, page, rows::event, |e| &e.id)
             .await
     }
@@ -85,7 +63,7 @@ impl Store {
             .bind(now)
             .push(", next_trigger = ")
             .bind(AttemptTrigger::Manual.as_str())
-            .push(", lease_until = NULL, updated_at = ")
+            .push(", lease_until = NULL, muted_at = NULL, updated_at = ")
             .bind(now)
             .push(" WHERE id = ")
             .bind(id.to_owned())
@@ -108,6 +86,28 @@ impl Store {
         })
     }
 
+    /// Stops the event's automatic attempts: no next attempt, and an attempt under
+    /// way no longer updates it (its lease is dropped). An event not yet delivered
+    /// shows as FAILED. A manual retry unmutes it.
+    pub async fn mute_event(&self, id: &str, now: i64) -> StoreResult<Option<Event>> {
+        let mut q = Query::new("UPDATE events SET status = CASE WHEN status = ");
+        q.bind(EventStatus::Successful.as_str())
+            .push(" THEN status ELSE ")
+            .bind(EventStatus::Failed.as_str())
+            .push(
+                " END, next_attempt_at = NULL, lease_until = NULL, muted_at = COALESCE(muted_at, ",
+            )
+            .bind(now)
+            .push("), updated_at = ")
+            .bind(now)
+            .push(" WHERE id = ")
+            .bind(id.to_owned());
+        if self.execute(q).await? == 0 {
+            return Ok(None);
+        }
+        Ok(self.events_by_ids(&[id.to_owned()]).await?.pop())
+    }
+
     /// The request `event` delivers, as the API shows it: its transformed request
     /// when it has one, else the request as received.
     pub async fn delivered_request(&self, event: &Event) -> StoreResult<Option<RequestRecord>> {
@@ -127,7 +127,7 @@ impl Store {
     /// How many events match (`body_filter` aside, which needs the bodies).
     pub async fn count_events(&self, f: &EventFilter) -> StoreResult<i64> {
         let mut q = Query::new("SELECT COUNT(*) AS n FROM events WHERE 1 = 1");
-        event_eq_filters(&mut q, f);
+        event_filters(&mut q, f);
         self.count_rows(q).await
     }
 
@@ -139,7 +139,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<Event>> {
         let mut q = Query::new(&format!("SELECT {EVENT_COLS} FROM events WHERE 1 = 1"));
-        event_eq_filters(&mut q, f);
+        event_filters(&mut q, f);
         if let Some(a) = after {
             q.push(" AND id > ").bind(a.to_owned());
         }
@@ -165,7 +165,7 @@ impl Store {
             .bind(now)
             .push(", next_trigger = ")
             .bind(AttemptTrigger::BulkRetry.as_str())
-            .push(", lease_until = NULL, updated_at = ")
+            .push(", lease_until = NULL, muted_at = NULL, updated_at = ")
             .bind(now)
             .push(" WHERE (lease_until IS NULL OR lease_until <= ")
             .bind(now)

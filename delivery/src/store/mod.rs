@@ -36,7 +36,7 @@ pub use crate::config::SqliteSync;
 pub use retention::Pruned;
 pub use sql::{Dialect, Store};
 
-use crate::model::{Attempt, Event, EventStatus, RequestRecord};
+use crate::model::{Attempt, Bounds, Event, EventStatus, RequestRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +51,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("invalid page cursor {0:?}: pass back a `next` or `prev` of a page of this list, with the same order_by")]
+    InvalidCursor(String),
     #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
 }
@@ -70,9 +72,37 @@ pub enum Direction {
 pub struct PageQuery {
     pub limit: i64,
     pub dir: Direction,
+    /// The column to sort by before the id (`None`: by id, which is creation order).
+    /// Its cursors are `<value>.<id>`.
+    pub order_by: Option<SortColumn>,
+    /// Skip counting (a search reading candidates counts its own matches).
+    pub no_count: bool,
     pub next: Option<String>,
     pub prev: Option<String>,
 }
+
+/// A column a list may be sorted by besides creation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    /// Events: when last attempted (never attempted sorts as 0).
+    LastAttemptAt,
+    /// Requests: when received.
+    ReceivedAt,
+}
+
+impl SortColumn {
+    /// The sort expression, as the list indexes spell it.
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            SortColumn::LastAttemptAt => "COALESCE(last_attempt_at, 0)",
+            SortColumn::ReceivedAt => "received_at",
+        }
+    }
+}
+
+/// How many matches a list counts at most: counting is a scan, and a page must not
+/// cost a scan of a million rows. A `count` of this value means "this many or more".
+pub const COUNT_CAP: i64 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -81,7 +111,7 @@ pub struct Page<T> {
     pub next: Option<String>,
     /// Cursor for the preceding page, when there is one.
     pub prev: Option<String>,
-    /// How many items match the filters in all pages.
+    /// How many items match the filters in all pages, up to [`COUNT_CAP`].
     pub count: i64,
 }
 
@@ -112,38 +142,42 @@ pub struct ConnectionFilter {
 
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
-    pub id: Option<String>,
-    pub source_id: Option<String>,
+    pub ids: Vec<String>,
+    pub source_ids: Vec<String>,
     /// `Some(true)`: only rejected requests; `Some(false)`: only accepted ones.
     pub rejected: Option<bool>,
+    pub rejection_causes: Vec<String>,
+    pub verified: Option<bool>,
+    pub events_count: Bounds,
+    pub ignored_count: Bounds,
+    /// When received (Unix ms).
+    pub ingested_at: Bounds,
 }
 
+/// Which events: every field given must hold; a list holds when any of its values does.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    pub id: Option<String>,
-    pub status: Option<EventStatus>,
-    pub connection_id: Option<String>,
-    pub source_id: Option<String>,
-    pub destination_id: Option<String>,
-    pub request_id: Option<String>,
-    /// Any of these statuses (with `status`, both must hold).
+    pub ids: Vec<String>,
     pub statuses: Vec<EventStatus>,
-    pub issue_id: Option<String>,
-    /// Created at or after (Unix ms).
-    pub created_from: Option<i64>,
-    /// Created at or before (Unix ms).
-    pub created_to: Option<i64>,
-    /// Last response status is one of these.
-    pub response_statuses: Vec<i64>,
-    /// Last response status within `[min, max]`.
-    pub response_status_range: Option<(i64, i64)>,
+    pub connection_ids: Vec<String>,
+    pub source_ids: Vec<String>,
+    pub destination_ids: Vec<String>,
+    pub request_ids: Vec<String>,
+    pub issue_ids: Vec<String>,
     /// Last error code is one of these.
     pub error_codes: Vec<String>,
+    pub attempts: Bounds,
+    /// Last response status.
+    pub response_status: Bounds,
+    /// Unix ms, as all times.
+    pub created_at: Bounds,
+    pub successful_at: Bounds,
+    pub last_attempt_at: Bounds,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct AttemptFilter {
-    pub event_id: Option<String>,
+    pub event_ids: Vec<String>,
     pub destination_id: Option<String>,
 }
 

@@ -51,6 +51,26 @@ fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreR
     Ok(())
 }
 
+/// The `AND …` terms of a [`RequestFilter`].
+fn request_filters(q: &mut Query, f: &RequestFilter) {
+    q.and_in("id", &f.ids)
+        .and_in("source_id", &f.source_ids)
+        .and_set("rejection_cause", f.rejected)
+        .and_in("rejection_cause", &f.rejection_causes)
+        .and_bounds("events_count", &f.events_count)
+        .and_bounds("ignored_count", &f.ignored_count)
+        .and_bounds("received_at", &f.ingested_at);
+    match f.verified {
+        Some(true) => {
+            q.push(" AND verified = 1");
+        }
+        Some(false) => {
+            q.push(" AND (verified IS NULL OR verified = 0)");
+        }
+        None => {}
+    }
+}
+
 impl Store {
     /// [`Store::insert_requests`] on SQLite: the whole transaction as one
     /// [`Self::sqlite_script`]. Events and ignored events go first, each row kept
@@ -157,25 +177,42 @@ impl Store {
             .transpose()
     }
 
+    /// A page of requests; with their bodies when `with_body` (content filters and
+    /// `include=data` read them).
     pub async fn list_requests(
         &self,
         f: &RequestFilter,
         page: &PageQuery,
+        with_body: bool,
     ) -> StoreResult<Page<RequestRecord>> {
-        let filters = |q: &mut Query| {
-            q.and_eq("id", &f.id)
-                .and_eq("source_id", &f.source_id)
-                .and_set("rejection_cause", f.rejected);
-        };
-        self.list(
-            REQUEST_COLS,
-            "requests",
-            &filters,
-            page,
-            |r| rows::request(r, false),
-            |r| &r.id,
-        )
-        .await
+        let filters = |q: &mut Query| request_filters(q, f);
+        let (cols, map): (String, fn(&sqlx::any::AnyRow) -> StoreResult<RequestRecord>) =
+            if with_body {
+                (format!("{REQUEST_COLS}, body"), |r| rows::request(r, true))
+            } else {
+                (REQUEST_COLS.to_owned(), |r| rows::request(r, false))
+            };
+        self.list(&cols, "requests", &filters, page, map, |r| &r.id)
+            .await
+    }
+
+    /// These requests with their bodies, by id (those that exist).
+    pub async fn requests_by_ids(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, RequestRecord>> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut q = Query::new(&format!(
+                "SELECT {REQUEST_COLS}, body FROM requests WHERE id IN "
+            ));
+            q.bind_list(chunk.iter().cloned());
+            for row in self.fetch_all(&self.read, q).await? {
+                let r = rows::request(&row, true)?;
+                out.insert(r.id.clone(), r);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn ignored_events_of_request(

@@ -17,6 +17,7 @@ mod e2e;
 mod edge_batch;
 mod edge_config;
 mod egress;
+mod lists;
 mod operations;
 mod retention;
 mod slow;

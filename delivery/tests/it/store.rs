@@ -778,6 +778,7 @@ async fn walk_sources(
                     dir,
                     next: Some(n),
                     prev: None,
+                    ..Default::default()
                 }
             }
             None => {
@@ -786,6 +787,7 @@ async fn walk_sources(
                     dir,
                     next: None,
                     prev: p.prev,
+                    ..Default::default()
                 };
                 break;
             }
@@ -813,6 +815,7 @@ async fn walk_sources(
             dir,
             next: None,
             prev: p.prev,
+            ..Default::default()
         };
     }
 }
@@ -913,7 +916,7 @@ async fn insert_requests_body(b: &Backend) {
         vec![r_new.envelope.id.clone()]
     );
     let listed = st
-        .list_requests(&RequestFilter::default(), &page(50))
+        .list_requests(&RequestFilter::default(), &page(50), false)
         .await
         .unwrap();
     assert_eq!(listed.count, 4);
@@ -1084,6 +1087,7 @@ async fn insert_requests_body(b: &Backend) {
                 ..Default::default()
             },
             &page(50),
+            false,
         )
         .await
         .unwrap();
@@ -1093,10 +1097,11 @@ async fn insert_requests_body(b: &Backend) {
         .list_requests(
             &RequestFilter {
                 rejected: Some(false),
-                source_id: Some(w.s.id.clone()),
+                source_ids: vec![w.s.id.clone()],
                 ..Default::default()
             },
             &page(50),
+            false,
         )
         .await
         .unwrap();
@@ -1104,10 +1109,11 @@ async fn insert_requests_body(b: &Backend) {
     let other_source = st
         .list_requests(
             &RequestFilter {
-                source_id: Some(new_id(IdKind::Source)),
+                source_ids: vec![new_id(IdKind::Source)],
                 ..Default::default()
             },
             &page(50),
+            false,
         )
         .await
         .unwrap();
@@ -1207,7 +1213,7 @@ async fn route_pending_body(b: &Backend) {
         let evs = st
             .list_events(
                 &EventFilter {
-                    request_id: Some(id.clone()),
+                    request_ids: vec![id.clone()],
                     ..Default::default()
                 },
                 &page(50),
@@ -1274,7 +1280,7 @@ async fn route_pending_body(b: &Backend) {
     assert_eq!(count(EventFilter::default()).await, 4);
     assert_eq!(
         count(EventFilter {
-            connection_id: Some(c2.id.clone()),
+            connection_ids: vec![c2.id.clone()],
             ..Default::default()
         })
         .await,
@@ -1282,7 +1288,7 @@ async fn route_pending_body(b: &Backend) {
     );
     assert_eq!(
         count(EventFilter {
-            destination_id: Some(w.d.id.clone()),
+            destination_ids: vec![w.d.id.clone()],
             ..Default::default()
         })
         .await,
@@ -1290,7 +1296,7 @@ async fn route_pending_body(b: &Backend) {
     );
     assert_eq!(
         count(EventFilter {
-            source_id: Some(lonely.id.clone()),
+            source_ids: vec![lonely.id.clone()],
             ..Default::default()
         })
         .await,
@@ -1298,7 +1304,7 @@ async fn route_pending_body(b: &Backend) {
     );
     assert_eq!(
         count(EventFilter {
-            status: Some(EventStatus::Queued),
+            statuses: vec![EventStatus::Queued],
             ..Default::default()
         })
         .await,
@@ -1306,7 +1312,7 @@ async fn route_pending_body(b: &Backend) {
     );
     assert_eq!(
         count(EventFilter {
-            status: Some(EventStatus::Successful),
+            statuses: vec![EventStatus::Successful],
             ..Default::default()
         })
         .await,
@@ -1606,7 +1612,7 @@ async fn record_attempts_body(b: &Backend) {
     let mine = st
         .list_attempts(
             &AttemptFilter {
-                event_id: Some(e.id.clone()),
+                event_ids: vec![e.id.clone()],
                 ..Default::default()
             },
             &PageQuery {
@@ -1635,7 +1641,7 @@ async fn record_attempts_body(b: &Backend) {
     let none = st
         .list_attempts(
             &AttemptFilter {
-                event_id: Some(new_id(IdKind::Event)),
+                event_ids: vec![new_id(IdKind::Event)],
                 ..Default::default()
             },
             &page(10),
@@ -1843,7 +1849,7 @@ async fn add_events_body(b: &Backend) {
     let listed = st
         .list_events(
             &EventFilter {
-                request_id: Some(r.envelope.id.clone()),
+                request_ids: vec![r.envelope.id.clone()],
                 ..Default::default()
             },
             &page(10),
@@ -2025,7 +2031,7 @@ async fn routed_insert_body(b: &Backend) {
     let events = st
         .list_events(
             &EventFilter {
-                request_id: Some(r.envelope.id.clone()),
+                request_ids: vec![r.envelope.id.clone()],
                 ..Default::default()
             },
             &page(10),

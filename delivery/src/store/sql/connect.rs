@@ -10,7 +10,9 @@ use sqlx::{AnyPool, Executor, Row};
 
 use super::dialect::Dialect;
 use super::query::Query;
-use crate::store::{Direction, Page, PageQuery, SqliteSync, StoreError, StoreResult};
+use crate::store::{
+    Direction, Page, PageQuery, SortColumn, SqliteSync, StoreError, StoreResult, COUNT_CAP,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -164,56 +166,111 @@ impl Store {
         map: fn(&AnyRow) -> StoreResult<T>,
         id_of: fn(&T) -> &str,
     ) -> StoreResult<Page<T>> {
-        let mut count_q = Query::new(&format!("SELECT COUNT(*) AS n FROM {table} WHERE 1 = 1"));
-        filters(&mut count_q);
-        let count = self.count_rows(count_q).await?;
+        let count = if page.no_count {
+            0
+        } else {
+            self.count_capped(table, filters).await?
+        };
 
         let limit = page.limit.clamp(1, 250);
         let (cursor, going_back) = match (&page.next, &page.prev) {
-            (Some(n), _) => (Some(n.clone()), false),
-            (None, Some(p)) => (Some(p.clone()), true),
+            (Some(n), _) => (Some(n.as_str()), false),
+            (None, Some(p)) => (Some(p.as_str()), true),
             (None, None) => (None, false),
         };
         let desc = page.dir == Direction::Desc;
         // Going back over a descending list reads ascending from the cursor, then flips.
         let read_desc = desc != going_back;
-        let mut q = Query::new(&format!("SELECT {cols} FROM {table} WHERE 1 = 1"));
-        filters(&mut q);
-        if let Some(c) = cursor.clone() {
-            q.push(if read_desc {
-                " AND id < "
-            } else {
-                " AND id > "
-            });
-            q.bind(c);
-        }
-        q.push(if read_desc {
-            " ORDER BY id DESC LIMIT "
+        let (cmp, dir) = if read_desc {
+            (" < ", " DESC")
         } else {
-            " ORDER BY id ASC LIMIT "
+            (" > ", " ASC")
+        };
+        let sort = page.order_by.map(SortColumn::sql);
+        let mut q = Query::new(&match sort {
+            Some(expr) => format!("SELECT {cols}, {expr} AS sort_key FROM {table} WHERE 1 = 1"),
+            None => format!("SELECT {cols} FROM {table} WHERE 1 = 1"),
         });
-        q.bind(limit + 1);
+        filters(&mut q);
+        match (cursor, sort) {
+            (None, _) => {}
+            (Some(c), None) => {
+                q.push(" AND id").push(cmp).bind(c.to_owned());
+            }
+            (Some(c), Some(expr)) => {
+                let (key, id) = parse_cursor(c)?;
+                // Row values compare lexicographically: the sort key, then the id.
+                q.push(" AND (")
+                    .push(expr)
+                    .push(", id)")
+                    .push(cmp)
+                    .push("(")
+                    .bind(key)
+                    .push(", ")
+                    .bind(id.to_owned())
+                    .push(")");
+            }
+        }
+        match sort {
+            Some(expr) => q
+                .push(" ORDER BY ")
+                .push(expr)
+                .push(dir)
+                .push(", id")
+                .push(dir),
+            None => q.push(" ORDER BY id").push(dir),
+        };
+        q.push(" LIMIT ").bind(limit + 1);
         let rows = self.fetch_all(&self.read, q).await?;
-        let mut models = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
+        let mut models = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let m = map(row)?;
+            let c = match sort {
+                Some(_) => format!("{}.{}", row.try_get::<i64, _>("sort_key")?, id_of(&m)),
+                None => id_of(&m).to_owned(),
+            };
+            models.push((m, c));
+        }
         let has_more = models.len() as i64 > limit;
         models.truncate(limit as usize);
         if going_back {
             models.reverse();
         }
-        let first = models.first().map(|m| id_of(m).to_owned());
-        let last = models.last().map(|m| id_of(m).to_owned());
+        let first = models.first().map(|(_, c)| c.clone());
+        let last = models.last().map(|(_, c)| c.clone());
         let (next, prev) = match (cursor.is_some(), going_back) {
             (false, _) => (if has_more { last } else { None }, None),
             (true, false) => (if has_more { last } else { None }, first),
             (true, true) => (last, if has_more { first } else { None }),
         };
         Ok(Page {
-            models,
+            models: models.into_iter().map(|(m, _)| m).collect(),
             next,
             prev,
             count,
         })
     }
+
+    /// How many rows of `table` match, counting at most [`COUNT_CAP`] of them.
+    pub(in crate::store) async fn count_capped(
+        &self,
+        table: &str,
+        filters: &(dyn Fn(&mut Query) + Sync),
+    ) -> StoreResult<i64> {
+        let mut q = Query::new(&format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} WHERE 1 = 1"
+        ));
+        filters(&mut q);
+        q.push(" LIMIT ").bind(COUNT_CAP).push(") AS capped");
+        self.count_rows(q).await
+    }
+}
+
+/// A `<sort key>.<id>` cursor.
+fn parse_cursor(c: &str) -> StoreResult<(i64, &str)> {
+    c.split_once('.')
+        .and_then(|(k, id)| Some((k.parse().ok()?, id)))
+        .ok_or_else(|| StoreError::InvalidCursor(c.to_owned()))
 }
 
 /// Unique-constraint violations become [`StoreError::Conflict`], so the API can say

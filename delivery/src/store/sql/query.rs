@@ -10,6 +10,7 @@ use sqlx::any::{Any, AnyArguments};
 use sqlx::{Arguments, Encode, Type};
 
 use super::dialect::Dialect;
+use crate::model::Bounds;
 use crate::store::{StoreError, StoreResult};
 
 /// Rows per multi-row `INSERT`: well under both backends' bound-parameter limits.
@@ -71,6 +72,40 @@ impl Query {
             self.push(" AND ").push(col).push(" = ").bind(v.clone());
         }
         self
+    }
+
+    /// Appends ` AND {col} IN (…)` when the list is not empty (`=` for one value).
+    pub fn and_in(&mut self, col: &str, values: &[String]) -> &mut Self {
+        match values {
+            [] => self,
+            [one] => self.push(" AND ").push(col).push(" = ").bind(one.clone()),
+            many => self
+                .push(" AND ")
+                .push(col)
+                .push(" IN ")
+                .bind_list(many.iter().cloned()),
+        }
+    }
+
+    /// Appends the terms of `b` on the integer column (or expression) `col`.
+    pub fn and_bounds(&mut self, col: &str, b: &Bounds) -> &mut Self {
+        if !b.one_of.is_empty() {
+            self.push(" AND ")
+                .push(col)
+                .push(" IN ")
+                .bind_list(b.one_of.iter().copied());
+        }
+        for (op, v) in [
+            (" > ", b.gt),
+            (" >= ", b.gte),
+            (" < ", b.lt),
+            (" <= ", b.lte),
+        ] {
+            if let Some(v) = v {
+                self.push(" AND ").push(col).push(op).bind(v);
+            }
+        }
+        self.and_set(col, b.set)
     }
 
     /// Appends ` AND {col} IS [NOT] NULL` for a yes/no filter on a nullable column

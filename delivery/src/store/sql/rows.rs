@@ -23,7 +23,7 @@ pub const REQUEST_COLS: &str = "id, source_id, method, path, query, headers, bod
      updated_at";
 pub const EVENT_COLS: &str = "id, request_id, connection_id, source_id, destination_id, status, \
      attempts, next_attempt_at, next_trigger, last_attempt_at, response_status, error_code, \
-     successful_at, created_at, updated_at, issue_id";
+     successful_at, created_at, updated_at, issue_id, muted_at";
 pub const ATTEMPT_COLS: &str = "id, event_id, destination_id, attempt_number, trigger, status, \
      response_status, response_headers, response_body, error_code, error_message, \
      requested_url, http_method, duration_ms, created_at";
@@ -151,6 +151,7 @@ pub fn event(row: &AnyRow) -> StoreResult<Event> {
         error_code: row.try_get("error_code")?,
         successful_at: row.try_get("successful_at")?,
         issue_id: row.try_get("issue_id")?,
+        muted_at: row.try_get("muted_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
