@@ -1,5 +1,6 @@
-//! Bulk retry (Hookdeck's `/bulk/events/retry`): retry every event a query
-//! matches, in steps, with progress and cancel.
+//! Bulk retry (Hookdeck's `/bulk/events/retry`, `/bulk/requests/retry`,
+//! `/bulk/ignored-events/retry`): retry every event, request or ignored event a
+//! query matches, in steps, with progress and cancel.
 //!
 //! - this module: what an operation's query matches (the records are in [`crate::model`]);
 //! - [`worker`]: takes steps of unfinished operations, on any replica.
@@ -9,9 +10,12 @@ pub mod worker;
 use hookyard_core::filter::{Filter, FilterError};
 
 use crate::clock::parse_rfc3339;
-use crate::model::{EventQuery, EventStatus, RequestRecord, StatusMatch};
+use crate::model::{
+    EventQuery, EventStatus, IgnoredEventQuery, OneOrMany, RejectionCause, RequestQuery,
+    RequestRecord, StatusMatch, TimeRange,
+};
 use crate::route::{RequestView, RouteInput};
-use crate::store::EventFilter;
+use crate::store::{EventFilter, IgnoredSelection, RequestSelection, Store, StoreResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -27,21 +31,40 @@ pub enum QueryError {
     },
 }
 
-/// A query checked and split into its SQL part and its filter-language part.
-pub struct CompiledQuery {
-    pub sql: EventFilter,
-    /// `(part, filter)`: body, headers, path, parsed_query.
-    pub content: Vec<(&'static str, Filter)>,
-}
+/// Filter-language patterns on a request's parts, as `(part, filter)`: body,
+/// headers, path, parsed_query. Event and request queries share them.
+#[derive(Default)]
+pub struct ContentFilters(Vec<(&'static str, Filter)>);
 
-impl CompiledQuery {
-    /// Whether the event's request passes the content filters (always, if none).
-    pub fn matches_request(&self, req: &RequestRecord) -> bool {
-        if self.content.is_empty() {
+impl ContentFilters {
+    fn parse(
+        body: &Option<serde_json::Value>,
+        headers: &Option<serde_json::Value>,
+        path: &Option<serde_json::Value>,
+        parsed_query: &Option<serde_json::Value>,
+    ) -> Result<Self, QueryError> {
+        let mut content = Vec::new();
+        for (field, pattern) in [
+            ("body", body),
+            ("headers", headers),
+            ("path", path),
+            ("parsed_query", parsed_query),
+        ] {
+            if let Some(p) = pattern {
+                let f = Filter::parse(p).map_err(|source| QueryError::Filter { field, source })?;
+                content.push((field, f));
+            }
+        }
+        Ok(ContentFilters(content))
+    }
+
+    /// Whether the request passes them (always, if there are none).
+    pub fn matches(&self, req: &RequestRecord) -> bool {
+        if self.0.is_empty() {
             return true;
         }
         let view = RequestView::new(&RouteInput::from(req));
-        self.content.iter().all(|(part, f)| {
+        self.0.iter().all(|(part, f)| {
             let v = match *part {
                 "body" => &view.body,
                 "headers" => &view.headers,
@@ -52,8 +75,150 @@ impl CompiledQuery {
         })
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `{gte, lte}` as Unix milliseconds; errors name `field.gte` / `field.lte`.
+fn time_range(
+    range: &TimeRange,
+    gte_field: &'static str,
+    lte_field: &'static str,
+) -> Result<(Option<i64>, Option<i64>), QueryError> {
+    let parse = |v: &Option<String>, field| {
+        v.as_deref()
+            .map(|t| {
+                parse_rfc3339(t).ok_or_else(|| QueryError::Invalid {
+                    field,
+                    message: format!("{t:?} is not an RFC 3339 time"),
+                })
+            })
+            .transpose()
+    };
+    Ok((parse(&range.gte, gte_field)?, parse(&range.lte, lte_field)?))
+}
+
+/// A query checked and split into its SQL part and its filter-language part.
+pub struct CompiledQuery {
+    pub sql: EventFilter,
+    pub content: ContentFilters,
+}
+
+impl CompiledQuery {
+    /// Whether the event's request passes the content filters (always, if none).
+    pub fn matches_request(&self, req: &RequestRecord) -> bool {
+        self.content.matches(req)
+    }
+
     pub fn needs_requests(&self) -> bool {
         !self.content.is_empty()
+    }
+}
+
+/// A request query checked and split like [`CompiledQuery`].
+pub struct CompiledRequestQuery {
+    pub sql: RequestSelection,
+    pub content: ContentFilters,
+}
+
+impl RequestQuery {
+    pub fn compile(&self) -> Result<CompiledRequestQuery, QueryError> {
+        let mut sql = RequestSelection {
+            ids: self.id.as_ref().map(OneOrMany::to_vec).unwrap_or_default(),
+            source_ids: self
+                .source_id
+                .as_ref()
+                .map(OneOrMany::to_vec)
+                .unwrap_or_default(),
+            verified: self.verified,
+            ..Default::default()
+        };
+        sql.rejected = match self.status.as_deref() {
+            None => None,
+            Some("accepted") => Some(false),
+            Some("rejected") => Some(true),
+            Some(other) => {
+                return Err(QueryError::Invalid {
+                    field: "status",
+                    message: format!("must be `accepted` or `rejected`, not {other:?}"),
+                })
+            }
+        };
+        for c in self
+            .rejection_cause
+            .as_ref()
+            .map(OneOrMany::to_vec)
+            .unwrap_or_default()
+        {
+            let parsed = RejectionCause::parse(&c).ok_or_else(|| QueryError::Invalid {
+                field: "rejection_cause",
+                message: format!("{c:?} is not a rejection cause Hookyard records"),
+            })?;
+            sql.rejection_causes.push(parsed.as_str().to_owned());
+        }
+        if let Some(range) = &self.ingested_at {
+            (sql.received_from, sql.received_to) =
+                time_range(range, "ingested_at.gte", "ingested_at.lte")?;
+        }
+        let content =
+            ContentFilters::parse(&self.body, &self.headers, &self.path, &self.parsed_query)?;
+        Ok(CompiledRequestQuery { sql, content })
+    }
+}
+
+/// The causes an ignored event can have (Hookdeck's, and Hookyard's `DISABLED`).
+const IGNORED_CAUSES: [&str; 5] = [
+    "FILTERED",
+    "DISABLED",
+    "TRANSFORMATION_FAILED",
+    "CLI_DISCONNECTED",
+    "ARCHIVED",
+];
+
+impl IgnoredEventQuery {
+    /// Checks the query; the selection needs the store (see [`Self::selection`]).
+    pub fn check(&self) -> Result<(), QueryError> {
+        for c in self
+            .cause
+            .as_ref()
+            .map(OneOrMany::to_vec)
+            .unwrap_or_default()
+        {
+            if !IGNORED_CAUSES.contains(&c.as_str()) {
+                return Err(QueryError::Invalid {
+                    field: "cause",
+                    message: format!("must be one of {}, not {c:?}", IGNORED_CAUSES.join(", ")),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What the query selects now: `transformation_id` stands for the
+    /// connections whose rules run it at this moment.
+    pub async fn selection(&self, store: &Store) -> StoreResult<IgnoredSelection> {
+        let mut connection_ids = self.webhook_id.as_ref().map(OneOrMany::to_vec);
+        if let Some(tid) = &self.transformation_id {
+            let using: Vec<String> = store
+                .connections_using_transformation(tid)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            connection_ids = Some(match connection_ids {
+                None => using,
+                Some(ids) => ids.into_iter().filter(|i| using.contains(i)).collect(),
+            });
+        }
+        Ok(IgnoredSelection {
+            causes: self
+                .cause
+                .as_ref()
+                .map(OneOrMany::to_vec)
+                .unwrap_or_default(),
+            connection_ids,
+        })
     }
 }
 
@@ -98,31 +263,11 @@ impl EventQuery {
             sql.error_codes = codes.to_vec();
         }
         if let Some(range) = &self.created_at {
-            let parse = |v: &Option<String>, field| {
-                v.as_deref()
-                    .map(|t| {
-                        parse_rfc3339(t).ok_or_else(|| QueryError::Invalid {
-                            field,
-                            message: format!("{t:?} is not an RFC 3339 time"),
-                        })
-                    })
-                    .transpose()
-            };
-            sql.created_from = parse(&range.gte, "created_at.gte")?;
-            sql.created_to = parse(&range.lte, "created_at.lte")?;
+            (sql.created_from, sql.created_to) =
+                time_range(range, "created_at.gte", "created_at.lte")?;
         }
-        let mut content = Vec::new();
-        for (field, pattern) in [
-            ("body", &self.body),
-            ("headers", &self.headers),
-            ("path", &self.path),
-            ("parsed_query", &self.parsed_query),
-        ] {
-            if let Some(p) = pattern {
-                let f = Filter::parse(p).map_err(|source| QueryError::Filter { field, source })?;
-                content.push((field, f));
-            }
-        }
+        let content =
+            ContentFilters::parse(&self.body, &self.headers, &self.path, &self.parsed_query)?;
         Ok(CompiledQuery { sql, content })
     }
 }

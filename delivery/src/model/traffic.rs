@@ -167,6 +167,9 @@ pub struct Event {
     pub successful_at: Option<i64>,
     /// The issue its last failure was grouped into.
     pub issue_id: Option<String>,
+    /// The bulk retry that queued it last (or created it); its next attempt
+    /// carries the id when that attempt is the bulk retry's.
+    pub bulk_retry_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -226,4 +229,6 @@ pub struct Attempt {
     pub http_method: Option<String>,
     pub duration_ms: i64,
     pub created_at: i64,
+    /// The bulk retry that caused this attempt.
+    pub bulk_retry_id: Option<String>,
 }

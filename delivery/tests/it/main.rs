@@ -18,6 +18,7 @@ mod edge_batch;
 mod edge_config;
 mod egress;
 mod operations;
+mod replay;
 mod retention;
 mod slow;
 mod store;
