@@ -21,6 +21,7 @@ pub enum IdKind {
     Issue,
     Bulk,
     IssueTrigger,
+    Bookmark,
 }
 
 impl IdKind {
@@ -38,6 +39,7 @@ impl IdKind {
             IdKind::Issue => "iss",
             IdKind::Bulk => "blk",
             IdKind::IssueTrigger => "it",
+            IdKind::Bookmark => "bmk",
         }
     }
 }

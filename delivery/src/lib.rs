@@ -206,6 +206,8 @@ pub async fn run(
     };
     let bulk = bulk_retry::worker::BulkRetryWorker {
         store: store.clone(),
+        rules: rules.clone(),
+        transforms: transforms.clone(),
         signals: signals.clone(),
         step: 500,
         poll,

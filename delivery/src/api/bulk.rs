@@ -1,5 +1,8 @@
-//! `/bulk/events/retry`: retry every event a query matches (Hookdeck's bulk
-//! retry): plan, create, progress, cancel.
+//! Bulk retries (Hookdeck's): `/bulk/events/retry` retries every event a query
+//! matches, `/bulk/requests/retry` routes every matching request again through
+//! its source's connections as they are now, `/bulk/ignored-events/retry`
+//! routes the request of every matching ignored event again through the
+//! connection that ignored it. Each: plan, create, list, retrieve, cancel.
 
 use std::sync::Arc;
 
@@ -11,15 +14,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{parse_field, JsonBody, PageParams, Paginated, QueryParams};
-use crate::bulk_retry::CompiledQuery;
+use super::{parse_field, parse_flag, JsonBody, ListQuery, PageParams, Paginated, QueryParams};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::model::{BulkRetry, EventQuery};
+use crate::model::{BulkKind, BulkQuery, BulkRetry, EventQuery, IgnoredEventQuery, RequestQuery};
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{BulkRetryFilter, Store};
 
-/// Events looked at per step of an operation.
+/// Records looked at per step of an operation (the worker's step).
 const STEP: i64 = 500;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -27,7 +29,7 @@ pub struct BulkRetryOut {
     pub id: String,
     pub team_id: &'static str,
     #[schema(value_type = Object)]
-    pub query: EventQuery,
+    pub query: Value,
     pub created_at: String,
     pub updated_at: String,
     pub cancelled_at: Option<String>,
@@ -35,13 +37,23 @@ pub struct BulkRetryOut {
     pub estimated_batch: i64,
     pub estimated_count: i64,
     pub processed_batch: i64,
-    /// Events queued for a new attempt so far.
+    /// Retried so far: events queued for a new attempt, requests routed again,
+    /// ignored events that made an event this time.
     pub completed_count: i64,
     pub in_progress: bool,
     pub progress: f64,
     pub failed_count: i64,
+    /// `retry_event`, `retry_request` or `retry_ignored_event`.
     #[serde(rename = "type")]
     pub kind: &'static str,
+}
+
+fn type_name(kind: BulkKind) -> &'static str {
+    match kind {
+        BulkKind::Events => "retry_event",
+        BulkKind::Requests => "retry_request",
+        BulkKind::IgnoredEvents => "retry_ignored_event",
+    }
 }
 
 fn view(b: &BulkRetry) -> BulkRetryOut {
@@ -49,7 +61,7 @@ fn view(b: &BulkRetry) -> BulkRetryOut {
     BulkRetryOut {
         id: b.id.clone(),
         team_id: super::views::TEAM_ID,
-        query: b.query.clone(),
+        query: b.query.to_json().unwrap_or(Value::Null),
         created_at: rfc3339(b.created_at),
         updated_at: rfc3339(b.updated_at),
         cancelled_at: b.cancelled_at.map(rfc3339),
@@ -67,7 +79,7 @@ fn view(b: &BulkRetry) -> BulkRetryOut {
             (b.processed_count as f64 / b.estimated_count as f64).min(1.0)
         },
         failed_count: 0,
-        kind: "retry_event",
+        kind: type_name(b.query.kind()),
     }
 }
 
@@ -82,16 +94,66 @@ pub struct BulkRetryIn {
     pub query: Value,
 }
 
-fn compile(v: Value) -> Result<(EventQuery, CompiledQuery), ApiError> {
-    let q: EventQuery = parse_field("query", v)?;
-    let compiled = q
-        .compile()
-        .map_err(|e| ApiError::Unprocessable(format!("query.{e}")))?;
-    Ok((q, compiled))
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestBulkRetryIn {
+    /// Which requests: `id`, `status` (`accepted`/`rejected`), `rejection_cause`,
+    /// `source_id`, `verified`, `ingested_at: {gte, lte}`, and filter-language
+    /// patterns on `body`, `headers`, `path`, `parsed_query`.
+    #[schema(value_type = Object)]
+    pub query: Value,
 }
 
-/// How many events the query matches now (scanning bodies if it filters on them).
-async fn estimate(store: &Store, q: &CompiledQuery) -> Result<i64, ApiError> {
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoredEventBulkRetryIn {
+    /// Which ignored events: `cause`, `webhook_id`, `transformation_id`.
+    #[schema(value_type = Object)]
+    pub query: Value,
+}
+
+/// Parses and checks a query of `kind`; a 422 names the failing field.
+fn compile(kind: BulkKind, v: Value) -> Result<BulkQuery, ApiError> {
+    let bad = |e: crate::bulk_retry::QueryError| ApiError::Unprocessable(format!("query.{e}"));
+    Ok(match kind {
+        BulkKind::Events => {
+            let q: EventQuery = parse_field("query", v)?;
+            q.compile().map_err(bad)?;
+            BulkQuery::Events(q)
+        }
+        BulkKind::Requests => {
+            let q: RequestQuery = parse_field("query", v)?;
+            q.compile().map_err(bad)?;
+            BulkQuery::Requests(q)
+        }
+        BulkKind::IgnoredEvents => {
+            let q: IgnoredEventQuery = parse_field("query", v)?;
+            q.check().map_err(bad)?;
+            BulkQuery::IgnoredEvents(q)
+        }
+    })
+}
+
+/// How many records the query matches now (scanning bodies if it filters on them).
+async fn estimate(store: &Store, query: &BulkQuery) -> Result<i64, ApiError> {
+    let bad = |e: crate::bulk_retry::QueryError| ApiError::Unprocessable(format!("query.{e}"));
+    match query {
+        BulkQuery::Events(q) => estimate_events(store, &q.compile().map_err(bad)?).await,
+        BulkQuery::Requests(q) => {
+            let c = q.compile().map_err(bad)?;
+            estimate_requests(store, &c).await
+        }
+        BulkQuery::IgnoredEvents(q) => {
+            let sel = q.selection(store).await?;
+            Ok(store.count_ignored_matching(&sel).await?)
+        }
+    }
+}
+
+async fn estimate_events(
+    store: &Store,
+    q: &crate::bulk_retry::CompiledQuery,
+) -> Result<i64, ApiError> {
     if !q.needs_requests() {
         return Ok(store.count_events(&q.sql).await?);
     }
@@ -111,6 +173,30 @@ async fn estimate(store: &Store, q: &CompiledQuery) -> Result<i64, ApiError> {
     }
 }
 
+async fn estimate_requests(
+    store: &Store,
+    q: &crate::bulk_retry::CompiledRequestQuery,
+) -> Result<i64, ApiError> {
+    let sql = &q.sql;
+    if !q.needs_requests() {
+        return Ok(store.count_requests_matching(sql).await?);
+    }
+    let mut n = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.requests_after(sql, after.as_deref(), STEP).await?;
+        for r in &page {
+            if let Some(req) = store.get_request(&r.id, true).await? {
+                n += i64::from(q.matches_request(&req));
+            }
+        }
+        if (page.len() as i64) < STEP {
+            return Ok(n);
+        }
+        after = page.last().map(|r| r.id.clone());
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Plan {
     pub estimated_batch: i64,
@@ -125,21 +211,14 @@ pub struct PlanParams {
     pub query: Option<String>,
 }
 
-#[utoipa::path(get, path = "/bulk/events/retry/plan", tag = "bulk",
-    params(PlanParams),
-    responses((status = 200, body = Plan), (status = 422, description = "invalid query")))]
-/// How many events a bulk retry with this query would retry, without retrying.
-pub async fn plan(
-    State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<PlanParams>,
-) -> Result<Json<Plan>, ApiError> {
+async fn plan_of(st: &AppState, kind: BulkKind, p: PlanParams) -> Result<Json<Plan>, ApiError> {
     let v: Value = match p.query.as_deref() {
         None | Some("") => Value::Object(Default::default()),
         Some(s) => serde_json::from_str(s)
             .map_err(|e| ApiError::Unprocessable(format!("query is not JSON: {e}")))?,
     };
-    let (_, compiled) = compile(v)?;
-    let n = estimate(st.store.as_ref(), &compiled).await?;
+    let q = compile(kind, v)?;
+    let n = estimate(st.store.as_ref(), &q).await?;
     Ok(Json(Plan {
         estimated_batch: (n + STEP - 1) / STEP,
         estimated_count: n,
@@ -147,14 +226,13 @@ pub async fn plan(
     }))
 }
 
-#[utoipa::path(post, path = "/bulk/events/retry", tag = "bulk", request_body = BulkRetryIn,
-    responses((status = 200, body = BulkRetryOut), (status = 422, description = "invalid query")))]
-pub async fn create(
-    State(st): State<Arc<AppState>>,
-    JsonBody(input): JsonBody<BulkRetryIn>,
+async fn create_of(
+    st: &AppState,
+    kind: BulkKind,
+    v: Value,
 ) -> Result<Json<BulkRetryOut>, ApiError> {
-    let (query, compiled) = compile(input.query)?;
-    let estimated_count = estimate(st.store.as_ref(), &compiled).await?;
+    let query = compile(kind, v)?;
+    let estimated_count = estimate(st.store.as_ref(), &query).await?;
     let now = now_ms();
     let b = BulkRetry {
         id: new_id(IdKind::Bulk),
@@ -173,45 +251,162 @@ pub async fn create(
     Ok(Json(view(&b)))
 }
 
-#[utoipa::path(get, path = "/bulk/events/retry", tag = "bulk", params(PageParams),
-    responses((status = 200, description = "A page of bulk retries")))]
-pub async fn list(
-    State(st): State<Arc<AppState>>,
-    QueryParams(page): QueryParams<PageParams>,
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BulkListParams {
+    pub id: Option<String>,
+    /// `true`: only unfinished ones; `false`: only finished or cancelled ones.
+    pub in_progress: Option<String>,
+}
+
+async fn list_of(
+    st: &AppState,
+    kind: BulkKind,
+    p: BulkListParams,
+    page: PageParams,
 ) -> Result<Json<Paginated<BulkRetryOut>>, ApiError> {
     let q = page.to_query()?;
-    let page = st.store.list_bulk_retries(&q).await?;
+    let f = BulkRetryFilter {
+        kind,
+        id: p.id,
+        in_progress: parse_flag("in_progress", &p.in_progress)?,
+    };
+    let page = st.store.list_bulk_retries(&f, &q).await?;
     Ok(Json(Paginated::from_page(page, &q, |b| view(&b))))
 }
 
-#[utoipa::path(get, path = "/bulk/events/retry/{id}", tag = "bulk",
-    responses((status = 200, body = BulkRetryOut), (status = 404, description = "no such bulk retry")))]
-pub async fn retrieve(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
+/// The operation, if it is one of `kind` (another kind's id is not found here).
+async fn retrieve_of(
+    st: &AppState,
+    kind: BulkKind,
+    id: &str,
 ) -> Result<Json<BulkRetryOut>, ApiError> {
+    match st.store.get_bulk_retry(id).await? {
+        Some(b) if b.query.kind() == kind => Ok(Json(view(&b))),
+        _ => Err(ApiError::not_found("bulk retry", id)),
+    }
+}
+
+async fn cancel_of(
+    st: &AppState,
+    kind: BulkKind,
+    id: &str,
+) -> Result<Json<BulkRetryOut>, ApiError> {
+    // 404 for a bulk retry of another kind, as retrieve answers.
+    let _of_this_kind = retrieve_of(st, kind, id).await?;
     let b = st
         .store
-        .get_bulk_retry(&id)
+        .cancel_bulk_retry(id, now_ms())
         .await?
-        .ok_or_else(|| ApiError::not_found("bulk retry", &id))?;
+        .ok_or_else(|| ApiError::not_found("bulk retry", id))?;
     Ok(Json(view(&b)))
 }
 
-#[utoipa::path(post, path = "/bulk/events/retry/{id}/cancel", tag = "bulk",
-    responses((status = 200, body = BulkRetryOut), (status = 404, description = "no such bulk retry")))]
-/// Stops an unfinished bulk retry; events already queued stay queued.
-pub async fn cancel(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<Json<BulkRetryOut>, ApiError> {
-    let b = st
-        .store
-        .cancel_bulk_retry(&id, now_ms())
-        .await?
-        .ok_or_else(|| ApiError::not_found("bulk retry", &id))?;
-    Ok(Json(view(&b)))
+/// One kind's five handlers, documented with their paths.
+macro_rules! bulk_handlers {
+    // The paths come as single tokens (`tt`), as utoipa reads them.
+    ($kind:expr, $input:ident, $what:tt, [$base:tt, $plan_path:tt, $one_path:tt, $cancel_path:tt],
+     $plan:ident, $create:ident, $list:ident, $retrieve:ident, $cancel:ident) => {
+        #[utoipa::path(get, path = $plan_path, tag = "bulk", params(PlanParams),
+            responses((status = 200, body = Plan), (status = 422, description = "invalid query")))]
+        #[doc = concat!("How many ", $what, " a bulk retry with this query would retry, without retrying.")]
+        pub async fn $plan(
+            State(st): State<Arc<AppState>>,
+            QueryParams(p): QueryParams<PlanParams>,
+        ) -> Result<Json<Plan>, ApiError> {
+            plan_of(&st, $kind, p).await
+        }
+
+        #[utoipa::path(post, path = $base, tag = "bulk", request_body = $input,
+            responses((status = 200, body = BulkRetryOut), (status = 422, description = "invalid query")))]
+        #[doc = concat!("Starts retrying the ", $what, " the query matches.")]
+        pub async fn $create(
+            State(st): State<Arc<AppState>>,
+            JsonBody(input): JsonBody<$input>,
+        ) -> Result<Json<BulkRetryOut>, ApiError> {
+            create_of(&st, $kind, input.query).await
+        }
+
+        #[utoipa::path(get, path = $base, tag = "bulk", params(BulkListParams, PageParams),
+            responses((status = 200, description = "A page of bulk retries")))]
+        pub async fn $list(
+            State(st): State<Arc<AppState>>,
+            ListQuery(p, page): ListQuery<BulkListParams>,
+        ) -> Result<Json<Paginated<BulkRetryOut>>, ApiError> {
+            list_of(&st, $kind, p, page).await
+        }
+
+        #[utoipa::path(get, path = $one_path, tag = "bulk",
+            params(("id" = String, Path, description = "Bulk retry id")),
+            responses((status = 200, body = BulkRetryOut), (status = 404, description = "no such bulk retry")))]
+        pub async fn $retrieve(
+            State(st): State<Arc<AppState>>,
+            Path(id): Path<String>,
+        ) -> Result<Json<BulkRetryOut>, ApiError> {
+            retrieve_of(&st, $kind, &id).await
+        }
+
+        #[utoipa::path(post, path = $cancel_path, tag = "bulk",
+            params(("id" = String, Path, description = "Bulk retry id")),
+            responses((status = 200, body = BulkRetryOut), (status = 404, description = "no such bulk retry")))]
+        #[doc = concat!("Stops an unfinished bulk retry; ", $what, " already retried stay retried.")]
+        pub async fn $cancel(
+            State(st): State<Arc<AppState>>,
+            Path(id): Path<String>,
+        ) -> Result<Json<BulkRetryOut>, ApiError> {
+            cancel_of(&st, $kind, &id).await
+        }
+    };
 }
+
+bulk_handlers!(
+    BulkKind::Events,
+    BulkRetryIn,
+    "events",
+    [
+        "/bulk/events/retry",
+        "/bulk/events/retry/plan",
+        "/bulk/events/retry/{id}",
+        "/bulk/events/retry/{id}/cancel"
+    ],
+    plan,
+    create,
+    list,
+    retrieve,
+    cancel
+);
+bulk_handlers!(
+    BulkKind::Requests,
+    RequestBulkRetryIn,
+    "requests",
+    [
+        "/bulk/requests/retry",
+        "/bulk/requests/retry/plan",
+        "/bulk/requests/retry/{id}",
+        "/bulk/requests/retry/{id}/cancel"
+    ],
+    plan_requests,
+    create_requests,
+    list_requests,
+    retrieve_requests,
+    cancel_requests
+);
+bulk_handlers!(
+    BulkKind::IgnoredEvents,
+    IgnoredEventBulkRetryIn,
+    "ignored events",
+    [
+        "/bulk/ignored-events/retry",
+        "/bulk/ignored-events/retry/plan",
+        "/bulk/ignored-events/retry/{id}",
+        "/bulk/ignored-events/retry/{id}/cancel"
+    ],
+    plan_ignored,
+    create_ignored,
+    list_ignored,
+    retrieve_ignored,
+    cancel_ignored
+);
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -219,4 +414,21 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/bulk/events/retry/plan", get(plan))
         .route("/bulk/events/retry/{id}", get(retrieve))
         .route("/bulk/events/retry/{id}/cancel", post(cancel))
+        .route(
+            "/bulk/requests/retry",
+            get(list_requests).post(create_requests),
+        )
+        .route("/bulk/requests/retry/plan", get(plan_requests))
+        .route("/bulk/requests/retry/{id}", get(retrieve_requests))
+        .route("/bulk/requests/retry/{id}/cancel", post(cancel_requests))
+        .route(
+            "/bulk/ignored-events/retry",
+            get(list_ignored).post(create_ignored),
+        )
+        .route("/bulk/ignored-events/retry/plan", get(plan_ignored))
+        .route("/bulk/ignored-events/retry/{id}", get(retrieve_ignored))
+        .route(
+            "/bulk/ignored-events/retry/{id}/cancel",
+            post(cancel_ignored),
+        )
 }

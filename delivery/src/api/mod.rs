@@ -5,6 +5,7 @@
 //! and seek pagination (`limit`, `next`, `prev`, `dir`, `order_by`).
 
 pub mod attempts;
+pub mod bookmarks;
 pub mod bulk;
 pub mod connections;
 pub mod destinations;
@@ -52,6 +53,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(issue_triggers::router())
         .merge(bulk::router())
         .merge(transformations::router())
+        .merge(bookmarks::router())
         .layer(axum::middleware::from_fn_with_state(state, require_api_key))
 }
 

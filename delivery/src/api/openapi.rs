@@ -4,8 +4,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    attempts, bulk, connections, destinations, events, issue_triggers, issues, requests, sources,
-    transformations, views,
+    attempts, bookmarks, bulk, connections, destinations, events, issue_triggers, issues, requests,
+    sources, transformations, views,
 };
 
 struct BearerAuth;
@@ -40,13 +40,19 @@ impl Modify for BearerAuth {
         issue_triggers::retrieve, issue_triggers::update, issue_triggers::delete,
         issue_triggers::disable, issue_triggers::enable,
         bulk::plan, bulk::create, bulk::list, bulk::retrieve, bulk::cancel,
+        bulk::plan_requests, bulk::create_requests, bulk::list_requests, bulk::retrieve_requests,
+        bulk::cancel_requests, bulk::plan_ignored, bulk::create_ignored, bulk::list_ignored,
+        bulk::retrieve_ignored, bulk::cancel_ignored,
         requests::list, requests::retrieve, requests::raw, requests::events, requests::ignored,
         requests::retry,
         events::list, events::retrieve, events::raw, events::retry, events::mute,
         attempts::list, attempts::retrieve,
         transformations::list, transformations::create, transformations::upsert,
-        transformations::retrieve, transformations::update, transformations::run,
+        transformations::retrieve, transformations::update, transformations::delete,
+        transformations::run,
         transformations::executions, transformations::execution,
+        bookmarks::list, bookmarks::create, bookmarks::retrieve, bookmarks::update,
+        bookmarks::delete, bookmarks::raw, bookmarks::trigger,
     ),
     components(schemas(
         sources::SourceIn, destinations::DestinationIn, connections::ConnectionIn,
@@ -56,12 +62,13 @@ impl Modify for BearerAuth {
         views::RequestOut, views::EventOut, views::AttemptOut, views::IgnoredEventOut,
         views::RequestData, issues::IssueOut, issues::IssueCount, issues::IssueUpdate,
         issue_triggers::TriggerIn, issue_triggers::TriggerOut, bulk::BulkRetryIn,
-        bulk::BulkRetryOut, bulk::Plan, crate::model::DestinationBacklog,
+        bulk::BulkRetryOut, bulk::Plan, bulk::RequestBulkRetryIn, bulk::IgnoredEventBulkRetryIn, crate::model::DestinationBacklog,
         views::RequestData,
         transformations::TransformationIn, transformations::TransformationOut,
         transformations::RunIn, transformations::RunRequestIn, transformations::RunOut,
         transformations::RequestView, transformations::ConsoleLine,
         transformations::ExecutionOut,
+        bookmarks::BookmarkIn, bookmarks::BookmarkOut, bookmarks::TriggerIn,
     ))
 )]
 pub struct ApiDoc;

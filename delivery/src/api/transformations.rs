@@ -30,6 +30,7 @@ use crate::model::HttpRequest;
 use crate::model::Rule;
 use crate::model::{Execution, ExecutionFilter, Transformation, TransformationFilter};
 use crate::state::AppState;
+use crate::store::TransformationDeletion;
 use crate::transform::compiled::UploadError;
 use crate::transform::{module_hash, TransformError};
 
@@ -277,6 +278,34 @@ pub async fn retrieve(
     Path(id): Path<String>,
 ) -> Result<Json<TransformationOut>, ApiError> {
     Ok(Json(out(&load(&st, &id).await?)))
+}
+
+#[utoipa::path(delete, path = "/transformations/{id}", tag = "transformations",
+    responses((status = 200, description = "`{id}` of the deleted transformation"),
+              (status = 404, description = "no such transformation"),
+              (status = 422, description = "connections' rules use it; the message names them")))]
+/// Deletes a transformation no connection uses. One in use is refused, naming
+/// the connections: removing it under them would fail their events.
+pub async fn delete(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match st.store.delete_transformation(&id).await? {
+        TransformationDeletion::Deleted => Ok(Json(serde_json::json!({ "id": id }))),
+        TransformationDeletion::NotFound => Err(ApiError::not_found("transformation", &id)),
+        TransformationDeletion::InUse(conns) => {
+            let names: Vec<String> = conns
+                .iter()
+                .map(|c| format!("{} ({})", c.name.as_deref().unwrap_or("unnamed"), c.id))
+                .collect();
+            Err(ApiError::Conflict(format!(
+                "transformation {id:?} is used by the rules of connection{} {}: \
+                 remove it from their rules first",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            )))
+        }
+    }
 }
 
 #[utoipa::path(put, path = "/transformations/{id}", tag = "transformations",
@@ -657,7 +686,10 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/transformations", get(list).post(create).put(upsert))
         .route("/transformations/run", put(run))
-        .route("/transformations/{id}", get(retrieve).put(update))
+        .route(
+            "/transformations/{id}",
+            get(retrieve).put(update).delete(delete),
+        )
         .route("/transformations/{id}/executions", get(executions))
         .route(
             "/transformations/{id}/executions/{execution_id}",

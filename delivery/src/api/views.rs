@@ -345,7 +345,7 @@ pub fn attempt(a: &Attempt) -> AttemptOut {
         }),
         requested_url: a.requested_url.clone(),
         http_method: a.http_method.clone(),
-        bulk_retry_id: None,
+        bulk_retry_id: a.bulk_retry_id.clone(),
         status: a.status.as_str().to_owned(),
         successful_at: successful.then(|| rfc3339(finished)),
         delivered_at: Some(rfc3339(a.created_at)),

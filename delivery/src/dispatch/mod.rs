@@ -22,7 +22,7 @@ use crate::clock::{new_id, now_ms};
 use crate::destinations::{Adapters, Delivery, DeliveryResult};
 use crate::egress::redact;
 use crate::issues::tracker::Tracker;
-use crate::model::{Attempt, AttemptStatus};
+use crate::model::{Attempt, AttemptStatus, AttemptTrigger};
 use crate::route::rules::RetryPolicy;
 use crate::route::RulesCache;
 use crate::shutdown::Shutdown;
@@ -234,6 +234,15 @@ impl Dispatcher {
                 http_method: result.http_method,
                 duration_ms: started.elapsed().as_millis() as i64,
                 created_at,
+                // A bulk retry's id goes with the attempt it queued (or, for an
+                // event it created, the first); a later automatic or manual
+                // attempt is not the bulk retry's.
+                bulk_retry_id: match event.next_trigger {
+                    AttemptTrigger::BulkRetry | AttemptTrigger::Initial => {
+                        event.bulk_retry_id.clone()
+                    }
+                    _ => None,
+                },
             },
             status,
             next_attempt_at,

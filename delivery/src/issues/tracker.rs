@@ -173,6 +173,7 @@ mod tests {
                 requested_url: None,
                 http_method: None,
                 duration_ms: 1,
+                bulk_retry_id: None,
                 created_at: 0,
             },
             connection_id: "web".into(),

@@ -2,6 +2,7 @@
 //! reads or writes. Times are Unix milliseconds; the API renders them as RFC 3339.
 //! Imports nothing of the crate but itself (and `hookyard_core`).
 
+mod bookmarks;
 mod bulk_retry;
 mod health;
 mod issues;
@@ -11,6 +12,7 @@ mod routing;
 mod traffic;
 mod transformations;
 
+pub use bookmarks::*;
 pub use bulk_retry::*;
 pub use health::*;
 pub use issues::*;

@@ -223,3 +223,15 @@ pub struct Connection {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+impl Connection {
+    /// The transformation this connection's rules name, if any.
+    pub fn transformation_id(&self) -> Option<&str> {
+        self.rules.iter().find_map(|r| match r {
+            Rule::Transform {
+                transformation_id, ..
+            } => transformation_id.as_deref(),
+            _ => None,
+        })
+    }
+}

@@ -169,6 +169,9 @@ pub struct Event {
     pub issue_id: Option<String>,
     /// When it was muted (`PUT /events/{id}/mute`): no more automatic attempts.
     pub muted_at: Option<i64>,
+    /// The bulk retry that queued it last (or created it); its next attempt
+    /// carries the id when that attempt is the bulk retry's.
+    pub bulk_retry_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -228,4 +231,6 @@ pub struct Attempt {
     pub http_method: Option<String>,
     pub duration_ms: i64,
     pub created_at: i64,
+    /// The bulk retry that caused this attempt.
+    pub bulk_retry_id: Option<String>,
 }

@@ -12,7 +12,7 @@ pub mod search;
 
 use hookyard_core::filter::{Filter, FilterError};
 
-use crate::model::{values, EventQuery, EventStatus, RequestQuery, TimeMatch};
+use crate::model::{values, EventQuery, EventStatus, RejectionCause, RequestQuery, TimeMatch};
 use crate::store::{EventFilter, RequestFilter};
 pub use content::ContentTerm;
 
@@ -163,11 +163,19 @@ impl RequestQuery {
                 })
             }
         };
+        let mut rejection_causes = Vec::new();
+        for c in values(&self.rejection_cause) {
+            let cause = RejectionCause::parse(&c).ok_or_else(|| QueryError::Invalid {
+                field: "rejection_cause",
+                message: format!("{c:?} is not a rejection cause Hookyard records"),
+            })?;
+            rejection_causes.push(cause.as_str().to_owned());
+        }
         let sql = RequestFilter {
             ids: values(&self.id),
             source_ids: values(&self.source_id),
             rejected,
-            rejection_causes: values(&self.rejection_cause),
+            rejection_causes,
             verified: self.verified.map(|f| f.0),
             events_count: self
                 .events_count

@@ -17,4 +17,4 @@ pub mod worker;
 pub use cache::RulesCache;
 pub use view::{failed_parts, parse_query, RequestView, RouteInput};
 pub use walker::{any_transform, walk, Transformations};
-pub use worker::{retry_request, Router};
+pub use worker::{reroute_request, retry_request, Router};

@@ -28,21 +28,11 @@ pub struct Transformations<'a> {
     pub loaded: &'a HashMap<String, Arc<Transformation>>,
 }
 
-/// The transformation a connection's rules name, if any.
-pub fn transformation_id(c: &Connection) -> Option<&str> {
-    c.rules.iter().find_map(|r| match r {
-        Rule::Transform {
-            transformation_id, ..
-        } => transformation_id.as_deref(),
-        _ => None,
-    })
-}
-
 /// Whether an active connection among these transforms requests.
 pub fn any_transform(conns: &[Connection]) -> bool {
     conns
         .iter()
-        .any(|c| c.disabled_at.is_none() && transformation_id(c).is_some())
+        .any(|c| c.disabled_at.is_none() && c.transformation_id().is_some())
 }
 
 /// Routes `req` (of `source_id`) through `connections`.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::cache::RulesCache;
 use super::view::RouteInput;
-use super::walker::{any_transform, transformation_id, walk, Transformations};
+use super::walker::{any_transform, walk, Transformations};
 use crate::clock::now_ms;
 use crate::model::{
     Connection, Event, Failure, IssueType, PreparedRoute, RequestRecord, Transformation,
@@ -99,6 +99,20 @@ pub async fn retry_request(
     req: RequestRecord,
     connections: Vec<Connection>,
 ) -> StoreResult<Vec<Event>> {
+    reroute_request(store, rules, transforms, req, connections, None).await
+}
+
+/// [`retry_request`], for bulk retry `bulk_retry_id` when given (its events
+/// carry the id to their first attempt). Bookmarks and bulk retries route
+/// through here, so every replay runs the same walker.
+pub async fn reroute_request(
+    store: &Arc<Store>,
+    rules: &Arc<RulesCache>,
+    transforms: &Arc<Transforms>,
+    req: RequestRecord,
+    connections: Vec<Connection>,
+    bulk_retry_id: Option<&str>,
+) -> StoreResult<Vec<Event>> {
     let loaded = load_transformations(store, connections.iter()).await?;
     let (rules, transforms) = (rules.clone(), transforms.clone());
     let route = tokio::task::spawn_blocking(move || {
@@ -118,7 +132,7 @@ pub async fn retry_request(
     .await
     .map_err(|e| StoreError::Corrupt(format!("routing worker failed: {e}")))?
     .unwrap_or_default();
-    let events = store.add_events(&route, now_ms()).await?;
+    let events = store.add_events_of(&route, bulk_retry_id, now_ms()).await?;
     record_transformation_issues(store, std::slice::from_ref(&route)).await;
     Ok(events)
 }
@@ -129,7 +143,7 @@ async fn load_transformations<'c>(
     connections: impl Iterator<Item = &'c Connection>,
 ) -> StoreResult<HashMap<String, Arc<Transformation>>> {
     let mut wanted: Vec<String> = connections
-        .filter_map(|c| transformation_id(c).map(str::to_owned))
+        .filter_map(|c| c.transformation_id().map(str::to_owned))
         .collect();
     wanted.sort();
     wanted.dedup();

@@ -29,7 +29,8 @@ fn push_attempts_insert(q: &mut Query, chunk: &[AttemptOutcome]) -> StoreResult<
             .bind(a.requested_url.clone())
             .bind(a.http_method.clone())
             .bind(a.duration_ms)
-            .bind(a.created_at);
+            .bind(a.created_at)
+            .bind(a.bulk_retry_id.clone());
         Ok(())
     })?;
     Ok(())

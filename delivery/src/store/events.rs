@@ -151,11 +151,17 @@ impl Store {
             .collect()
     }
 
-    /// Queues these events for an attempt now (trigger `BULK_RETRY`) unless an
+    /// Queues these events for an attempt now (trigger `BULK_RETRY`, carrying
+    /// `bulk_retry_id` to the attempt) unless an
     /// attempt is under way, or their transformation failed (a retry would send
     /// the untransformed request; retry the request instead). Returns how many
     /// were queued.
-    pub async fn requeue_events(&self, ids: &[String], now: i64) -> StoreResult<u64> {
+    pub async fn requeue_events(
+        &self,
+        ids: &[String],
+        bulk_retry_id: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -165,6 +171,8 @@ impl Store {
             .bind(now)
             .push(", next_trigger = ")
             .bind(AttemptTrigger::BulkRetry.as_str())
+            .push(", bulk_retry_id = ")
+            .bind(bulk_retry_id.to_owned())
             .push(", lease_until = NULL, muted_at = NULL, updated_at = ")
             .bind(now)
             .push(" WHERE (lease_until IS NULL OR lease_until <= ")

@@ -8,7 +8,7 @@
 //! The files are split by subject: how X is stored is in `x.rs`, its `impl Store`
 //! methods with their SQL builders and column lists (`sources`, `destinations`,
 //! `connections`, `requests`, `routing`, `events`, `leases`, `attempts`, `issues`,
-//! `alerts`, `triggers`, `health`, `bulk_retries`, `transformations`). The
+//! `alerts`, `triggers`, `health`, `bulk_retries`, `transformations`, `bookmarks`). The
 //! technology they share is in `sql/`: the [`Store`] and connecting to it with the
 //! query helpers (`connect`), the query builder (`query`), row decoding (`rows`),
 //! the SQLite write scripts (`scripts`), stored text and JSON (`text`) and the
@@ -18,6 +18,7 @@ mod sql;
 
 mod alerts;
 mod attempts;
+mod bookmarks;
 mod bulk_retries;
 mod connections;
 mod destinations;
@@ -33,8 +34,10 @@ mod transformations;
 mod triggers;
 
 pub use crate::config::SqliteSync;
+pub use bulk_retries::{BulkRetryFilter, IgnoredSelection};
 pub use retention::Pruned;
 pub use sql::{Dialect, Store};
+pub use transformations::TransformationDeletion;
 
 use crate::model::{Attempt, Bounds, Event, EventStatus, RequestRecord};
 

@@ -52,7 +52,7 @@ fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreR
 }
 
 /// The `AND …` terms of a [`RequestFilter`].
-fn request_filters(q: &mut Query, f: &RequestFilter) {
+pub(super) fn request_filters(q: &mut Query, f: &RequestFilter) {
     q.and_in("id", &f.ids)
         .and_in("source_id", &f.source_ids)
         .and_set("rejection_cause", f.rejected)

@@ -283,6 +283,17 @@ impl Store {
     /// retry), with their transformed requests, failed transformations and
     /// executions, in one transaction.
     pub async fn add_events(&self, route: &PreparedRoute, now: i64) -> StoreResult<Vec<Event>> {
+        self.add_events_of(route, None, now).await
+    }
+
+    /// [`Self::add_events`] for a bulk retry: the events carry its id, set in
+    /// the same transaction so that their first attempt cannot miss it.
+    pub async fn add_events_of(
+        &self,
+        route: &PreparedRoute,
+        bulk_retry_id: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Vec<Event>> {
         let events = &route.route.events;
         let mut tx = self.write.begin().await?;
         let rows: Vec<EventRow<'_>> = events
@@ -294,6 +305,14 @@ impl Store {
             })
             .collect();
         Self::insert_events_tx(self.dialect, &mut tx, &rows, now).await?;
+        if let (Some(bulk), false) = (bulk_retry_id, events.is_empty()) {
+            let mut q = Query::new("UPDATE events SET bulk_retry_id = ");
+            q.bind(bulk.to_owned())
+                .push(" WHERE id IN ")
+                .bind_list(events.iter().map(|e| e.id.clone()));
+            let (sql, args) = q.build()?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
         Self::write_route_extras_tx(&mut tx, &[route]).await?;
         let mut q = Query::new("UPDATE requests SET events_count = events_count + ");
         q.bind(events.len() as i64)

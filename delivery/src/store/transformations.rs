@@ -6,10 +6,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::sql::query::{update_all, Query, INSERT_CHUNK};
+use super::sql::rows::{self, CONNECTION_COLS};
 use super::sql::text::{storable_text, to_json};
 use super::{Page, PageQuery, Store, StoreError, StoreResult};
 use crate::model::HttpRequest;
-use crate::model::{Execution, ExecutionFilter, Transformation, TransformationFilter};
+use crate::model::{Connection, Execution, ExecutionFilter, Transformation, TransformationFilter};
 
 const TRANSFORMATION_COLS: &str = "id, name, module_hash, module_size, env, \
      memory_limit_bytes, timeout_ms, created_at, updated_at";
@@ -106,7 +107,68 @@ pub(super) fn push_executions(q: &mut Query, chunk: &[&Execution]) -> StoreResul
     Ok(())
 }
 
+/// What deleting a transformation did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransformationDeletion {
+    Deleted,
+    NotFound,
+    /// Refused: these connections' rules run it (deleting it would fail their
+    /// events with `TRANSFORMATION_FAILED` from then on).
+    InUse(Vec<Connection>),
+}
+
+/// The connections that may name transformation `id`: `rules` is JSON text,
+/// and the LIKE only narrows the rows to parse (a `_` in the id matches itself
+/// among others); [`naming`] keeps those that do.
+fn using_transformation(id: &str) -> Query {
+    let mut q = Query::new(&format!(
+        "SELECT {CONNECTION_COLS} FROM connections WHERE rules LIKE "
+    ));
+    q.bind(format!("%{id}%")).push(" ORDER BY id");
+    q
+}
+
+fn naming(found: &[AnyRow], id: &str) -> StoreResult<Vec<Connection>> {
+    found
+        .iter()
+        .map(rows::connection)
+        .filter(|c| !matches!(c, Ok(c) if c.transformation_id() != Some(id)))
+        .collect()
+}
+
 impl Store {
+    /// The connections whose rules run transformation `id`.
+    pub async fn connections_using_transformation(&self, id: &str) -> StoreResult<Vec<Connection>> {
+        let rows = self.fetch_all(&self.read, using_transformation(id)).await?;
+        naming(&rows, id)
+    }
+
+    /// Deletes the transformation unless a connection's rules name it. Its
+    /// executions stay: they are the history of events that were delivered.
+    ///
+    /// The check and the delete share a transaction; a connection saved with
+    /// this id in between still routes safely (a transformation that does not
+    /// exist fails that connection's events, it never delivers them untransformed).
+    pub async fn delete_transformation(&self, id: &str) -> StoreResult<TransformationDeletion> {
+        let mut tx = self.write.begin().await?;
+        let (sql, args) = using_transformation(id).build()?;
+        let rows = sqlx::query_with(&sql, args).fetch_all(&mut *tx).await?;
+        let users = naming(&rows, id)?;
+        if !users.is_empty() {
+            return Ok(TransformationDeletion::InUse(users));
+        }
+        let mut q = Query::new("DELETE FROM transformations WHERE id = ");
+        q.bind(id.to_owned());
+        let (sql, args) = q.build()?;
+        let n = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(if n.rows_affected() > 0 {
+            TransformationDeletion::Deleted
+        } else {
+            TransformationDeletion::NotFound
+        })
+    }
+
     pub async fn insert_transformation(&self, t: &Transformation) -> StoreResult<()> {
         let mut q = Query::new(&format!(
             "INSERT INTO transformations ({TRANSFORMATION_WRITE_COLS}) VALUES "

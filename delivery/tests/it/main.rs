@@ -19,6 +19,7 @@ mod edge_config;
 mod egress;
 mod lists;
 mod operations;
+mod replay;
 mod retention;
 mod slow;
 mod store;

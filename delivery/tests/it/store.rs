@@ -1494,6 +1494,7 @@ fn attempt(e: &Event, n: i64, status: AttemptStatus, code: Option<i64>, at: i64)
         requested_url: Some("https://example.com/x?y=1".into()),
         http_method: Some("POST".into()),
         duration_ms: 12,
+        bulk_retry_id: None,
         created_at: at,
     }
 }

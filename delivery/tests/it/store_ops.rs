@@ -7,7 +7,7 @@ use crate::common;
 use common::Backend;
 use hookyard::model::Destination;
 use hookyard::model::DestinationResults;
-use hookyard::model::{BulkRetry, EventQuery};
+use hookyard::model::{BulkQuery, BulkRetry, EventQuery};
 use hookyard::model::{Failure, IssueStatus, IssueType};
 
 const T0: i64 = 1_700_000_000_000;
@@ -113,7 +113,7 @@ async fn claims_are_won_by_one_replica(b: &Backend) {
 
     a.insert_bulk_retry(&BulkRetry {
         id: "blk_1".into(),
-        query: EventQuery::default(),
+        query: BulkQuery::Events(EventQuery::default()),
         estimated_count: 0,
         processed_count: 0,
         retried_count: 0,

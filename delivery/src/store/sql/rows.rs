@@ -23,10 +23,10 @@ pub const REQUEST_COLS: &str = "id, source_id, method, path, query, headers, bod
      updated_at";
 pub const EVENT_COLS: &str = "id, request_id, connection_id, source_id, destination_id, status, \
      attempts, next_attempt_at, next_trigger, last_attempt_at, response_status, error_code, \
-     successful_at, created_at, updated_at, issue_id, muted_at";
+     successful_at, created_at, updated_at, issue_id, muted_at, bulk_retry_id";
 pub const ATTEMPT_COLS: &str = "id, event_id, destination_id, attempt_number, trigger, status, \
      response_status, response_headers, response_body, error_code, error_message, \
-     requested_url, http_method, duration_ms, created_at";
+     requested_url, http_method, duration_ms, created_at, bulk_retry_id";
 pub const IGNORED_COLS: &str = "id, request_id, connection_id, cause, meta, created_at";
 
 fn json<T: DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<Option<T>> {
@@ -152,6 +152,7 @@ pub fn event(row: &AnyRow) -> StoreResult<Event> {
         successful_at: row.try_get("successful_at")?,
         issue_id: row.try_get("issue_id")?,
         muted_at: row.try_get("muted_at")?,
+        bulk_retry_id: row.try_get("bulk_retry_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -179,6 +180,7 @@ pub fn attempt(row: &AnyRow) -> StoreResult<Attempt> {
         http_method: row.try_get("http_method")?,
         duration_ms: row.try_get("duration_ms")?,
         created_at: row.try_get("created_at")?,
+        bulk_retry_id: row.try_get("bulk_retry_id")?,
     })
 }
 
