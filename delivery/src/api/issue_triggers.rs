@@ -15,7 +15,7 @@ use super::issues::parse_type;
 use super::{parse_field, validate, JsonBody, NoParams, QueryParams};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::model::{Channels, IssueTrigger, TriggerConfigs};
+use crate::model::{Channels, IssueTrigger, TriggerConfigs, BACKPRESSURE_DELAY_MS};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -25,8 +25,12 @@ pub struct TriggerIn {
     #[serde(rename = "type")]
     pub issue_type: String,
     /// `{strategy: first_attempt|final_attempt, connections: "*" | [ids],
-    /// destinations, threshold: {consecutive_failures, failure_rate: {rate,
-    /// window_secs, min_attempts}}, delay}`.
+    /// destinations: "*" | [ids], threshold: {consecutive_failures,
+    /// failure_rate: {rate, window_secs, min_attempts}}, delay}`.
+    ///
+    /// `delay` (backpressure): the oldest pending event's age that opens an
+    /// issue, in **milliseconds** as in Hookdeck, from 60000 (1 minute) to
+    /// 86400000 (1 day); default 300000 (5 minutes).
     #[schema(value_type = Option<Object>)]
     pub configs: Option<Value>,
     /// `{email: {to: [...]}, webhook: {url}, slack: {url, channel_name}}`.
@@ -88,6 +92,16 @@ impl TriggerIn {
                             .into(),
                     ));
                 }
+            }
+        }
+        if let Some(d) = configs.delay {
+            if !BACKPRESSURE_DELAY_MS.contains(&d) {
+                return Err(ApiError::Unprocessable(format!(
+                    "configs.delay is in milliseconds, from {} (1 minute) to {} (1 day); \
+                     {d} is out of range",
+                    BACKPRESSURE_DELAY_MS.start(),
+                    BACKPRESSURE_DELAY_MS.end()
+                )));
             }
         }
         let channels: Channels = parse_field("channels", self.channels)?;
