@@ -12,10 +12,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::issues::parse_type;
-use super::{parse_field, validate, JsonBody, NoParams, QueryParams};
+use super::{parse_field, parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::model::{Channels, IssueTrigger, TriggerConfigs, BACKPRESSURE_DELAY_MS};
+use crate::model::{Channels, IssueTrigger, TriggerConfigs, TriggerFilter, BACKPRESSURE_DELAY_MS};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,18 +144,48 @@ impl TriggerIn {
     }
 }
 
+/// Hookdeck's filters of `GET /issue-triggers`. `type` takes one type (an array
+/// is refused), and `disabled_at` only its `any` operator; the other forms of
+/// `disabled_at` (a time, `gt`, `gte`, `le`, `lte`) are refused with a 422, as
+/// any parameter not listed here.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TriggerListParams {
+    /// The trigger with this name.
+    pub name: Option<String>,
+    /// delivery, transformation or backpressure.
+    #[serde(rename = "type")]
+    pub issue_type: Option<String>,
+    /// `true`: only disabled triggers; `false`: only enabled ones.
+    #[serde(rename = "disabled_at[any]")]
+    pub disabled_at_any: Option<String>,
+}
+
+impl TriggerListParams {
+    fn filter(self) -> Result<TriggerFilter, ApiError> {
+        Ok(TriggerFilter {
+            issue_type: self
+                .issue_type
+                .as_deref()
+                .map(|t| parse_type(t, "type"))
+                .transpose()?,
+            disabled: parse_flag("disabled_at[any]", &self.disabled_at_any)?,
+            name: self.name,
+        })
+    }
+}
+
 #[utoipa::path(get, path = "/issue-triggers", tag = "issue-triggers",
-    responses((status = 200, description = "All issue triggers")))]
+    params(TriggerListParams, PageParams),
+    responses((status = 200, description = "A page of issue triggers"),
+        (status = 422, description = "an unknown parameter or a bad value, named")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    _: QueryParams<NoParams>,
-) -> Result<Json<Value>, ApiError> {
-    let all: Vec<TriggerOut> = st.store.list_triggers().await?.iter().map(view).collect();
-    Ok(Json(serde_json::json!({
-        "pagination": {"order_by": "created_at", "dir": "asc", "limit": all.len()},
-        "count": all.len(),
-        "models": all,
-    })))
+    ListQuery(p, page): ListQuery<TriggerListParams>,
+) -> Result<Json<Paginated<TriggerOut>>, ApiError> {
+    let q = page.to_query()?;
+    let page = st.store.list_triggers_page(&p.filter()?, &q).await?;
+    Ok(Json(Paginated::from_page(page, &q, |t| view(&t))))
 }
 
 #[utoipa::path(post, path = "/issue-triggers", tag = "issue-triggers", request_body = TriggerIn,

@@ -292,6 +292,15 @@ pub struct WebhookChannel {
     pub channel_name: Option<String>,
 }
 
+/// Which issue triggers a list shows (Hookdeck's `GET /issue-triggers` filters).
+#[derive(Debug, Clone, Default)]
+pub struct TriggerFilter {
+    pub name: Option<String>,
+    pub issue_type: Option<IssueType>,
+    /// `Some(true)`: only disabled triggers; `Some(false)`: only enabled ones.
+    pub disabled: Option<bool>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct IssueTrigger {
     pub id: String,
