@@ -1,5 +1,6 @@
 //! `/issue-triggers`: who hears about which issues, and when (Hookdeck's issue
-//! triggers, with thresholds and a generic webhook channel added).
+//! triggers, with thresholds, a generic webhook channel and PagerDuty / Opsgenie
+//! channels that carry their own keys added).
 
 use std::sync::Arc;
 
@@ -33,7 +34,19 @@ pub struct TriggerIn {
     /// 86400000 (1 day); default 300000 (5 minutes).
     #[schema(value_type = Option<Object>)]
     pub configs: Option<Value>,
-    /// `{email: {to: [...]}, webhook: {url}, slack: {url, channel_name}}`.
+    /// Where alerts go; any of:
+    /// - `email: {to: [addresses]}` (none: `alerts.email.to`);
+    /// - `webhook: {url}`: Slack-compatible `{"text"}` POSTs;
+    /// - `slack: {channel_name, url}`: the same, to an incoming-webhook `url`;
+    /// - `pagerduty: {routing_key}`: an Events API v2 integration key. An
+    ///   incident is triggered when an issue alerts and resolved when the issue
+    ///   resolves, is dismissed or is ignored (`dedup_key` `hookyard-<issue id>`);
+    /// - `opsgenie: {api_key, region: "us"|"eu"}`: an API integration key
+    ///   (region default `us`). An alert is created and closed the same way
+    ///   (`alias` `hookyard-<issue id>`).
+    ///
+    /// Incident channels get no digests. Keys are shown back as given, as
+    /// destination credentials are, so a trigger can be read and written back.
     #[schema(value_type = Object)]
     pub channels: Value,
     pub name: Option<String>,
@@ -69,6 +82,26 @@ fn view(t: &IssueTrigger) -> TriggerOut {
         created_at: rfc3339(t.created_at),
         deleted_at: None,
     }
+}
+
+/// The longest integration key taken (PagerDuty's are 32 characters, Opsgenie's
+/// 36): room to spare, but not a place to store a document.
+const KEY_MAX: usize = 256;
+
+/// A PagerDuty routing key or Opsgenie API key: printable ASCII without spaces,
+/// so it fits in a JSON string and an HTTP header as given.
+fn integration_key(field: &str, key: &str) -> Result<(), ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must not be empty"
+        )));
+    }
+    if key.len() > KEY_MAX || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be 1 to {KEY_MAX} printable ASCII characters without spaces"
+        )));
+    }
+    Ok(())
 }
 
 impl TriggerIn {
@@ -115,6 +148,12 @@ impl TriggerIn {
             if let Some(w) = w {
                 validate::url(&format!("channels.{n}.url"), &w.url)?;
             }
+        }
+        if let Some(p) = &channels.pagerduty {
+            integration_key("channels.pagerduty.routing_key", &p.routing_key)?;
+        }
+        if let Some(o) = &channels.opsgenie {
+            integration_key("channels.opsgenie.api_key", &o.api_key)?;
         }
         if let Some(n) = &self.name {
             validate::name("name", n)?;

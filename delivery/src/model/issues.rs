@@ -275,6 +275,37 @@ pub struct Channels {
     /// a webhook when it carries an incoming-webhook `url`.
     #[serde(default)]
     pub slack: Option<WebhookChannel>,
+    /// A PagerDuty service's Events API v2 integration: an incident per issue,
+    /// resolved with it.
+    #[serde(default)]
+    pub pagerduty: Option<PagerDutyChannel>,
+    /// An Opsgenie API integration: an alert per issue, closed with it.
+    #[serde(default)]
+    pub opsgenie: Option<OpsgenieChannel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyChannel {
+    /// The integration key of the service's Events API v2 integration.
+    pub routing_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsgenieChannel {
+    /// The key of an Opsgenie API integration (sent as `GenieKey`).
+    pub api_key: String,
+    /// Which Opsgenie instance the account lives in; none: `us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<OpsgenieRegion>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpsgenieRegion {
+    Us,
+    Eu,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
