@@ -137,6 +137,15 @@ pub struct AlertsConfig {
     /// Slack-compatible webhook that gets every alert when no issue trigger is
     /// defined; empty: none.
     pub webhook_url: String,
+    /// Base URL of PagerDuty's Events API v2, for triggers' `pagerduty` channels
+    /// (`/v2/enqueue` is appended). Another value points them at a proxy or a
+    /// test double.
+    pub pagerduty_url: String,
+    /// Base URL of Opsgenie's Alert API for `opsgenie` channels in the US region
+    /// (the default; `/v2/alerts` is appended).
+    pub opsgenie_url: String,
+    /// The same for `opsgenie` channels with `"region": "eu"`.
+    pub opsgenie_eu_url: String,
     pub email: EmailConfig,
 }
 
@@ -268,6 +277,9 @@ impl Default for Config {
                 check_interval_ms: 1000,
                 digest_interval_secs: 900,
                 webhook_url: String::new(),
+                pagerduty_url: "https://events.pagerduty.com".into(),
+                opsgenie_url: "https://api.opsgenie.com".into(),
+                opsgenie_eu_url: "https://api.eu.opsgenie.com".into(),
                 email: EmailConfig {
                     smtp_host: String::new(),
                     smtp_port: 587,
@@ -395,6 +407,20 @@ impl Config {
             return Err(ConfigError::Value(
                 "delivery.auto_disable_after must be 0 (never) or more".into(),
             ));
+        }
+        for (key, value) in [
+            ("alerts.pagerduty_url", &self.alerts.pagerduty_url),
+            ("alerts.opsgenie_url", &self.alerts.opsgenie_url),
+            ("alerts.opsgenie_eu_url", &self.alerts.opsgenie_eu_url),
+        ] {
+            match url::Url::parse(value) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(ConfigError::Value(format!(
+                        "{key} must be an http(s) URL, got {value:?}"
+                    )))
+                }
+            }
         }
         for addr in self.alerts.email.to.iter().chain([&self.alerts.email.from]) {
             addr.parse::<lettre::message::Mailbox>()

@@ -50,7 +50,7 @@ fn excerpt(body: &str) -> String {
     format!("{cut}… (cut)")
 }
 
-fn api(base: &str, path: &str) -> String {
+pub(super) fn api(base: &str, path: &str) -> String {
     format!(
         "{}/{}/{path}",
         base.trim_end_matches('/'),
@@ -132,6 +132,23 @@ pub fn recovered(c: &IssueContext<'_>) -> Message {
         body: format!(
             "Deliveries succeed again; the issue was resolved at {}.\n\n{}",
             rfc3339(c.issue.resolved_at.unwrap_or(c.issue.updated_at)),
+            details(c)
+        ),
+    }
+}
+
+/// An issue someone dismissed or ignored: it did not recover, so only incident
+/// channels hear of it (their incident is closed).
+pub fn closed(c: &IssueContext<'_>) -> Message {
+    let how = if c.issue.dismissed_at.is_some() {
+        "dismissed"
+    } else {
+        "ignored"
+    };
+    Message {
+        subject: format!("[Hookyard] Closed: {} — {}", place(c), cause(c.issue)),
+        body: format!(
+            "The issue was {how} in Hookyard; it opens again if it fails again.\n\n{}",
             details(c)
         ),
     }

@@ -1,15 +1,24 @@
-//! Alerts: tell people when deliveries fail, by email and chat webhook.
+//! Alerts: tell people when deliveries fail, by email, chat webhook, PagerDuty
+//! and Opsgenie.
 //!
 //! One alert when an issue opens (once its trigger's threshold is met), then at
 //! most one digest every `alerts.digest_interval_secs` while issues keep
 //! failing, a recovery note when an alerted issue resolves, and a note when a
-//! destination is disabled. What was sent is recorded on the issue, claimed by
-//! one replica, so nothing is sent twice.
+//! destination is disabled. Incident channels (PagerDuty, Opsgenie) get an
+//! incident for the opening alert, resolved when the issue resolves or is
+//! dismissed or ignored, and none for digests (their incident is still open).
+//! What was sent is recorded on the issue, claimed by one replica, so nothing
+//! is sent twice.
 //!
-//! - [`message`]: what each alert says; [`email`], [`webhook`]: how it goes out.
+//! - [`message`]: what each alert says; [`incident`]: what incident channels
+//!   are told; [`email`], [`webhook`], [`pagerduty`], [`opsgenie`]: how it goes
+//!   out.
 
 pub mod email;
+pub mod incident;
 pub mod message;
+pub mod opsgenie;
+pub mod pagerduty;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -20,8 +29,8 @@ use crate::clock::now_ms;
 use crate::config::AlertsConfig;
 use crate::egress::{redact, EgressPolicy};
 use crate::model::{
-    Channels, EmailChannel, Issue, IssueTrigger, IssueType, NameMatch, TriggerConfigs,
-    TriggerStrategy, WebhookChannel,
+    Channels, EmailChannel, Issue, IssueStatus, IssueTrigger, IssueType, NameMatch,
+    OpsgenieChannel, OpsgenieRegion, TriggerConfigs, TriggerStrategy, WebhookChannel,
 };
 use crate::periodic::{every, Periodic, Step};
 use crate::shutdown::Shutdown;
@@ -29,6 +38,7 @@ use crate::signals::{Signal, Signals};
 use crate::store::{Store, StoreResult};
 use crate::telemetry;
 use email::EmailSender;
+use incident::{Action, Incident};
 use message::{IssueContext, Message};
 
 pub struct Notifier {
@@ -59,10 +69,13 @@ impl Periodic for Notifier {
 struct Recipients {
     emails: Vec<String>,
     webhooks: Vec<String>,
+    /// PagerDuty routing keys.
+    pagerduty: Vec<String>,
+    opsgenie: Vec<OpsgenieChannel>,
 }
 
 /// Appends the items of `more` that `list` does not hold yet.
-fn push_new(list: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+fn push_new<T: PartialEq>(list: &mut Vec<T>, more: impl IntoIterator<Item = T>) {
     for x in more {
         if !list.contains(&x) {
             list.push(x);
@@ -78,15 +91,33 @@ impl Recipients {
         }
         let hooks = [&channels.webhook, &channels.slack].into_iter().flatten();
         push_new(&mut self.webhooks, hooks.map(|w| w.url.clone()));
+        let pd = channels.pagerduty.iter().map(|p| p.routing_key.clone());
+        push_new(&mut self.pagerduty, pd);
+        push_new(&mut self.opsgenie, channels.opsgenie.iter().cloned());
     }
 
     fn merge(&mut self, other: Recipients) {
         push_new(&mut self.emails, other.emails);
         push_new(&mut self.webhooks, other.webhooks);
+        push_new(&mut self.pagerduty, other.pagerduty);
+        push_new(&mut self.opsgenie, other.opsgenie);
+    }
+
+    /// Only the incident channels (an issue closed by hand ends their incident;
+    /// the others hear nothing).
+    fn incidents_only(self) -> Recipients {
+        Recipients {
+            pagerduty: self.pagerduty,
+            opsgenie: self.opsgenie,
+            ..Recipients::default()
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.emails.is_empty() && self.webhooks.is_empty()
+        self.emails.is_empty()
+            && self.webhooks.is_empty()
+            && self.pagerduty.is_empty()
+            && self.opsgenie.is_empty()
     }
 }
 
@@ -141,7 +172,7 @@ impl Notifier {
                 url: self.config.webhook_url.clone(),
                 channel_name: None,
             }),
-            slack: None,
+            ..Channels::default()
         }
     }
 
@@ -155,31 +186,39 @@ impl Notifier {
                 continue;
             }
             let ctx = self.context(&issue).await?;
-            if !self
-                .send(
-                    &to,
-                    &message::opened(&ctx.view(&issue, &self.base_url)),
-                    "opened",
-                )
-                .await
-            {
+            let view = ctx.view(&issue, &self.base_url);
+            let m = message::opened(&view);
+            let open = incident::for_issue(&view, &m, Action::Open, now);
+            if !self.send(&to, &m, "opened", Some(&open)).await {
                 self.store.release_issue_alert(&issue.id).await?;
             }
         }
         for issue in self.store.issues_awaiting_recovery().await? {
-            let to = self.recipients_for(&issue, &triggers, false).await?;
-            if to.is_empty() || !self.store.claim_recovery_alert(&issue.id, now).await? {
+            let recovered = issue.status == IssueStatus::Resolved;
+            let mut to = self.recipients_for(&issue, &triggers, false).await?;
+            if !recovered {
+                to = to.incidents_only();
+            }
+            if to.is_empty() {
+                // A dismissed or ignored issue with nobody to tell is done with;
+                // a resolved one waits, as it always has, for a trigger to match.
+                if !recovered {
+                    self.store.claim_recovery_alert(&issue.id, now).await?;
+                }
+                continue;
+            }
+            if !self.store.claim_recovery_alert(&issue.id, now).await? {
                 continue;
             }
             let ctx = self.context(&issue).await?;
-            if !self
-                .send(
-                    &to,
-                    &message::recovered(&ctx.view(&issue, &self.base_url)),
-                    "recovered",
-                )
-                .await
-            {
+            let view = ctx.view(&issue, &self.base_url);
+            let (m, kind) = if recovered {
+                (message::recovered(&view), "recovered")
+            } else {
+                (message::closed(&view), "closed")
+            };
+            let resolve = incident::for_issue(&view, &m, Action::Resolve, now);
+            if !self.send(&to, &m, kind, Some(&resolve)).await {
                 self.store.release_recovery_alert(&issue.id).await?;
             }
         }
@@ -195,14 +234,9 @@ impl Notifier {
             let Some(d) = self.store.get_destination(&id).await? else {
                 continue;
             };
-            if !self
-                .send(
-                    &to,
-                    &message::destination_disabled(&d, &self.base_url),
-                    "disabled",
-                )
-                .await
-            {
+            let m = message::destination_disabled(&d, &self.base_url);
+            let open = incident::for_disabled(&d, &m, &self.base_url, now);
+            if !self.send(&to, &m, "disabled", Some(&open)).await {
                 self.store.release_disable_alert(&id).await?;
             }
         }
@@ -229,7 +263,12 @@ impl Notifier {
             .zip(&contexts)
             .map(|(i, c)| c.view(i, &self.base_url))
             .collect();
-        if !to.is_empty() && self.send(&to, &message::digest(&views), "digest").await {
+        // No incident: each issue's incident is open since its opening alert.
+        if !to.is_empty()
+            && self
+                .send(&to, &message::digest(&views), "digest", None)
+                .await
+        {
             let ids: Vec<String> = pending.iter().map(|i| i.id.clone()).collect();
             self.store.mark_digested(&ids, now).await?;
         }
@@ -323,8 +362,15 @@ impl Notifier {
         })
     }
 
-    /// Sends to every recipient; true if every send went out.
-    async fn send(&self, to: &Recipients, m: &Message, kind: &'static str) -> bool {
+    /// Sends to every recipient (incident channels only with an `incident`);
+    /// true if every send went out.
+    async fn send(
+        &self,
+        to: &Recipients,
+        m: &Message,
+        kind: &'static str,
+        incident: Option<&Incident>,
+    ) -> bool {
         // Alerts quote destination URLs, attempt errors and disable reasons (some
         // stored before errors were redacted): one pass here covers them all.
         let m = &Message {
@@ -356,7 +402,51 @@ impl Notifier {
             telemetry::alert_sent("webhook", kind, sent.is_ok());
             ok &= sent.is_ok();
         }
+        if let Some(i) = incident {
+            ok &= self.send_incidents(to, &redacted_incident(i), kind).await;
+        }
         ok
+    }
+
+    async fn send_incidents(&self, to: &Recipients, i: &Incident, kind: &'static str) -> bool {
+        let mut ok = true;
+        for key in &to.pagerduty {
+            let base = &self.config.pagerduty_url;
+            let sent = pagerduty::send(&self.http, &self.egress, base, key, i).await;
+            if let Err(e) = &sent {
+                tracing::error!(error = %e, kind, "PagerDuty alert not sent");
+            }
+            telemetry::alert_sent("pagerduty", kind, sent.is_ok());
+            ok &= sent.is_ok();
+        }
+        for og in &to.opsgenie {
+            let base = match og.region {
+                Some(OpsgenieRegion::Eu) => &self.config.opsgenie_eu_url,
+                Some(OpsgenieRegion::Us) | None => &self.config.opsgenie_url,
+            };
+            let sent = opsgenie::send(&self.http, &self.egress, base, &og.api_key, i).await;
+            if let Err(e) = &sent {
+                tracing::error!(error = %e, kind, "Opsgenie alert not sent");
+            }
+            telemetry::alert_sent("opsgenie", kind, sent.is_ok());
+            ok &= sent.is_ok();
+        }
+        ok
+    }
+}
+
+/// `i` with the credentials in URLs it quotes replaced, as [`Notifier::send`]
+/// does for messages.
+fn redacted_incident(i: &Incident) -> Incident {
+    Incident {
+        summary: redact::urls_in(&i.summary),
+        description: redact::urls_in(&i.description),
+        details: i
+            .details
+            .iter()
+            .map(|(k, v)| (*k, redact::urls_in(v)))
+            .collect(),
+        ..i.clone()
     }
 }
 

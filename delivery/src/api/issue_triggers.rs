@@ -1,5 +1,6 @@
 //! `/issue-triggers`: who hears about which issues, and when (Hookdeck's issue
-//! triggers, with thresholds and a generic webhook channel added).
+//! triggers, with thresholds, a generic webhook channel and PagerDuty / Opsgenie
+//! channels that carry their own keys added).
 
 use std::sync::Arc;
 
@@ -12,10 +13,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::issues::parse_type;
-use super::{parse_field, validate, JsonBody, NoParams, QueryParams};
+use super::{parse_field, parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::model::{Channels, IssueTrigger, TriggerConfigs};
+use crate::model::{Channels, IssueTrigger, TriggerConfigs, TriggerFilter, BACKPRESSURE_DELAY_MS};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -25,11 +26,27 @@ pub struct TriggerIn {
     #[serde(rename = "type")]
     pub issue_type: String,
     /// `{strategy: first_attempt|final_attempt, connections: "*" | [ids],
-    /// destinations, threshold: {consecutive_failures, failure_rate: {rate,
-    /// window_secs, min_attempts}}, delay}`.
+    /// destinations: "*" | [ids], threshold: {consecutive_failures,
+    /// failure_rate: {rate, window_secs, min_attempts}}, delay}`.
+    ///
+    /// `delay` (backpressure): the oldest pending event's age that opens an
+    /// issue, in **milliseconds** as in Hookdeck, from 60000 (1 minute) to
+    /// 86400000 (1 day); default 300000 (5 minutes).
     #[schema(value_type = Option<Object>)]
     pub configs: Option<Value>,
-    /// `{email: {to: [...]}, webhook: {url}, slack: {url, channel_name}}`.
+    /// Where alerts go; any of:
+    /// - `email: {to: [addresses]}` (none: `alerts.email.to`);
+    /// - `webhook: {url}`: Slack-compatible `{"text"}` POSTs;
+    /// - `slack: {channel_name, url}`: the same, to an incoming-webhook `url`;
+    /// - `pagerduty: {routing_key}`: an Events API v2 integration key. An
+    ///   incident is triggered when an issue alerts and resolved when the issue
+    ///   resolves, is dismissed or is ignored (`dedup_key` `hookyard-<issue id>`);
+    /// - `opsgenie: {api_key, region: "us"|"eu"}`: an API integration key
+    ///   (region default `us`). An alert is created and closed the same way
+    ///   (`alias` `hookyard-<issue id>`).
+    ///
+    /// Incident channels get no digests. Keys are shown back as given, as
+    /// destination credentials are, so a trigger can be read and written back.
     #[schema(value_type = Object)]
     pub channels: Value,
     pub name: Option<String>,
@@ -67,6 +84,26 @@ fn view(t: &IssueTrigger) -> TriggerOut {
     }
 }
 
+/// The longest integration key taken (PagerDuty's are 32 characters, Opsgenie's
+/// 36): room to spare, but not a place to store a document.
+const KEY_MAX: usize = 256;
+
+/// A PagerDuty routing key or Opsgenie API key: printable ASCII without spaces,
+/// so it fits in a JSON string and an HTTP header as given.
+fn integration_key(field: &str, key: &str) -> Result<(), ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must not be empty"
+        )));
+    }
+    if key.len() > KEY_MAX || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be 1 to {KEY_MAX} printable ASCII characters without spaces"
+        )));
+    }
+    Ok(())
+}
+
 impl TriggerIn {
     fn apply(self, base: Option<IssueTrigger>) -> Result<IssueTrigger, ApiError> {
         let now = now_ms();
@@ -90,6 +127,16 @@ impl TriggerIn {
                 }
             }
         }
+        if let Some(d) = configs.delay {
+            if !BACKPRESSURE_DELAY_MS.contains(&d) {
+                return Err(ApiError::Unprocessable(format!(
+                    "configs.delay is in milliseconds, from {} (1 minute) to {} (1 day); \
+                     {d} is out of range",
+                    BACKPRESSURE_DELAY_MS.start(),
+                    BACKPRESSURE_DELAY_MS.end()
+                )));
+            }
+        }
         let channels: Channels = parse_field("channels", self.channels)?;
         if let Some(e) = &channels.email {
             for a in &e.to {
@@ -101,6 +148,12 @@ impl TriggerIn {
             if let Some(w) = w {
                 validate::url(&format!("channels.{n}.url"), &w.url)?;
             }
+        }
+        if let Some(p) = &channels.pagerduty {
+            integration_key("channels.pagerduty.routing_key", &p.routing_key)?;
+        }
+        if let Some(o) = &channels.opsgenie {
+            integration_key("channels.opsgenie.api_key", &o.api_key)?;
         }
         if let Some(n) = &self.name {
             validate::name("name", n)?;
@@ -130,18 +183,48 @@ impl TriggerIn {
     }
 }
 
+/// Hookdeck's filters of `GET /issue-triggers`. `type` takes one type (an array
+/// is refused), and `disabled_at` only its `any` operator; the other forms of
+/// `disabled_at` (a time, `gt`, `gte`, `le`, `lte`) are refused with a 422, as
+/// any parameter not listed here.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TriggerListParams {
+    /// The trigger with this name.
+    pub name: Option<String>,
+    /// delivery, transformation or backpressure.
+    #[serde(rename = "type")]
+    pub issue_type: Option<String>,
+    /// `true`: only disabled triggers; `false`: only enabled ones.
+    #[serde(rename = "disabled_at[any]")]
+    pub disabled_at_any: Option<String>,
+}
+
+impl TriggerListParams {
+    fn filter(self) -> Result<TriggerFilter, ApiError> {
+        Ok(TriggerFilter {
+            issue_type: self
+                .issue_type
+                .as_deref()
+                .map(|t| parse_type(t, "type"))
+                .transpose()?,
+            disabled: parse_flag("disabled_at[any]", &self.disabled_at_any)?,
+            name: self.name,
+        })
+    }
+}
+
 #[utoipa::path(get, path = "/issue-triggers", tag = "issue-triggers",
-    responses((status = 200, description = "All issue triggers")))]
+    params(TriggerListParams, PageParams),
+    responses((status = 200, description = "A page of issue triggers"),
+        (status = 422, description = "an unknown parameter or a bad value, named")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    _: QueryParams<NoParams>,
-) -> Result<Json<Value>, ApiError> {
-    let all: Vec<TriggerOut> = st.store.list_triggers().await?.iter().map(view).collect();
-    Ok(Json(serde_json::json!({
-        "pagination": {"order_by": "created_at", "dir": "asc", "limit": all.len()},
-        "count": all.len(),
-        "models": all,
-    })))
+    ListQuery(p, page): ListQuery<TriggerListParams>,
+) -> Result<Json<Paginated<TriggerOut>>, ApiError> {
+    let q = page.to_query()?;
+    let page = st.store.list_triggers_page(&p.filter()?, &q).await?;
+    Ok(Json(Paginated::from_page(page, &q, |t| view(&t))))
 }
 
 #[utoipa::path(post, path = "/issue-triggers", tag = "issue-triggers", request_body = TriggerIn,

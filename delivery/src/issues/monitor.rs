@@ -75,7 +75,7 @@ impl Monitor {
     }
 
     /// A destination whose oldest pending event is older than a backpressure
-    /// trigger's `delay` has a backpressure issue; one that caught up has not.
+    /// trigger's `delay` (milliseconds) has a backpressure issue; one that caught up has not.
     async fn backpressure(&self, backlogs: &[DestinationBacklog], now: i64) -> StoreResult<()> {
         let triggers: Vec<_> = self
             .store
@@ -127,7 +127,7 @@ impl Monitor {
             };
             let late = triggers.iter().any(|t| {
                 t.configs.destinations.matches(&id, name.as_deref())
-                    && age_ms > (t.configs.delay.unwrap_or(300) as i64).saturating_mul(1000)
+                    && age_ms > t.configs.delay_ms()
             });
             if late {
                 self.store.record_failures(&[failure], now).await?;

@@ -159,9 +159,27 @@ pub struct TriggerConfigs {
     /// How bad it must get before the first alert; none: the first failure.
     #[serde(default)]
     pub threshold: Option<Threshold>,
-    /// Backpressure: the oldest pending event's age, in seconds, that opens an issue.
+    /// Backpressure: the oldest pending event's age, in milliseconds (as in
+    /// Hookdeck), that opens an issue; none: [`DEFAULT_BACKPRESSURE_DELAY_MS`].
+    /// The API takes [`BACKPRESSURE_DELAY_MS`].
     #[serde(default)]
     pub delay: Option<u64>,
+}
+
+/// A backpressure trigger's `delay` when it sets none: five minutes.
+pub const DEFAULT_BACKPRESSURE_DELAY_MS: u64 = 300_000;
+
+/// The `delay` the API accepts: one minute to one day, in milliseconds
+/// (Hookdeck's `IssueTriggerBackpressureDelay`).
+pub const BACKPRESSURE_DELAY_MS: std::ops::RangeInclusive<u64> = 60_000..=86_400_000;
+
+impl TriggerConfigs {
+    /// The backlog age, in milliseconds, past which this (backpressure) trigger
+    /// holds a destination late.
+    pub fn delay_ms(&self) -> i64 {
+        let d = self.delay.unwrap_or(DEFAULT_BACKPRESSURE_DELAY_MS);
+        i64::try_from(d).unwrap_or(i64::MAX)
+    }
 }
 
 fn everything() -> NameMatch {
@@ -257,6 +275,37 @@ pub struct Channels {
     /// a webhook when it carries an incoming-webhook `url`.
     #[serde(default)]
     pub slack: Option<WebhookChannel>,
+    /// A PagerDuty service's Events API v2 integration: an incident per issue,
+    /// resolved with it.
+    #[serde(default)]
+    pub pagerduty: Option<PagerDutyChannel>,
+    /// An Opsgenie API integration: an alert per issue, closed with it.
+    #[serde(default)]
+    pub opsgenie: Option<OpsgenieChannel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyChannel {
+    /// The integration key of the service's Events API v2 integration.
+    pub routing_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsgenieChannel {
+    /// The key of an Opsgenie API integration (sent as `GenieKey`).
+    pub api_key: String,
+    /// Which Opsgenie instance the account lives in; none: `us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<OpsgenieRegion>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpsgenieRegion {
+    Us,
+    Eu,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -272,6 +321,15 @@ pub struct WebhookChannel {
     pub url: String,
     #[serde(default)]
     pub channel_name: Option<String>,
+}
+
+/// Which issue triggers a list shows (Hookdeck's `GET /issue-triggers` filters).
+#[derive(Debug, Clone, Default)]
+pub struct TriggerFilter {
+    pub name: Option<String>,
+    pub issue_type: Option<IssueType>,
+    /// `Some(true)`: only disabled triggers; `Some(false)`: only enabled ones.
+    pub disabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -299,6 +357,22 @@ mod tests {
         assert!(wildcard("a*c*e", "abcde"));
         assert!(!wildcard("a*c*e", "abcd"));
         assert!(wildcard("exact", "exact"));
+    }
+
+    #[test]
+    fn a_backpressure_delay_is_in_milliseconds() {
+        let mut c = TriggerConfigs {
+            strategy: TriggerStrategy::FirstAttempt,
+            connections: everything(),
+            destinations: everything(),
+            threshold: None,
+            delay: None,
+        };
+        assert_eq!(c.delay_ms(), 300_000, "five minutes by default");
+        c.delay = Some(60_000);
+        assert_eq!(c.delay_ms(), 60_000);
+        c.delay = Some(u64::MAX);
+        assert_eq!(c.delay_ms(), i64::MAX);
     }
 
     #[test]

@@ -38,6 +38,9 @@ impl Store {
     }
 }
 
+/// An issue that no longer needs attention: resolved, ignored or dismissed.
+const ENDED: &str = "(status IN ('RESOLVED', 'IGNORED') OR dismissed_at IS NOT NULL)";
+
 impl Store {
     /// Open issues whose opening alert has not gone out.
     pub async fn issues_awaiting_alert(&self) -> StoreResult<Vec<Issue>> {
@@ -61,21 +64,25 @@ impl Store {
         self.unset("issues", "alerted_at", id).await
     }
 
-    /// Resolved issues whose opening was alerted and whose recovery was not.
+    /// Issues that ended (resolved, or dismissed or ignored by hand) whose
+    /// opening was alerted and whose end was not: a recovery note for resolved
+    /// ones, and for all of them the resolution of their incident.
     pub async fn issues_awaiting_recovery(&self) -> StoreResult<Vec<Issue>> {
-        self.issues_where(
-            "status = 'RESOLVED' AND alerted_at IS NOT NULL AND recovery_alerted_at IS NULL",
-        )
+        self.issues_where(&format!(
+            "{ENDED} AND alerted_at IS NOT NULL AND recovery_alerted_at IS NULL"
+        ))
         .await
     }
 
+    /// Takes the right to send an ended issue's recovery note and incident
+    /// resolution; false if another took it.
     pub async fn claim_recovery_alert(&self, id: &str, now: i64) -> StoreResult<bool> {
         self.claim(
             "issues",
             "recovery_alerted_at",
             id,
             now,
-            " AND status = 'RESOLVED'",
+            &format!(" AND {ENDED}"),
         )
         .await
     }

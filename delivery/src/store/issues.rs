@@ -252,7 +252,16 @@ impl Store {
                 q.push(", resolved_at = ").bind(now);
             }
             IssueStatus::Opened => {
-                q.push(", resolved_at = NULL, dismissed_at = NULL");
+                // Opened again by hand after it ended: alerted afresh, as when a
+                // failure opens it again (and its incident, closed when it
+                // ended, opens again). The CASE reads the row before the update.
+                let ended = "(status IN ('RESOLVED', 'IGNORED') OR dismissed_at IS NOT NULL)";
+                q.push(&format!(
+                    ", alerted_at = CASE WHEN {ended} THEN NULL ELSE alerted_at END, \
+                     alerted_count = CASE WHEN {ended} THEN 0 ELSE alerted_count END, \
+                     recovery_alerted_at = CASE WHEN {ended} THEN NULL ELSE recovery_alerted_at END, \
+                     resolved_at = NULL, dismissed_at = NULL"
+                ));
             }
             _ => {}
         }

@@ -7,8 +7,8 @@ use super::sql::connect::conflict_as_typed;
 use super::sql::query::{update_all, Query};
 use super::sql::rows::json_col;
 use super::sql::text::to_json;
-use super::{Store, StoreError, StoreResult};
-use crate::model::{Channels, IssueTrigger, IssueType, TriggerConfigs};
+use super::{Page, PageQuery, Store, StoreError, StoreResult};
+use crate::model::{Channels, IssueTrigger, IssueType, TriggerConfigs, TriggerFilter};
 
 const TRIGGER_COLS: &str = "id, name, type, configs, channels, disabled_at, created_at, updated_at";
 
@@ -72,6 +72,7 @@ impl Store {
             .await
     }
 
+    /// Every trigger, for the monitor and the notifier.
     pub async fn list_triggers(&self) -> StoreResult<Vec<IssueTrigger>> {
         let q = Query::new(&format!(
             "SELECT {TRIGGER_COLS} FROM issue_triggers ORDER BY id"
@@ -81,6 +82,28 @@ impl Store {
             .iter()
             .map(trigger)
             .collect()
+    }
+
+    /// One page of the triggers that match `f`, for the API.
+    pub async fn list_triggers_page(
+        &self,
+        f: &TriggerFilter,
+        page: &PageQuery,
+    ) -> StoreResult<Page<IssueTrigger>> {
+        let filters = |q: &mut Query| {
+            q.and_eq("name", &f.name)
+                .and_eq("type", &f.issue_type.map(|t| t.as_str().to_owned()))
+                .and_set("disabled_at", f.disabled);
+        };
+        self.list(
+            TRIGGER_COLS,
+            "issue_triggers",
+            &filters,
+            page,
+            trigger,
+            |t| &t.id,
+        )
+        .await
     }
 
     pub async fn delete_trigger(&self, id: &str) -> StoreResult<bool> {

@@ -460,7 +460,9 @@ async fn a_list_parameter_hookyard_does_not_know_is_refused_not_ignored() {
         "/transformations?search_term=x",
         "/bulk/events/retry?query_partial_match=true",
         "/bulk/events/retry/plan?query=%7B%7D&extra=1",
-        "/issue-triggers?limit=10",
+        // Not among Hookdeck's parameters of this list.
+        "/issue-triggers?channels=email",
+        "/issue-triggers?disabled_at%5Bgte%5D=2026-01-01",
         &format!("/requests/{request_id}/ignored_events?limit=1"),
         &format!("/transformations/{}/executions?created_at=1", "trs_x"),
     ];
@@ -490,6 +492,7 @@ async fn a_list_parameter_hookyard_does_not_know_is_refused_not_ignored() {
         "/sources?name=s",
         "/bulk/events/retry/plan?query=%7B%7D",
         "/issue-triggers",
+        "/issue-triggers?type=delivery&disabled_at%5Bany%5D=false&limit=10&dir=asc",
     ] {
         let (status, body) = status_of(&gw, Method::GET, path, None).await;
         assert_eq!(status, 200, "{path}: {body}");

@@ -17,6 +17,7 @@ mod e2e;
 mod edge_batch;
 mod edge_config;
 mod egress;
+mod incidents;
 mod lists;
 mod operations;
 mod replay;

@@ -430,12 +430,131 @@ async fn triggers_refuse_bad_configs_with_the_field_named() {
             json!({"type": "delivery", "configs": {"strategy": "sometimes"}, "channels": {}}),
             "configs.strategy",
         ),
+        // Seconds, as Hookyard used to read it: refused, with the unit and range.
+        (
+            json!({"type": "backpressure", "configs": {"delay": 300}, "channels": {}}),
+            "configs.delay is in milliseconds, from 60000 (1 minute) to 86400000 (1 day)",
+        ),
+        (
+            json!({"type": "backpressure", "configs": {"delay": 86_400_001}, "channels": {}}),
+            "configs.delay is in milliseconds",
+        ),
+        (
+            json!({"type": "backpressure", "configs": {"delay": -1}, "channels": {}}),
+            "configs.delay",
+        ),
     ] {
         let (s, v) = gw.call(Method::POST, "/issue-triggers", Some(body)).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
         assert!(
             v["message"].as_str().unwrap().contains(needle),
             "{needle}: {v}"
+        );
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn triggers_list_in_pages_with_hookdecks_filters() {
+    let gw = Gateway::start().await;
+    let mut ids = Vec::new();
+    for (name, ty, configs) in [
+        ("a-delivery", "delivery", json!({})),
+        ("b-backpressure", "backpressure", json!({"delay": 60_000})),
+        ("c-transformation", "transformation", json!({})),
+    ] {
+        let t = gw
+            .post(
+                "/issue-triggers",
+                json!({"name": name, "type": ty, "configs": configs, "channels": {}}),
+            )
+            .await;
+        ids.push(t["id"].as_str().unwrap().to_owned());
+    }
+    gw.put(&format!("/issue-triggers/{}/disable", ids[2]), json!({}))
+        .await;
+    let names = |v: &Value| -> Vec<String> {
+        v["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Newest first, as the other lists; `dir=asc` turns it around.
+    let all = gw.get("/issue-triggers").await;
+    assert_eq!(all["count"], 3);
+    assert_eq!(
+        names(&all),
+        ["c-transformation", "b-backpressure", "a-delivery"]
+    );
+    let asc = gw.get("/issue-triggers?dir=asc&order_by=created_at").await;
+    assert_eq!(
+        names(&asc),
+        ["a-delivery", "b-backpressure", "c-transformation"]
+    );
+
+    // Pages: two, then one, and back.
+    let p1 = gw.get("/issue-triggers?limit=2").await;
+    assert_eq!(names(&p1), ["c-transformation", "b-backpressure"]);
+    assert_eq!(p1["pagination"]["limit"], 2);
+    let next = p1["pagination"]["next"].as_str().unwrap();
+    let p2 = gw
+        .get(&format!("/issue-triggers?limit=2&next={next}"))
+        .await;
+    assert_eq!(names(&p2), ["a-delivery"]);
+    assert!(p2["pagination"]["next"].is_null());
+    let prev = p2["pagination"]["prev"].as_str().unwrap();
+    let back = gw
+        .get(&format!("/issue-triggers?limit=2&prev={prev}"))
+        .await;
+    assert_eq!(names(&back), names(&p1));
+
+    // Filters.
+    let v = gw.get("/issue-triggers?type=backpressure").await;
+    assert_eq!(names(&v), ["b-backpressure"]);
+    assert_eq!(v["count"], 1);
+    let v = gw.get("/issue-triggers?name=a-delivery").await;
+    assert_eq!(names(&v), ["a-delivery"]);
+    let v = gw.get("/issue-triggers?disabled_at%5Bany%5D=true").await;
+    assert_eq!(names(&v), ["c-transformation"]);
+    let v = gw
+        .get("/issue-triggers?disabled_at[any]=false&dir=asc")
+        .await;
+    assert_eq!(names(&v), ["a-delivery", "b-backpressure"]);
+    let v = gw
+        .get("/issue-triggers?disabled_at[any]=false&type=transformation")
+        .await;
+    assert_eq!(v["count"], 0);
+
+    // What Hookyard does not take is refused, named; never an unfiltered list.
+    for (query, needle) in [
+        ("disabled_at=2024-01-01T00:00:00Z", "`disabled_at`"),
+        (
+            "disabled_at%5Bgte%5D=2024-01-01T00:00:00Z",
+            "`disabled_at[gte]`",
+        ),
+        ("channels=email", "`channels`"),
+        (
+            "type=outage",
+            "type must be delivery, transformation or backpressure",
+        ),
+        ("type=delivery&type=backpressure", "type"),
+        (
+            "disabled_at[any]=yes",
+            "disabled_at[any] must be true or false",
+        ),
+        ("order_by=type", "order_by must be `created_at`"),
+        ("limit=0", "limit must be between 1 and 250"),
+    ] {
+        let (s, v) = gw
+            .call(Method::GET, &format!("/issue-triggers?{query}"), None)
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{query}: {v}"
         );
     }
     gw.stop().await;
@@ -676,31 +795,72 @@ async fn pause_holds_and_unpause_releases_postgres() {
     pause_holds_and_unpause_releases(true).await;
 }
 
-#[tokio::test]
-async fn a_backlog_older_than_its_trigger_allows_opens_a_backpressure_issue() {
-    let gw = Gateway::start_with(|c| c.alerts.check_interval_ms = 100).await;
+/// Moves the creation time of `destination`'s events `ms` into the past. The
+/// monitor measures a backlog's age from `created_at` alone, so this is how a
+/// test gets a backlog older than the one-minute minimum `delay` without
+/// waiting a minute.
+async fn age_backlog(database_url: &str, destination: &str, ms: i64) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(database_url)
+        .await
+        .expect("open the gateway's database");
+    let n = sqlx::query("UPDATE events SET created_at = created_at - $1 WHERE destination_id = $2")
+        .bind(ms)
+        .bind(destination.to_owned())
+        .execute(&mut db)
+        .await
+        .expect("age the backlog")
+        .rows_affected();
+    assert!(n > 0, "no events of {destination} to age");
+}
+
+async fn backpressure_opens_and_resolves(postgres: bool) {
+    let Some(gw) = Gateway::start_backend(postgres, |c| c.alerts.check_interval_ms = 100).await
+    else {
+        return;
+    };
     let chat = Receiver::start().await;
-    gw.post(
-        "/issue-triggers",
-        json!({
-            "type": "backpressure",
-            "configs": {"destinations": "trickle-*", "delay": 1},
-            "channels": {"webhook": {"url": chat.url}},
-        }),
-    )
-    .await;
+    let trigger = gw
+        .post(
+            "/issue-triggers",
+            json!({
+                "type": "backpressure",
+                "configs": {"destinations": "trickle-*", "delay": 60_000},
+                "channels": {"webhook": {"url": chat.url}},
+            }),
+        )
+        .await;
+    assert_eq!(
+        trigger["configs"]["delay"], 60_000,
+        "milliseconds, as given"
+    );
     let rx = Receiver::start().await;
     let conn = connect(
         &gw,
         "trickle",
-        json!({"name": "trickle-api", "url": rx.url, "rate_limit": 2, "rate_limit_period": "second"}),
+        json!({"name": "trickle-api", "url": rx.url}),
         json!([]),
     )
     .await;
+    let conn_id = conn["id"].as_str().unwrap().to_owned();
     let dest = conn["destination"]["id"].as_str().unwrap().to_owned();
-    for i in 0..6 {
+    // A paused connection keeps its events waiting: a backlog that does not drain.
+    gw.put(&format!("/connections/{conn_id}/pause"), json!({}))
+        .await;
+    for i in 0..3 {
         gw.send("trickle", format!("{i}")).await;
     }
+    eventually("three held", || async {
+        (events_in(&gw, &conn_id, "HOLD").await.len() == 3).then_some(())
+    })
+    .await;
+    // Seconds old is well under a minute: no issue.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count(&gw.get("/issues?type=backpressure").await), 0);
+
+    // Two minutes old is over it.
+    age_backlog(&gw.database_url, &dest, 120_000).await;
     let issue = eventually("a backpressure issue", || async {
         let v = gw.get("/issues?type=backpressure").await;
         v["models"].as_array().and_then(|m| m.first().cloned())
@@ -716,11 +876,23 @@ async fn a_backlog_older_than_its_trigger_allows_opens_a_backpressure_issue() {
     .await;
     assert!(text.contains("BACKPRESSURE"), "{text}");
     // Once the backlog drains, the issue resolves.
-    rx.wait_for(6).await;
+    gw.put(&format!("/connections/{conn_id}/unpause"), json!({}))
+        .await;
+    rx.wait_for(3).await;
     eventually("the backpressure issue resolved", || async {
         let v = gw.get("/issues?type=backpressure&status=RESOLVED").await;
         (count(&v) == 1).then_some(())
     })
     .await;
     gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_backlog_older_than_its_trigger_allows_opens_a_backpressure_issue_sqlite() {
+    backpressure_opens_and_resolves(false).await;
+}
+
+#[tokio::test]
+async fn a_backlog_older_than_its_trigger_allows_opens_a_backpressure_issue_postgres() {
+    backpressure_opens_and_resolves(true).await;
 }

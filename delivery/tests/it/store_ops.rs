@@ -1,6 +1,7 @@
 //! Conformance of the operations storage (issues, alert claims, destination
 //! health, bulk-retry leases) on SQLite and PostgreSQL, including what two
-//! replicas racing for the same claim get.
+//! replicas racing for the same claim get; and migration 0004 on data written
+//! before it.
 
 use crate::common;
 
@@ -9,6 +10,7 @@ use hookyard::model::Destination;
 use hookyard::model::DestinationResults;
 use hookyard::model::{BulkQuery, BulkRetry, EventQuery};
 use hookyard::model::{Failure, IssueStatus, IssueType};
+use hookyard::store::{SqliteSync, Store};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -212,4 +214,100 @@ conformance! {
     issues_group_by_cause_reopen_and_resolve => issues_group_reopen_and_resolve;
     alert_and_bulk_claims_are_won_by_one_replica => claims_are_won_by_one_replica;
     failure_streaks_disable_a_destination_past_its_threshold => failure_streaks_disable_a_destination;
+}
+
+// ------------------------------------------------- migration 0004: delay in ms
+
+/// Migration 0004 on a database that holds triggers written before it: a
+/// `delay` in seconds (Hookyard's old unit) becomes the same time in
+/// milliseconds; one already in milliseconds (over a day if read as seconds)
+/// and an absent one stay as they are.
+async fn trigger_delays_become_milliseconds(postgres: bool) {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pg = if postgres {
+        match common::pg::TestDb::create().await {
+            Some(db) => Some(db),
+            None => return,
+        }
+    } else {
+        None
+    };
+    let url = match &pg {
+        Some(db) => db.url.clone(),
+        None => Store::sqlite_url_in(dir.path()),
+    };
+    // The schema as it was before 0004, from the same migration files.
+    let flavour = if postgres { "postgres" } else { "sqlite" };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(flavour);
+    let mut before = sqlx::migrate::Migrator::new(path).await.unwrap();
+    let up_to_3: Vec<_> = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 4)
+        .cloned()
+        .collect();
+    assert_eq!(up_to_3.len(), 3);
+    before.migrations = up_to_3.into();
+    sqlx::any::install_default_drivers();
+    let raw_url = if postgres {
+        url.clone()
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    let mut db = sqlx::AnyConnection::connect(&raw_url).await.unwrap();
+    before.run(&mut db).await.unwrap();
+    for (id, ty, configs) in [
+        (
+            "itr_secs",
+            "backpressure",
+            r#"{"destinations":"*","delay":300}"#,
+        ),
+        (
+            "itr_ms",
+            "backpressure",
+            r#"{"destinations":"*","delay":300000}"#,
+        ),
+        ("itr_none", "delivery", r#"{"connections":"orders-*"}"#),
+    ] {
+        sqlx::query(
+            "INSERT INTO issue_triggers (id, name, type, configs, channels, disabled_at, \
+             created_at, updated_at) VALUES ($1, NULL, $2, $3, '{}', NULL, 1, 1)",
+        )
+        .bind(id)
+        .bind(ty)
+        .bind(configs)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+    db.close().await.unwrap();
+
+    let store = Store::connect(&url, SqliteSync::Normal).await.unwrap();
+    let delay = |t: Option<hookyard::model::IssueTrigger>| t.unwrap().configs.delay;
+    assert_eq!(
+        delay(store.get_trigger("itr_secs").await.unwrap()),
+        Some(300_000)
+    );
+    assert_eq!(
+        delay(store.get_trigger("itr_ms").await.unwrap()),
+        Some(300_000)
+    );
+    let none = store.get_trigger("itr_none").await.unwrap().unwrap();
+    assert_eq!(none.configs.delay, None);
+    assert!(none.configs.connections.matches("web_x", Some("orders-eu")));
+    drop(store);
+    drop(pg);
+}
+
+#[tokio::test]
+async fn migration_0004_reads_trigger_delays_in_milliseconds_sqlite() {
+    trigger_delays_become_milliseconds(false).await;
+}
+
+#[tokio::test]
+async fn migration_0004_reads_trigger_delays_in_milliseconds_postgres() {
+    trigger_delays_become_milliseconds(true).await;
 }
