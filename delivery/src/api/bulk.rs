@@ -119,12 +119,12 @@ fn compile(kind: BulkKind, v: Value) -> Result<BulkQuery, ApiError> {
         BulkKind::Events => {
             let q: EventQuery = parse_field("query", v)?;
             q.compile().map_err(bad)?;
-            BulkQuery::Events(q)
+            BulkQuery::Events(Box::new(q))
         }
         BulkKind::Requests => {
             let q: RequestQuery = parse_field("query", v)?;
             q.compile().map_err(bad)?;
-            BulkQuery::Requests(q)
+            BulkQuery::Requests(Box::new(q))
         }
         BulkKind::IgnoredEvents => {
             let q: IgnoredEventQuery = parse_field("query", v)?;

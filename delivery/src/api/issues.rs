@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::views::time;
-use super::{JsonBody, ListQuery, PageParams, Paginated, QueryParams};
+use super::{JsonBody, PageParams, Paginated, SearchQuery};
 use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::model::{Issue, IssueFilter, IssueStatus, IssueType};
+use crate::model::{values, Issue, IssueFilter, IssueStatus, IssueType, OneOrMany, TimeMatch};
 use crate::state::AppState;
 
 /// An issue in Hookdeck's shape.
@@ -86,17 +86,32 @@ pub fn view(i: &Issue) -> IssueOut {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct IssueListParams {
-    pub id: Option<String>,
-    /// delivery, transformation or backpressure.
+    /// Issue ids.
+    #[param(value_type = Option<Vec<String>>)]
+    pub id: Option<OneOrMany<String>>,
+    /// delivery, transformation or backpressure; one or several.
     #[serde(rename = "type")]
-    pub issue_type: Option<String>,
-    /// OPENED, ACKNOWLEDGED, RESOLVED or IGNORED.
-    pub status: Option<String>,
+    #[param(value_type = Option<Vec<String>>)]
+    pub issue_type: Option<OneOrMany<String>>,
+    /// OPENED, ACKNOWLEDGED, RESOLVED or IGNORED; one or several.
+    #[param(value_type = Option<Vec<String>>)]
+    pub status: Option<OneOrMany<String>>,
     /// Hookyard's addition: the issues of one connection.
     pub webhook_id: Option<String>,
     pub destination_id: Option<String>,
+    /// RFC 3339 time or operators (`created_at[gte]=…`).
+    #[param(value_type = Option<Object>, style = DeepObject, explode)]
+    pub created_at: Option<TimeMatch>,
+    #[param(value_type = Option<Object>, style = DeepObject, explode)]
+    pub first_seen_at: Option<TimeMatch>,
+    #[param(value_type = Option<Object>, style = DeepObject, explode)]
+    pub last_seen_at: Option<TimeMatch>,
+    /// When dismissed; `dismissed_at[any]=false` for issues not dismissed.
+    #[param(value_type = Option<Object>, style = DeepObject, explode)]
+    pub dismissed_at: Option<TimeMatch>,
 }
 
 fn parse_status(s: &str, field: &str) -> Result<IssueStatus, ApiError> {
@@ -117,20 +132,29 @@ pub fn parse_type(s: &str, field: &str) -> Result<IssueType, ApiError> {
 
 impl IssueListParams {
     fn filter(self) -> Result<IssueFilter, ApiError> {
+        let time = |name: &str, m: &Option<TimeMatch>| {
+            m.as_ref()
+                .map(|m| m.bounds())
+                .transpose()
+                .map(Option::unwrap_or_default)
+                .map_err(|e| ApiError::Unprocessable(format!("query parameter {name}{e}")))
+        };
         Ok(IssueFilter {
-            id: self.id,
-            issue_type: self
-                .issue_type
-                .as_deref()
+            ids: values(&self.id),
+            types: values(&self.issue_type)
+                .iter()
                 .map(|t| parse_type(t, "type"))
-                .transpose()?,
-            status: self
-                .status
-                .as_deref()
+                .collect::<Result<_, _>>()?,
+            statuses: values(&self.status)
+                .iter()
                 .map(|s| parse_status(s, "status"))
-                .transpose()?,
+                .collect::<Result<_, _>>()?,
             connection_id: self.webhook_id,
             destination_id: self.destination_id,
+            created_at: time("created_at", &self.created_at)?,
+            first_seen_at: time("first_seen_at", &self.first_seen_at)?,
+            last_seen_at: time("last_seen_at", &self.last_seen_at)?,
+            dismissed_at: time("dismissed_at", &self.dismissed_at)?,
         })
     }
 }
@@ -139,10 +163,15 @@ impl IssueListParams {
     responses((status = 200, description = "A page of issues")))]
 pub async fn list(
     State(st): State<Arc<AppState>>,
-    ListQuery(p, page): ListQuery<IssueListParams>,
+    search: SearchQuery<IssueListParams>,
 ) -> Result<Json<Paginated<IssueOut>>, ApiError> {
-    let q = page.to_query()?;
-    let page = st.store.list_issues(&p.filter()?, &q).await?;
+    if search.include_data {
+        return Err(ApiError::Unprocessable(
+            "include: issues have no request data to include".into(),
+        ));
+    }
+    let q = search.page.to_query()?;
+    let page = st.store.list_issues(&search.filters.filter()?, &q).await?;
     Ok(Json(Paginated::from_page(page, &q, |i| view(&i))))
 }
 
@@ -155,10 +184,24 @@ pub struct IssueCount {
     responses((status = 200, body = IssueCount)))]
 pub async fn count(
     State(st): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<IssueListParams>,
+    search: SearchQuery<IssueListParams>,
 ) -> Result<Json<IssueCount>, ApiError> {
+    let p = &search.page;
+    if search.include_data
+        || p.limit.is_some()
+        || p.next.is_some()
+        || p.prev.is_some()
+        || p.dir.is_some()
+        || p.order_by.is_some()
+    {
+        return Err(ApiError::Unprocessable(
+            "a count takes the list's filters only, not paging (limit, next, prev, dir, \
+             order_by) or include"
+                .into(),
+        ));
+    }
     Ok(Json(IssueCount {
-        count: st.store.count_issues(&p.filter()?).await?,
+        count: st.store.count_issues(&search.filters.filter()?).await?,
     }))
 }
 

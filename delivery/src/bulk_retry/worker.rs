@@ -310,7 +310,7 @@ mod tests {
     fn a_short_step_completes_the_operation() {
         let mut op = BulkRetry {
             id: "blk_1".into(),
-            query: BulkQuery::Events(EventQuery::default()),
+            query: BulkQuery::Events(Box::default()),
             estimated_count: 3,
             processed_count: 0,
             retried_count: 0,

@@ -93,8 +93,8 @@ impl Monitor {
             .store
             .list_issues(
                 &IssueFilter {
-                    issue_type: Some(IssueType::Backpressure),
-                    status: Some(IssueStatus::Opened),
+                    types: vec![IssueType::Backpressure],
+                    statuses: vec![IssueStatus::Opened],
                     ..Default::default()
                 },
                 &PageQuery {

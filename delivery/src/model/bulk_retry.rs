@@ -58,8 +58,9 @@ impl BulkKind {
 /// A bulk retry's query, of its kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BulkQuery {
-    Events(EventQuery),
-    Requests(RequestQuery),
+    // Boxed: the queries are large and of unequal size.
+    Events(Box<EventQuery>),
+    Requests(Box<RequestQuery>),
     IgnoredEvents(IgnoredEventQuery),
 }
 

@@ -133,11 +133,15 @@ impl Failure {
 
 #[derive(Debug, Clone, Default)]
 pub struct IssueFilter {
-    pub id: Option<String>,
-    pub issue_type: Option<IssueType>,
-    pub status: Option<IssueStatus>,
+    pub ids: Vec<String>,
+    pub types: Vec<IssueType>,
+    pub statuses: Vec<IssueStatus>,
     pub connection_id: Option<String>,
     pub destination_id: Option<String>,
+    pub created_at: super::Bounds,
+    pub first_seen_at: super::Bounds,
+    pub last_seen_at: super::Bounds,
+    pub dismissed_at: super::Bounds,
 }
 
 /// When a trigger's channels hear about an issue (Hookdeck's issue trigger, with

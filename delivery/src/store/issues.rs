@@ -48,14 +48,20 @@ pub(super) fn issue(row: &AnyRow) -> StoreResult<Issue> {
 }
 
 fn issue_filters(q: &mut Query, f: &IssueFilter) {
-    q.and_eq("id", &f.id)
+    q.and_in("id", &f.ids)
         .and_eq("connection_id", &f.connection_id)
-        .and_eq("destination_id", &f.destination_id);
-    if let Some(t) = f.issue_type {
-        q.push(" AND type = ").bind(t.as_str());
+        .and_eq("destination_id", &f.destination_id)
+        .and_bounds("created_at", &f.created_at)
+        .and_bounds("first_seen_at", &f.first_seen_at)
+        .and_bounds("last_seen_at", &f.last_seen_at)
+        .and_bounds("dismissed_at", &f.dismissed_at);
+    if !f.types.is_empty() {
+        q.push(" AND type IN ")
+            .bind_list(f.types.iter().map(|t| t.as_str()));
     }
-    if let Some(s) = f.status {
-        q.push(" AND status = ").bind(s.as_str());
+    if !f.statuses.is_empty() {
+        q.push(" AND status IN ")
+            .bind_list(f.statuses.iter().map(|s| s.as_str()));
     }
 }
 

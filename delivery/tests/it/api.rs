@@ -452,7 +452,7 @@ async fn a_list_parameter_hookyard_does_not_know_is_refused_not_ignored() {
         "/attempts?response_status=500",
         "/events?cli_id=x",
         "/requests?cli_id=x",
-        "/issues?created_at%5Bgte%5D=2026-01-01",
+        "/issues?merged_with=iss_x",
         "/issues/count?foo=1",
         "/sources?search_term=x",
         "/destinations?search_term=x",

@@ -305,6 +305,39 @@ async fn lists_filter_search_sort_and_page(gw: Gateway) {
     )
     .await;
 
+    // Issues: lists of values and time operators.
+    let opened = eventually("the failing destination's issue", || async {
+        let v = gw
+            .get("/issues?status=OPENED&status=ACKNOWLEDGED&type=delivery")
+            .await;
+        (v["count"].as_i64() >= Some(1)).then_some(v)
+    })
+    .await;
+    let issue_id = opened["models"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        gw.get(&format!(
+            "/issues?id={issue_id}&dismissed_at%5Bany%5D=false"
+        ))
+        .await["count"],
+        1
+    );
+    assert_eq!(
+        gw.get(&format!(
+            "/issues?first_seen_at%5Bgt%5D={}",
+            enc("2100-01-01T00:00:00Z")
+        ))
+        .await["count"],
+        0
+    );
+    assert_eq!(
+        gw.get("/issues/count?type=transformation&type=backpressure")
+            .await["count"],
+        0
+    );
+    refused(&gw, "/issues?status=SOMETIMES", "status").await;
+    refused(&gw, "/issues?last_seen_at%5Bgte%5D=later", "last_seen_at").await;
+    refused(&gw, "/issues/count?limit=5", "paging").await;
+
     // Mute: a waiting event stops retrying and shows as such; a retry unmutes it.
     let waiting = gw.get("/events?status=SCHEDULED&limit=1").await["models"][0].clone();
     let id = waiting["id"].as_str().unwrap();

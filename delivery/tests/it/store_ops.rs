@@ -8,7 +8,7 @@ use crate::common;
 use common::Backend;
 use hookyard::model::Destination;
 use hookyard::model::DestinationResults;
-use hookyard::model::{BulkQuery, BulkRetry, EventQuery};
+use hookyard::model::{BulkQuery, BulkRetry};
 use hookyard::model::{Failure, IssueStatus, IssueType};
 use hookyard::store::{SqliteSync, Store};
 
@@ -115,7 +115,7 @@ async fn claims_are_won_by_one_replica(b: &Backend) {
 
     a.insert_bulk_retry(&BulkRetry {
         id: "blk_1".into(),
-        query: BulkQuery::Events(EventQuery::default()),
+        query: BulkQuery::Events(Box::default()),
         estimated_count: 0,
         processed_count: 0,
         retried_count: 0,
