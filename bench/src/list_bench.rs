@@ -51,7 +51,7 @@ const T_END: i64 = 1_796_083_200_000;
 fn seed_sql(postgres: bool, rows: i64) -> Vec<String> {
     let span = 30 * DAY_MS;
     let series = if postgres {
-        format!("SELECT g AS i FROM generate_series(1, {rows}) AS g")
+        format!("SELECT g::bigint AS i FROM generate_series(1, {rows}) AS g")
     } else {
         format!(
             "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) \
@@ -71,6 +71,7 @@ fn seed_sql(postgres: bool, rows: i64) -> Vec<String> {
         "CAST('{\"type\":\"order.created\",\"n\":' || i || ',\"note\":\"a webhook of a realistic size, give or take\"}' AS BLOB)"
     };
     let t = format!("({T_END} - {span} + i * {span} / {rows})");
+    let far = T_END + 365 * DAY_MS;
     let req = pad("req", "i");
     let evt = pad("evt", "i");
     vec![
@@ -91,7 +92,7 @@ fn seed_sql(postgres: bool, rows: i64) -> Vec<String> {
              CASE WHEN i % 50 < 45 THEN 'SUCCESSFUL' WHEN i % 50 < 49 THEN 'FAILED' \
                   ELSE 'SCHEDULED' END, \
              CASE WHEN i % 50 < 45 THEN 1 ELSE 3 END, \
-             CASE WHEN i % 50 = 49 THEN {T_END} + 365 * {DAY_MS} ELSE NULL END, 'AUTOMATIC', \
+             CASE WHEN i % 50 = 49 THEN {far} ELSE NULL END, 'AUTOMATIC', \
              {t} + 1000, \
              CASE WHEN i % 50 < 45 THEN 200 WHEN i % 50 < 48 THEN 500 WHEN i % 50 < 49 THEN 404 \
                   ELSE 503 END, \
@@ -233,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
         ),
         (
             "events by destination and status",
-            "/events?destination_id=des_3&status=FAILED".into(),
+            "/events?destination_id=des_5&status=FAILED".into(),
         ),
         (
             "events by last attempt",

@@ -5,6 +5,8 @@ ALTER TABLE events ADD COLUMN muted_at BIGINT;
 -- Time ranges (created_at[gte]=…) and the last response status (response_status=500).
 CREATE INDEX events_by_created ON events (created_at, id);
 CREATE INDEX events_by_response_status ON events (response_status, id);
+-- A destination's failures (destination_id=…&status=FAILED), the dashboard's first question.
+CREATE INDEX events_by_destination_status ON events (destination_id, status, id);
 -- order_by=last_attempt_at, never attempted as 0 (the expression the list sorts by).
 CREATE INDEX events_by_last_attempt ON events ((COALESCE(last_attempt_at, 0)), id);
 -- Requests by time received (ingested_at[gte]=…, order_by=ingested_at).

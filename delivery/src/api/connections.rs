@@ -410,14 +410,34 @@ pub async fn enable(
     toggle(&st, &id, Toggle::Enable).await
 }
 
+#[utoipa::path(put, path = "/connections/{id}/archive", tag = "connections",
+    responses((status = 200, body = ConnectionOut)))]
+/// Hookdeck's other name for disable (its SDK archives and unarchives).
+pub async fn archive(
+    st: State<Arc<AppState>>,
+    id: Path<String>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    disable(st, id).await
+}
+
+#[utoipa::path(put, path = "/connections/{id}/unarchive", tag = "connections",
+    responses((status = 200, body = ConnectionOut)))]
+/// Hookdeck's other name for enable.
+pub async fn unarchive(
+    st: State<Arc<AppState>>,
+    id: Path<String>,
+) -> Result<Json<ConnectionOut>, ApiError> {
+    enable(st, id).await
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/connections/{id}/pause", put(pause))
         .route("/connections/{id}/unpause", put(unpause))
         .route("/connections/{id}/disable", put(disable))
         .route("/connections/{id}/enable", put(enable))
-        .route("/connections/{id}/archive", put(disable))
-        .route("/connections/{id}/unarchive", put(enable))
+        .route("/connections/{id}/archive", put(archive))
+        .route("/connections/{id}/unarchive", put(unarchive))
         .route("/connections", get(list).post(create).put(upsert))
         .route("/connections/count", get(count))
         .route(

@@ -320,6 +320,26 @@ pub async fn backlog(
     })))
 }
 
+#[utoipa::path(put, path = "/destinations/{id}/archive", tag = "destinations",
+    responses((status = 200, body = DestinationOut)))]
+/// Hookdeck's other name for disable (its SDK archives and unarchives).
+pub async fn archive(
+    st: State<Arc<AppState>>,
+    id: Path<String>,
+) -> Result<Json<DestinationOut>, ApiError> {
+    disable(st, id).await
+}
+
+#[utoipa::path(put, path = "/destinations/{id}/unarchive", tag = "destinations",
+    responses((status = 200, body = DestinationOut)))]
+/// Hookdeck's other name for enable.
+pub async fn unarchive(
+    st: State<Arc<AppState>>,
+    id: Path<String>,
+) -> Result<Json<DestinationOut>, ApiError> {
+    enable(st, id).await
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/destinations/{id}/backlog", get(backlog))
@@ -330,6 +350,6 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/destinations/{id}/disable", put(disable))
         .route("/destinations/{id}/enable", put(enable))
-        .route("/destinations/{id}/archive", put(disable))
-        .route("/destinations/{id}/unarchive", put(enable))
+        .route("/destinations/{id}/archive", put(archive))
+        .route("/destinations/{id}/unarchive", put(unarchive))
 }

@@ -22,9 +22,10 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerIn {
-    /// delivery, transformation or backpressure.
+    /// delivery, transformation or backpressure. Required to create; an update
+    /// without it keeps the trigger's.
     #[serde(rename = "type")]
-    pub issue_type: String,
+    pub issue_type: Option<String>,
     /// `{strategy: first_attempt|final_attempt, connections: "*" | [ids],
     /// destinations: "*" | [ids], threshold: {consecutive_failures,
     /// failure_rate: {rate, window_secs, min_attempts}}, delay}`.
@@ -47,8 +48,8 @@ pub struct TriggerIn {
     ///
     /// Incident channels get no digests. Keys are shown back as given, as
     /// destination credentials are, so a trigger can be read and written back.
-    #[schema(value_type = Object)]
-    pub channels: Value,
+    #[schema(value_type = Option<Object>)]
+    pub channels: Option<Value>,
     pub name: Option<String>,
 }
 
@@ -107,10 +108,21 @@ fn integration_key(field: &str, key: &str) -> Result<(), ApiError> {
 impl TriggerIn {
     fn apply(self, base: Option<IssueTrigger>) -> Result<IssueTrigger, ApiError> {
         let now = now_ms();
-        let issue_type = parse_type(&self.issue_type, "type")?;
-        let configs: TriggerConfigs = match self.configs {
-            Some(v) => parse_field("configs", v)?,
-            None => parse_field("configs", serde_json::json!({}))?,
+        // An update leaves out what it does not change (Hookdeck's update body has
+        // no `type`); a new trigger needs its type and channels.
+        let issue_type = match (&self.issue_type, &base) {
+            (Some(t), _) => parse_type(t, "type")?,
+            (None, Some(b)) => b.issue_type,
+            (None, None) => {
+                return Err(ApiError::Unprocessable(
+                    "type is required: delivery, transformation or backpressure".into(),
+                ))
+            }
+        };
+        let configs: TriggerConfigs = match (self.configs, &base) {
+            (Some(v), _) => parse_field("configs", v)?,
+            (None, Some(b)) => b.configs.clone(),
+            (None, None) => parse_field("configs", serde_json::json!({}))?,
         };
         if let Some(th) = &configs.threshold {
             if th.consecutive_failures.is_some_and(|n| n < 1) {
@@ -137,7 +149,17 @@ impl TriggerIn {
                 )));
             }
         }
-        let channels: Channels = parse_field("channels", self.channels)?;
+        let channels: Channels = match (self.channels, &base) {
+            (Some(v), _) => parse_field("channels", v)?,
+            (None, Some(b)) => b.channels.clone(),
+            (None, None) => {
+                return Err(ApiError::Unprocessable(
+                    "channels is required: where alerts go (email, webhook, slack, pagerduty, \
+                     opsgenie)"
+                        .into(),
+                ))
+            }
+        };
         if let Some(e) = &channels.email {
             for a in &e.to {
                 crate::alerts::email::mailbox(a)
@@ -222,7 +244,7 @@ pub async fn list(
     State(st): State<Arc<AppState>>,
     ListQuery(p, page): ListQuery<TriggerListParams>,
 ) -> Result<Json<Paginated<TriggerOut>>, ApiError> {
-    let q = page.to_query()?;
+    let q = page.to_query_sorted(&[crate::store::SortColumn::TriggerType])?;
     let page = st.store.list_triggers_page(&p.filter()?, &q).await?;
     Ok(Json(Paginated::from_page(page, &q, |t| view(&t))))
 }

@@ -15,6 +15,7 @@ use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;
 use crate::model::{values, Issue, IssueFilter, IssueStatus, IssueType, OneOrMany, TimeMatch};
 use crate::state::AppState;
+use crate::store::SortColumn;
 
 /// An issue in Hookdeck's shape.
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,6 +115,14 @@ pub struct IssueListParams {
     pub dismissed_at: Option<TimeMatch>,
 }
 
+/// The sort orders of `GET /issues` besides `created_at`.
+const ISSUE_SORTS: [SortColumn; 4] = [
+    SortColumn::FirstSeenAt,
+    SortColumn::LastSeenAt,
+    SortColumn::OpenedAt,
+    SortColumn::IssueStatus,
+];
+
 fn parse_status(s: &str, field: &str) -> Result<IssueStatus, ApiError> {
     IssueStatus::parse(s).ok_or_else(|| {
         ApiError::Unprocessable(format!(
@@ -170,7 +179,7 @@ pub async fn list(
             "include: issues have no request data to include".into(),
         ));
     }
-    let q = search.page.to_query()?;
+    let q = search.page.to_query_sorted(&ISSUE_SORTS)?;
     let page = st.store.list_issues(&search.filters.filter()?, &q).await?;
     Ok(Json(Paginated::from_page(page, &q, |i| view(&i))))
 }

@@ -168,16 +168,22 @@ pub struct PageParams {
     /// `desc` (newest first, the default) or `asc`.
     pub dir: Option<String>,
     /// `created_at` (the default); events also take `last_attempt_at`, requests
-    /// `ingested_at`.
+    /// `ingested_at`, issues `first_seen_at`, `last_seen_at`, `opened_at` and
+    /// `status`, issue triggers `type`.
     pub order_by: Option<String>,
 }
 
 /// The name of a sort order in the API.
 fn order_name(o: Option<SortColumn>) -> &'static str {
     match o {
-        None => "created_at",
+        None | Some(SortColumn::CreatedAt) => "created_at",
         Some(SortColumn::LastAttemptAt) => "last_attempt_at",
         Some(SortColumn::ReceivedAt) => "ingested_at",
+        Some(SortColumn::FirstSeenAt) => "first_seen_at",
+        Some(SortColumn::LastSeenAt) => "last_seen_at",
+        Some(SortColumn::OpenedAt) => "opened_at",
+        Some(SortColumn::IssueStatus) => "status",
+        Some(SortColumn::TriggerType) => "type",
     }
 }
 

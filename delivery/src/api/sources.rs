@@ -248,6 +248,26 @@ pub async fn enable(
     set_disabled(&st, &id, false).await
 }
 
+#[utoipa::path(put, path = "/sources/{id}/archive", tag = "sources",
+    responses((status = 200, body = SourceOut)))]
+/// Hookdeck's other name for disable (its SDK archives and unarchives).
+pub async fn archive(
+    st: State<Arc<AppState>>,
+    id: Path<String>,
+) -> Result<Json<SourceOut>, ApiError> {
+    disable(st, id).await
+}
+
+#[utoipa::path(put, path = "/sources/{id}/unarchive", tag = "sources",
+    responses((status = 200, body = SourceOut)))]
+/// Hookdeck's other name for enable.
+pub async fn unarchive(
+    st: State<Arc<AppState>>,
+    id: Path<String>,
+) -> Result<Json<SourceOut>, ApiError> {
+    enable(st, id).await
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/sources", get(list).post(create).put(upsert))
@@ -255,6 +275,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/sources/{id}/disable", put(disable))
         .route("/sources/{id}/enable", put(enable))
         // Hookdeck's SDK disables and enables through archive / unarchive.
-        .route("/sources/{id}/archive", put(disable))
-        .route("/sources/{id}/unarchive", put(enable))
+        .route("/sources/{id}/archive", put(archive))
+        .route("/sources/{id}/unarchive", put(unarchive))
 }

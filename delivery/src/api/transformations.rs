@@ -55,8 +55,7 @@ pub struct TransformationOut {
     pub id: String,
     pub team_id: &'static str,
     pub name: String,
-    /// Base64 of the component; left out of listings.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Base64 of the component.
     pub code: Option<String>,
     /// `sha256:<hex>` of the component: the identity of the code that runs.
     pub module_hash: String,
@@ -359,8 +358,10 @@ pub struct RequestView {
     pub method: String,
     pub path: String,
     pub query: String,
+    /// Header names to values (a repeated header's values joined with `, `), as
+    /// Hookdeck shows headers.
     #[schema(value_type = Object)]
-    pub headers: Vec<(String, String)>,
+    pub headers: serde_json::Map<String, Value>,
     /// The body parsed as JSON when it is JSON, else as text.
     #[schema(value_type = Object)]
     pub body: Value,
@@ -375,7 +376,7 @@ pub fn request_view(r: &HttpRequest) -> RequestView {
         method: r.method.clone(),
         path: r.path.clone(),
         query: r.query.clone(),
-        headers: r.headers.clone(),
+        headers: super::views::header_object(&r.headers),
         body: if r.body.is_empty() { Value::Null } else { body },
         body_base64: STANDARD.encode(&r.body),
     }
@@ -545,6 +546,11 @@ pub struct ExecutionOut {
     pub webhook_id: Option<String>,
     pub request_id: Option<String>,
     pub event_id: Option<String>,
+    /// Hookdeck's names: the data it was given (the request's id; empty for a
+    /// run on a pasted request) and the data it made (the event's; empty when
+    /// it made none).
+    pub original_event_data_id: String,
+    pub transformed_event_data_id: String,
     pub log_level: &'static str,
     pub logs: Vec<ConsoleLine>,
     /// Why the execution failed (its event is FAILED, `TRANSFORMATION_FAILED`).
@@ -561,6 +567,8 @@ fn execution_out(e: Execution) -> ExecutionOut {
         transformation_id: e.transformation_id,
         module_hash: e.module_hash,
         webhook_id: e.connection_id,
+        original_event_data_id: e.request_id.clone().unwrap_or_default(),
+        transformed_event_data_id: e.event_id.clone().unwrap_or_default(),
         request_id: e.request_id,
         event_id: e.event_id,
         log_level: if e.ok { "info" } else { "error" },

@@ -165,6 +165,24 @@ pub struct RequestData {
     pub is_large_payload: bool,
 }
 
+/// Headers as Hookdeck shows them: an object of names to values, a repeated
+/// header's values joined with `, ` (as HTTP allows).
+pub fn header_object(pairs: &[(String, String)]) -> serde_json::Map<String, Value> {
+    let mut headers = serde_json::Map::new();
+    for (k, v) in pairs {
+        match headers.get_mut(k) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(v);
+            }
+            _ => {
+                headers.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+    headers
+}
+
 pub fn request_data(r: &RequestRecord) -> Option<RequestData> {
     let body = r.body.as_ref()?;
     let body_value = match serde_json::from_slice::<Value>(body) {
@@ -174,10 +192,7 @@ pub fn request_data(r: &RequestRecord) -> Option<RequestData> {
             Err(_) => Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
         },
     };
-    let mut headers = serde_json::Map::new();
-    for (k, v) in &r.headers {
-        headers.insert(k.clone(), Value::String(v.clone()));
-    }
+    let headers = header_object(&r.headers);
     Some(RequestData {
         path: r.path.clone(),
         query: (!r.query.is_empty()).then(|| r.query.clone()),

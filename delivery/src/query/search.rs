@@ -7,7 +7,7 @@
 use std::future::Future;
 
 use super::Compiled;
-use crate::model::{Event, RequestRecord};
+use crate::model::{Bounds, Event, RequestRecord};
 use crate::store::{
     Direction, EventFilter, Page, PageQuery, RequestFilter, SortColumn, Store, StoreResult,
 };
@@ -23,11 +23,13 @@ pub async fn events(
     q: &Compiled<EventFilter>,
     page: &PageQuery,
 ) -> StoreResult<Page<Event>> {
+    let page = &by_time_within_range(page, &q.sql.created_at, SortColumn::CreatedAt);
     if !q.needs_requests() {
         return store.list_events(&q.sql, page).await;
     }
     let cursor_of = |e: &Event| match page.order_by {
         Some(SortColumn::LastAttemptAt) => format!("{}.{}", e.last_attempt_at.unwrap_or(0), e.id),
+        Some(SortColumn::CreatedAt) => format!("{}.{}", e.created_at, e.id),
         _ => e.id.clone(),
     };
     scan(page, cursor_of, |pq| async move {
@@ -56,11 +58,13 @@ pub async fn requests(
     page: &PageQuery,
     with_body: bool,
 ) -> StoreResult<Page<RequestRecord>> {
+    let page = &by_time_within_range(page, &q.sql.ingested_at, SortColumn::ReceivedAt);
     if !q.needs_requests() {
         return store.list_requests(&q.sql, page, with_body).await;
     }
     let cursor_of = |r: &RequestRecord| match page.order_by {
         Some(SortColumn::ReceivedAt) => format!("{}.{}", r.received_at, r.id),
+        Some(SortColumn::CreatedAt) => format!("{}.{}", r.created_at, r.id),
         _ => r.id.clone(),
     };
     let mut found = scan(page, cursor_of, |pq| async move {
@@ -155,6 +159,21 @@ where
         prev,
         count,
     })
+}
+
+/// A list in creation order filtered on a time range is read in the order of that
+/// time (ids carry their creation time, so it is the same order up to the clock),
+/// so the time index serves both the range and the order. By id, a day a month
+/// back means sorting the day's rows, or skipping a month's.
+fn by_time_within_range(page: &PageQuery, range: &Bounds, time: SortColumn) -> PageQuery {
+    let ranged = [range.gt, range.gte, range.lt, range.lte]
+        .iter()
+        .any(Option::is_some);
+    let mut p = page.clone();
+    if ranged && p.order_by.is_none() {
+        p.order_by = Some(time);
+    }
+    p
 }
 
 fn flip(d: Direction) -> Direction {

@@ -10,11 +10,9 @@ use crate::model::{AttemptTrigger, Event, EventStatus, RequestRecord};
 /// The `AND …` terms of an [`EventFilter`].
 fn event_filters(q: &mut Query, f: &EventFilter) {
     q.and_in("id", &f.ids);
-    if !f.statuses.is_empty() {
-        q.push(" AND status IN ")
-            .bind_list(f.statuses.iter().map(|s| s.as_str()));
-    }
-    q.and_in("connection_id", &f.connection_ids)
+    let statuses: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_owned()).collect();
+    q.and_in("status", &statuses)
+        .and_in("connection_id", &f.connection_ids)
         .and_in("source_id", &f.source_ids)
         .and_in("destination_id", &f.destination_ids)
         .and_in("request_id", &f.request_ids)

@@ -87,18 +87,40 @@ pub struct PageQuery {
 /// A column a list may be sorted by besides creation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
+    /// Creation time, then id: the order of ids, served by the `created_at` index
+    /// when a list is filtered on a time range.
+    CreatedAt,
     /// Events: when last attempted (never attempted sorts as 0).
     LastAttemptAt,
     /// Requests: when received.
     ReceivedAt,
+    /// Issues: when first seen, last seen, (re)opened.
+    FirstSeenAt,
+    LastSeenAt,
+    OpenedAt,
+    /// Issues: by status, in the order of the names.
+    IssueStatus,
+    /// Issue triggers: by type, in the order of the names.
+    TriggerType,
 }
 
 impl SortColumn {
     /// The sort expression, as the list indexes spell it.
     pub(crate) fn sql(self) -> &'static str {
         match self {
+            SortColumn::CreatedAt => "created_at",
             SortColumn::LastAttemptAt => "COALESCE(last_attempt_at, 0)",
             SortColumn::ReceivedAt => "received_at",
+            SortColumn::FirstSeenAt => "first_seen_at",
+            SortColumn::LastSeenAt => "last_seen_at",
+            SortColumn::OpenedAt => "opened_at",
+            SortColumn::IssueStatus => {
+                "CASE status WHEN 'ACKNOWLEDGED' THEN 0 WHEN 'IGNORED' THEN 1 \
+                 WHEN 'OPENED' THEN 2 ELSE 3 END"
+            }
+            SortColumn::TriggerType => {
+                "CASE type WHEN 'backpressure' THEN 0 WHEN 'delivery' THEN 1 ELSE 2 END"
+            }
         }
     }
 }

@@ -226,12 +226,13 @@ impl Store {
         let filters = |q: &mut Query| {
             q.and_eq("id", &f.id).and_eq("name", &f.name);
         };
+        // With their modules: Hookdeck's Transformation always carries its `code`.
         self.list(
-            TRANSFORMATION_COLS,
+            &format!("{TRANSFORMATION_COLS}, module"),
             "transformations",
             &filters,
             page,
-            transformation_row,
+            |r| transformation(r, true),
             |t| &t.id,
         )
         .await

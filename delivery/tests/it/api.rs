@@ -380,6 +380,93 @@ async fn unknown_ids_are_404_and_the_openapi_document_is_served() {
     assert!(doc["paths"]["/connections"]["post"].is_object());
     assert!(doc["paths"]["/events/{id}/retry"]["post"].is_object());
     assert!(doc["components"]["schemas"]["ConnectionOut"].is_object());
+    // Every operation served is documented, Hookdeck's aliases and issue 12's included.
+    for (method, path) in [
+        ("put", "/sources/{id}/archive"),
+        ("put", "/connections/{id}/unarchive"),
+        ("put", "/destinations/{id}/archive"),
+        ("put", "/events/{id}/mute"),
+        ("delete", "/transformations/{id}"),
+        ("get", "/bookmarks"),
+        ("post", "/bookmarks/{id}/trigger"),
+        ("get", "/bookmarks/{id}/raw_body"),
+        ("post", "/bulk/requests/retry"),
+        ("get", "/bulk/ignored-events/retry/plan"),
+        ("get", "/connections/count"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} undocumented"
+        );
+    }
+    // …with every list parameter, so a client generated from it can filter.
+    let params = |path: &str| -> Vec<String> {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let events = params("/events");
+    for name in [
+        "id",
+        "status",
+        "webhook_id",
+        "source_id",
+        "destination_id",
+        "attempts",
+        "response_status",
+        "successful_at",
+        "created_at",
+        "error_code",
+        "last_attempt_at",
+        "search_term",
+        "headers",
+        "body",
+        "parsed_query",
+        "path",
+        "issue_id",
+        "include",
+        "order_by",
+        "dir",
+        "limit",
+        "next",
+        "prev",
+    ] {
+        assert!(
+            events.contains(&name.to_owned()),
+            "GET /events documents no {name}: {events:?}"
+        );
+    }
+    let requests = params("/requests");
+    for name in [
+        "ingested_at",
+        "events_count",
+        "ignored_count",
+        "verified",
+        "rejection_cause",
+        "search_term",
+    ] {
+        assert!(
+            requests.contains(&name.to_owned()),
+            "GET /requests documents no {name}"
+        );
+    }
+    let issues = params("/issues");
+    for name in [
+        "created_at",
+        "first_seen_at",
+        "last_seen_at",
+        "dismissed_at",
+        "type",
+        "status",
+    ] {
+        assert!(
+            issues.contains(&name.to_owned()),
+            "GET /issues documents no {name}"
+        );
+    }
     gw.stop().await;
 }
 

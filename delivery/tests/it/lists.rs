@@ -334,6 +334,33 @@ async fn lists_filter_search_sort_and_page(gw: Gateway) {
             .await["count"],
         0
     );
+    for order in ["first_seen_at", "last_seen_at", "opened_at", "status"] {
+        let page = gw.get(&format!("/issues?order_by={order}&dir=asc")).await;
+        assert_eq!(page["pagination"]["order_by"], order);
+        assert_eq!(page["models"][0]["id"], issue_id);
+    }
+    // A trigger's update may leave out its type (Hookdeck's update body has none).
+    let trigger = gw
+        .post(
+            "/issue-triggers",
+            json!({"type": "delivery", "channels": {"webhook": {"url": "http://127.0.0.1:9/"}}}),
+        )
+        .await;
+    let renamed = gw
+        .put(
+            &format!("/issue-triggers/{}", trigger["id"].as_str().unwrap()),
+            json!({"name": "renamed"}),
+        )
+        .await;
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["type"].as_str()),
+        (Some("renamed"), Some("delivery"))
+    );
+    assert_eq!(renamed["channels"], trigger["channels"]);
+    assert_eq!(
+        gw.get("/issue-triggers?order_by=type").await["pagination"]["order_by"],
+        "type"
+    );
     refused(&gw, "/issues?status=SOMETIMES", "status").await;
     refused(&gw, "/issues?last_seen_at%5Bgte%5D=later", "last_seen_at").await;
     refused(&gw, "/issues/count?limit=5", "paging").await;

@@ -545,7 +545,7 @@ async fn triggers_list_in_pages_with_hookdecks_filters() {
             "disabled_at[any]=yes",
             "disabled_at[any] must be true or false",
         ),
-        ("order_by=type", "order_by must be `created_at`"),
+        ("order_by=name", "order_by must be `created_at` or `type`"),
         ("limit=0", "limit must be between 1 and 250"),
     ] {
         let (s, v) = gw

@@ -84,8 +84,8 @@ async fn records_body(b: &Backend) {
         .unwrap();
     assert_eq!(listed.count, 1);
     assert_eq!(
-        listed.models[0].module, None,
-        "listings leave the module out"
+        listed.models[0].module, t.module,
+        "listings carry the module (Hookdeck's `code`)"
     );
     assert_eq!(
         st.find_transformation_by_name("strip")

@@ -108,8 +108,12 @@ impl Store {
         pool: &AnyPool,
         q: Query,
     ) -> StoreResult<Vec<AnyRow>> {
+        let persistent = !q.replans();
         let (sql, args) = q.build()?;
-        Ok(sqlx::query_with(&sql, args).fetch_all(pool).await?)
+        Ok(sqlx::query_with(&sql, args)
+            .persistent(persistent)
+            .fetch_all(pool)
+            .await?)
     }
 
     pub(in crate::store) async fn fetch_optional(
@@ -117,8 +121,12 @@ impl Store {
         pool: &AnyPool,
         q: Query,
     ) -> StoreResult<Option<AnyRow>> {
+        let persistent = !q.replans();
         let (sql, args) = q.build()?;
-        Ok(sqlx::query_with(&sql, args).fetch_optional(pool).await?)
+        Ok(sqlx::query_with(&sql, args)
+            .persistent(persistent)
+            .fetch_optional(pool)
+            .await?)
     }
 
     /// The `n` column of a `SELECT COUNT(*) AS n …` (0 if no row).
@@ -192,6 +200,7 @@ impl Store {
             None => format!("SELECT {cols} FROM {table} WHERE 1 = 1"),
         });
         filters(&mut q);
+        q.plan_each_call();
         match (cursor, sort) {
             (None, _) => {}
             (Some(c), None) => {
@@ -262,6 +271,7 @@ impl Store {
         ));
         filters(&mut q);
         q.push(" LIMIT ").bind(COUNT_CAP).push(") AS capped");
+        q.plan_each_call();
         self.count_rows(q).await
     }
 }

@@ -22,6 +22,8 @@ pub struct Query {
     n: usize,
     /// Write `?` instead of `$n` (SQLite, placeholders used once each, in order).
     anonymous: bool,
+    /// Planned for its values on each call instead of once (see [`Query::plan_each_call`]).
+    replan: bool,
     error: Option<String>,
 }
 
@@ -32,6 +34,7 @@ impl Query {
             args: AnyArguments::default(),
             n: 0,
             anonymous: false,
+            replan: false,
             error: None,
         }
     }
@@ -41,6 +44,20 @@ impl Query {
         let mut q = Query::new(sql);
         q.anonymous = dialect == Dialect::Sqlite;
         q
+    }
+
+    /// Plans the statement for its values on every call. A list's best plan
+    /// depends on how many rows its values match (a rare response status wants
+    /// its index, a common one the id order); PostgreSQL's cached generic plan of
+    /// a prepared statement picks one for all values, and counting a rare
+    /// status that way reads half the table.
+    pub fn plan_each_call(&mut self) -> &mut Self {
+        self.replan = true;
+        self
+    }
+
+    pub fn replans(&self) -> bool {
+        self.replan
     }
 
     pub fn push(&mut self, sql: &str) -> &mut Self {
@@ -89,11 +106,19 @@ impl Query {
 
     /// Appends the terms of `b` on the integer column (or expression) `col`.
     pub fn and_bounds(&mut self, col: &str, b: &Bounds) -> &mut Self {
-        if !b.one_of.is_empty() {
-            self.push(" AND ")
-                .push(col)
-                .push(" IN ")
-                .bind_list(b.one_of.iter().copied());
+        // One value as `=`: PostgreSQL reads `IN (x)` as `= ANY(…)`, which an index
+        // cannot also return in id order.
+        match b.one_of.as_slice() {
+            [] => {}
+            [one] => {
+                self.push(" AND ").push(col).push(" = ").bind(*one);
+            }
+            many => {
+                self.push(" AND ")
+                    .push(col)
+                    .push(" IN ")
+                    .bind_list(many.iter().copied());
+            }
         }
         for (op, v) in [
             (" > ", b.gt),
