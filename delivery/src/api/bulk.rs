@@ -14,10 +14,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{parse_field, parse_flag, JsonBody, ListQuery, PageParams, Paginated, QueryParams};
+use super::query::time_bounds;
+use super::{parse_field, JsonBody, PageParams, Paginated, QueryParams, SearchQuery};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::model::{BulkKind, BulkQuery, BulkRetry, EventQuery, IgnoredEventQuery, RequestQuery};
+use crate::model::{
+    values, BulkKind, BulkQuery, BulkRetry, EventQuery, Flag, IgnoredEventQuery, OneOrMany,
+    RequestQuery, TimeMatch,
+};
 use crate::state::AppState;
 use crate::store::{BulkRetryFilter, Store};
 
@@ -253,23 +257,41 @@ async fn create_of(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct BulkListParams {
-    pub id: Option<String>,
+    /// Bulk retry ids.
+    #[param(value_type = Option<Vec<String>>)]
+    pub id: Option<OneOrMany<String>>,
     /// `true`: only unfinished ones; `false`: only finished or cancelled ones.
-    pub in_progress: Option<String>,
+    #[param(value_type = Option<bool>)]
+    pub in_progress: Option<Flag>,
+    /// RFC 3339 time or operators (`created_at[gte]=…`; `[any]` on the others).
+    #[param(value_type = Option<Object>, style = DeepObject, explode)]
+    pub created_at: Option<TimeMatch>,
+    #[param(value_type = Option<Object>, style = DeepObject, explode)]
+    pub cancelled_at: Option<TimeMatch>,
+    #[param(value_type = Option<Object>, style = DeepObject, explode)]
+    pub completed_at: Option<TimeMatch>,
 }
 
 async fn list_of(
     st: &AppState,
     kind: BulkKind,
-    p: BulkListParams,
-    page: PageParams,
+    search: SearchQuery<BulkListParams>,
 ) -> Result<Json<Paginated<BulkRetryOut>>, ApiError> {
-    let q = page.to_query()?;
+    if search.include_data {
+        return Err(ApiError::Unprocessable(
+            "include: bulk retries have no request data to include".into(),
+        ));
+    }
+    let (p, q) = (search.filters, search.page.to_query()?);
     let f = BulkRetryFilter {
         kind,
-        id: p.id,
-        in_progress: parse_flag("in_progress", &p.in_progress)?,
+        ids: values(&p.id),
+        in_progress: p.in_progress.map(|f| f.0),
+        created_at: time_bounds("created_at", &p.created_at)?,
+        cancelled_at: time_bounds("cancelled_at", &p.cancelled_at)?,
+        completed_at: time_bounds("completed_at", &p.completed_at)?,
     };
     let page = st.store.list_bulk_retries(&f, &q).await?;
     Ok(Json(Paginated::from_page(page, &q, |b| view(&b))))
@@ -331,9 +353,9 @@ macro_rules! bulk_handlers {
             responses((status = 200, description = "A page of bulk retries")))]
         pub async fn $list(
             State(st): State<Arc<AppState>>,
-            ListQuery(p, page): ListQuery<BulkListParams>,
+            search: SearchQuery<BulkListParams>,
         ) -> Result<Json<Paginated<BulkRetryOut>>, ApiError> {
-            list_of(&st, $kind, p, page).await
+            list_of(&st, $kind, search).await
         }
 
         #[utoipa::path(get, path = $one_path, tag = "bulk",

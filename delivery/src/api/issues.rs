@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+use super::query::time_bounds;
 use super::views::time;
 use super::{JsonBody, PageParams, Paginated, SearchQuery};
 use crate::clock::{now_ms, rfc3339};
@@ -141,13 +142,6 @@ pub fn parse_type(s: &str, field: &str) -> Result<IssueType, ApiError> {
 
 impl IssueListParams {
     fn filter(self) -> Result<IssueFilter, ApiError> {
-        let time = |name: &str, m: &Option<TimeMatch>| {
-            m.as_ref()
-                .map(|m| m.bounds())
-                .transpose()
-                .map(Option::unwrap_or_default)
-                .map_err(|e| ApiError::Unprocessable(format!("query parameter {name}{e}")))
-        };
         Ok(IssueFilter {
             ids: values(&self.id),
             types: values(&self.issue_type)
@@ -160,10 +154,10 @@ impl IssueListParams {
                 .collect::<Result<_, _>>()?,
             connection_id: self.webhook_id,
             destination_id: self.destination_id,
-            created_at: time("created_at", &self.created_at)?,
-            first_seen_at: time("first_seen_at", &self.first_seen_at)?,
-            last_seen_at: time("last_seen_at", &self.last_seen_at)?,
-            dismissed_at: time("dismissed_at", &self.dismissed_at)?,
+            created_at: time_bounds("created_at", &self.created_at)?,
+            first_seen_at: time_bounds("first_seen_at", &self.first_seen_at)?,
+            last_seen_at: time_bounds("last_seen_at", &self.last_seen_at)?,
+            dismissed_at: time_bounds("dismissed_at", &self.dismissed_at)?,
         })
     }
 }

@@ -10,6 +10,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+
+use crate::model::{Bounds, TimeMatch};
 use utoipa::openapi::path::ParameterIn;
 use utoipa::IntoParams;
 
@@ -191,6 +193,15 @@ pub fn deep_object(query: &str) -> Result<Map<String, Value>, ApiError> {
         out.insert(name, v);
     }
     Ok(out)
+}
+
+/// The bounds of a time parameter (none given: no bounds); a 422 names it.
+pub fn time_bounds(name: &str, m: &Option<TimeMatch>) -> Result<Bounds, ApiError> {
+    m.as_ref()
+        .map(|m| m.bounds())
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| ApiError::Unprocessable(format!("query parameter {name}{e}")))
 }
 
 /// The query of a searchable list (events, requests): its filters `Q` from a

@@ -376,7 +376,7 @@ pub fn request_view(r: &HttpRequest) -> RequestView {
         method: r.method.clone(),
         path: r.path.clone(),
         query: r.query.clone(),
-        headers: super::views::header_object(&r.headers),
+        headers: crate::route::header_object(&r.headers),
         body: if r.body.is_empty() { Value::Null } else { body },
         body_base64: STANDARD.encode(&r.body),
     }

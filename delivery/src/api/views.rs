@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::clock::rfc3339;
 use crate::model::{Attempt, Connection, Destination, Event, IgnoredEvent, RequestRecord, Source};
-use crate::route::parse_query;
+use crate::route::{header_object, parse_query};
 
 /// Hookdeck scopes everything to a project; Hookyard has one.
 pub const TEAM_ID: &str = "tm_hookyard";
@@ -163,24 +163,6 @@ pub struct RequestData {
     #[schema(value_type = Object)]
     pub body: Value,
     pub is_large_payload: bool,
-}
-
-/// Headers as Hookdeck shows them: an object of names to values, a repeated
-/// header's values joined with `, ` (as HTTP allows).
-pub fn header_object(pairs: &[(String, String)]) -> serde_json::Map<String, Value> {
-    let mut headers = serde_json::Map::new();
-    for (k, v) in pairs {
-        match headers.get_mut(k) {
-            Some(Value::String(existing)) => {
-                existing.push_str(", ");
-                existing.push_str(v);
-            }
-            _ => {
-                headers.insert(k.clone(), Value::String(v.clone()));
-            }
-        }
-    }
-    headers
 }
 
 pub fn request_data(r: &RequestRecord) -> Option<RequestData> {

@@ -15,6 +15,6 @@ pub mod walker;
 pub mod worker;
 
 pub use cache::RulesCache;
-pub use view::{failed_parts, parse_query, RequestView, RouteInput};
+pub use view::{failed_parts, header_object, parse_query, RequestView, RouteInput};
 pub use walker::{any_transform, walk, Transformations};
 pub use worker::{reroute_request, retry_request, Router};

@@ -86,18 +86,7 @@ impl RequestView {
             serde_json::from_slice(req.body)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(req.body).into_owned()))
         };
-        let mut headers = Map::new();
-        for (k, v) in req.headers {
-            match headers.get_mut(k) {
-                Some(Value::String(existing)) => {
-                    existing.push_str(", ");
-                    existing.push_str(v);
-                }
-                _ => {
-                    headers.insert(k.clone(), Value::String(v.clone()));
-                }
-            }
-        }
+        let headers = header_object(req.headers);
         RequestView {
             body,
             headers: Value::Object(headers),
@@ -105,6 +94,24 @@ impl RequestView {
             path: Value::String(req.path.to_owned()),
         }
     }
+}
+
+/// Headers as JSON: names to values, a repeated header's values joined with `, `
+/// (as HTTP allows), the shape filters match and the API shows.
+pub fn header_object(pairs: &[(String, String)]) -> Map<String, Value> {
+    let mut headers = Map::new();
+    for (k, v) in pairs {
+        match headers.get_mut(k) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(v);
+            }
+            _ => {
+                headers.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+    headers
 }
 
 /// A query string as JSON: repeated keys become arrays.

@@ -11,7 +11,7 @@ use super::sql::query::Query;
 use super::sql::rows::{self, IGNORED_COLS, REQUEST_COLS};
 use super::sql::text::to_json;
 use super::{Page, PageQuery, RequestFilter, Store, StoreError, StoreResult};
-use crate::model::{BulkKind, BulkQuery, BulkRetry, IgnoredEvent, RequestRecord};
+use crate::model::{Bounds, BulkKind, BulkQuery, BulkRetry, IgnoredEvent, RequestRecord};
 
 const BULK_COLS: &str = "id, query, estimated_count, processed_count, retried_count, cursor, \
      lease_until, cancelled_at, completed_at, created_at, updated_at, kind";
@@ -42,9 +42,12 @@ fn bulk(row: &AnyRow) -> StoreResult<BulkRetry> {
 #[derive(Debug, Clone)]
 pub struct BulkRetryFilter {
     pub kind: BulkKind,
-    pub id: Option<String>,
+    pub ids: Vec<String>,
     /// `Some(true)`: unfinished ones only; `Some(false)`: finished or cancelled.
     pub in_progress: Option<bool>,
+    pub created_at: Bounds,
+    pub cancelled_at: Bounds,
+    pub completed_at: Bounds,
 }
 
 /// The SQL part of an ignored-event bulk retry's query.
@@ -109,7 +112,10 @@ impl Store {
     ) -> StoreResult<Page<BulkRetry>> {
         let filters = |q: &mut Query| {
             q.push(" AND kind = ").bind(f.kind.as_str());
-            q.and_eq("id", &f.id);
+            q.and_in("id", &f.ids)
+                .and_bounds("created_at", &f.created_at)
+                .and_bounds("cancelled_at", &f.cancelled_at)
+                .and_bounds("completed_at", &f.completed_at);
             match f.in_progress {
                 Some(true) => {
                     q.push(" AND completed_at IS NULL AND cancelled_at IS NULL");

@@ -165,7 +165,8 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Routed requests none of whose events remain.
+    /// Routed requests none of whose events remain, and no bookmark keeps (a
+    /// bookmark is a request saved to be sent again, for as long as it exists).
     async fn prune_requests(&self, cutoff_ms: i64, batch: i64) -> StoreResult<u64> {
         let mut q = Query::new(
             "DELETE FROM requests WHERE id IN (SELECT r.id FROM requests r WHERE r.routed = 1 \
@@ -174,6 +175,7 @@ impl Store {
         q.bind(first_id_at(IdKind::Request, cutoff_ms))
             .push(
                 " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id) \
+                 AND NOT EXISTS (SELECT 1 FROM bookmarks b WHERE b.request_id = r.id) \
                  ORDER BY r.id LIMIT ",
             )
             .bind(batch)

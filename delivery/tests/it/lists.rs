@@ -365,6 +365,46 @@ async fn lists_filter_search_sort_and_page(gw: Gateway) {
     refused(&gw, "/issues?last_seen_at%5Bgte%5D=later", "last_seen_at").await;
     refused(&gw, "/issues/count?limit=5", "paging").await;
 
+    // Bulk retry lists: ids and time operators.
+    let op = gw
+        .post(
+            "/bulk/events/retry",
+            json!({"query": {"status": "SUCCESSFUL"}}),
+        )
+        .await;
+    let past = enc("2000-01-01T00:00:00Z");
+    let future = enc("2100-01-01T00:00:00Z");
+    assert_eq!(
+        gw.get(&format!("/bulk/events/retry?created_at%5Bgte%5D={past}"))
+            .await["count"],
+        1
+    );
+    assert_eq!(
+        gw.get(&format!("/bulk/events/retry?created_at%5Bgt%5D={future}"))
+            .await["count"],
+        0
+    );
+    assert_eq!(
+        gw.get(&format!(
+            "/bulk/events/retry?id={}&cancelled_at%5Bany%5D=false",
+            op["id"].as_str().unwrap()
+        ))
+        .await["count"],
+        1
+    );
+    assert_eq!(
+        gw.get("/bulk/requests/retry?created_at%5Bany%5D=true")
+            .await["count"],
+        0
+    );
+    refused(
+        &gw,
+        "/bulk/events/retry?completed_at%5Bgte%5D=soon",
+        "completed_at",
+    )
+    .await;
+    refused(&gw, "/bulk/events/retry?in_progress=maybe", "in_progress").await;
+
     // Mute: a waiting event stops retrying and shows as such; a retry unmutes it.
     let waiting = gw.get("/events?status=SCHEDULED&limit=1").await["models"][0].clone();
     let id = waiting["id"].as_str().unwrap();

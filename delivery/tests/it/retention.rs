@@ -64,6 +64,22 @@ async fn keeps_what_can_still_be_delivered(postgres: bool) {
     })
     .await;
 
+    // A bookmarked request outlives retention: it was saved to be sent again.
+    let done_conn = models(&gw.get("/connections?name=done").await)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kept = events(&gw, "SUCCESSFUL").await[0]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bookmark = gw
+        .post(
+            "/bookmarks",
+            json!({"webhook_id": done_conn, "event_data_id": kept, "label": "keep me"}),
+        )
+        .await;
+
     let store = std::sync::Arc::new(
         Store::connect(&gw.database_url, SqliteSync::Normal)
             .await
@@ -105,14 +121,21 @@ async fn keeps_what_can_still_be_delivered(postgres: bool) {
     }
     assert_eq!(total.events, 6, "{total:?}");
     assert_eq!(total.attempts, 6, "{total:?}");
-    assert_eq!(total.requests, 6, "{total:?}");
+    assert_eq!(total.requests, 5, "the bookmarked one is kept: {total:?}");
+    let raw = gw
+        .get(&format!(
+            "/bookmarks/{}/raw_body",
+            bookmark["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(raw["body"].as_str().unwrap().contains("\"i\""), "{raw}");
     assert!(events(&gw, "SUCCESSFUL").await.is_empty());
     assert!(events(&gw, "FAILED").await.is_empty());
     assert!(models(&gw.get("/attempts?limit=250").await).is_empty());
 
     // Held events and their requests are still there, and still deliverable.
     assert_eq!(events(&gw, "HOLD").await.len(), 3);
-    assert_eq!(models(&gw.get("/requests?limit=250").await).len(), 3);
+    assert_eq!(models(&gw.get("/requests?limit=250").await).len(), 4);
     gw.put(&format!("/connections/{held}/unpause"), json!({}))
         .await;
     ok.wait_for(6).await;
