@@ -253,6 +253,10 @@ pub struct EventQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<Vec<String>>)]
     pub issue_id: Option<OneOrMany<String>>,
+    /// Events a bulk retry queued (or, for a bulk retry of requests, created) last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<Vec<String>>)]
+    pub bulk_retry_id: Option<OneOrMany<String>>,
     /// Number of attempts: a number, or operators (`attempts[gte]=3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<Object>, style = DeepObject, explode)]

@@ -124,6 +124,7 @@ impl EventQuery {
             destination_ids: values(&self.destination_id),
             request_ids: values(&self.request_id),
             issue_ids: values(&self.issue_id),
+            bulk_retry_ids: values(&self.bulk_retry_id),
             error_codes: values(&self.error_code),
             attempts: self
                 .attempts

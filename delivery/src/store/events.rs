@@ -17,6 +17,7 @@ fn event_filters(q: &mut Query, f: &EventFilter) {
         .and_in("destination_id", &f.destination_ids)
         .and_in("request_id", &f.request_ids)
         .and_in("issue_id", &f.issue_ids)
+        .and_in("bulk_retry_id", &f.bulk_retry_ids)
         .and_in("error_code", &f.error_codes)
         .and_bounds("attempts", &f.attempts)
         .and_bounds("response_status", &f.response_status)

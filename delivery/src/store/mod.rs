@@ -189,6 +189,7 @@ pub struct EventFilter {
     pub destination_ids: Vec<String>,
     pub request_ids: Vec<String>,
     pub issue_ids: Vec<String>,
+    pub bulk_retry_ids: Vec<String>,
     /// Last error code is one of these.
     pub error_codes: Vec<String>,
     pub attempts: Bounds,
