@@ -154,6 +154,20 @@ async fn estimate(store: &Store, query: &BulkQuery) -> Result<i64, ApiError> {
     }
 }
 
+/// How many of these requests (an id once per record that has it) pass the
+/// query's content terms: their bodies read in one go, not one query each.
+async fn matching<F>(
+    store: &Store,
+    q: &crate::bulk_retry::Compiled<F>,
+    request_ids: Vec<String>,
+) -> Result<i64, ApiError> {
+    let requests = store.requests_by_ids(&request_ids).await?;
+    Ok(request_ids
+        .iter()
+        .filter(|id| requests.get(*id).is_some_and(|r| q.matches_request(r)))
+        .count() as i64)
+}
+
 async fn estimate_events(
     store: &Store,
     q: &crate::bulk_retry::CompiledQuery,
@@ -165,11 +179,12 @@ async fn estimate_events(
     let mut after: Option<String> = None;
     loop {
         let page = store.events_after(&q.sql, after.as_deref(), STEP).await?;
-        for e in &page {
-            if let Some(req) = store.get_request(&e.request_id, true).await? {
-                n += i64::from(q.matches_request(&req));
-            }
-        }
+        n += matching(
+            store,
+            q,
+            page.iter().map(|e| e.request_id.clone()).collect(),
+        )
+        .await?;
         if (page.len() as i64) < STEP {
             return Ok(n);
         }
@@ -189,11 +204,7 @@ async fn estimate_requests(
     let mut after: Option<String> = None;
     loop {
         let page = store.requests_after(sql, after.as_deref(), STEP).await?;
-        for r in &page {
-            if let Some(req) = store.get_request(&r.id, true).await? {
-                n += i64::from(q.matches_request(&req));
-            }
-        }
+        n += matching(store, q, page.iter().map(|r| r.id.clone()).collect()).await?;
         if (page.len() as i64) < STEP {
             return Ok(n);
         }

@@ -99,20 +99,22 @@ impl BulkRetryWorker {
             .store
             .events_after(&compiled.sql, op.cursor.as_deref(), self.step)
             .await?;
-        let mut ids = Vec::with_capacity(events.len());
-        for e in &events {
-            let keep = if compiled.needs_requests() {
-                match self.store.get_request(&e.request_id, true).await? {
-                    Some(req) => compiled.matches_request(&req),
-                    None => false,
-                }
-            } else {
-                true
-            };
-            if keep {
-                ids.push(e.id.clone());
-            }
-        }
+        let ids: Vec<String> = if compiled.needs_requests() {
+            // The step's bodies in one read, not one query per event.
+            let request_ids: Vec<String> = events.iter().map(|e| e.request_id.clone()).collect();
+            let requests = self.store.requests_by_ids(&request_ids).await?;
+            events
+                .iter()
+                .filter(|e| {
+                    requests
+                        .get(&e.request_id)
+                        .is_some_and(|r| compiled.matches_request(r))
+                })
+                .map(|e| e.id.clone())
+                .collect()
+        } else {
+            events.iter().map(|e| e.id.clone()).collect()
+        };
         let retried = self.store.requeue_events(&ids, &op.id, now_ms()).await?;
         Ok(Some(Stepped {
             seen: events.len() as i64,

@@ -12,7 +12,9 @@ pub mod search;
 
 use hookyard_core::filter::{Filter, FilterError};
 
-use crate::model::{values, EventQuery, EventStatus, RejectionCause, RequestQuery, TimeMatch};
+use crate::model::{
+    values, EventQuery, EventStatus, NumberMatch, RejectionCause, RequestQuery, TimeMatch,
+};
 use crate::store::{EventFilter, RequestFilter};
 pub use content::ContentTerm;
 
@@ -52,6 +54,10 @@ impl<F> Compiled<F> {
     pub fn needs_requests(&self) -> bool {
         !self.content.is_empty()
     }
+}
+
+fn number(m: &Option<NumberMatch>) -> crate::model::Bounds {
+    m.as_ref().map(NumberMatch::bounds).unwrap_or_default()
 }
 
 fn time(field: &'static str, m: &Option<TimeMatch>) -> Result<crate::model::Bounds, QueryError> {
@@ -126,16 +132,8 @@ impl EventQuery {
             issue_ids: values(&self.issue_id),
             bulk_retry_ids: values(&self.bulk_retry_id),
             error_codes: values(&self.error_code),
-            attempts: self
-                .attempts
-                .as_ref()
-                .map(|m| m.bounds())
-                .unwrap_or_default(),
-            response_status: self
-                .response_status
-                .as_ref()
-                .map(|m| m.bounds())
-                .unwrap_or_default(),
+            attempts: number(&self.attempts),
+            response_status: number(&self.response_status),
             created_at: time("created_at", &self.created_at)?,
             successful_at: time("successful_at", &self.successful_at)?,
             last_attempt_at: time("last_attempt_at", &self.last_attempt_at)?,
@@ -178,16 +176,8 @@ impl RequestQuery {
             rejected,
             rejection_causes,
             verified: self.verified.map(|f| f.0),
-            events_count: self
-                .events_count
-                .as_ref()
-                .map(|m| m.bounds())
-                .unwrap_or_default(),
-            ignored_count: self
-                .ignored_count
-                .as_ref()
-                .map(|m| m.bounds())
-                .unwrap_or_default(),
+            events_count: number(&self.events_count),
+            ignored_count: number(&self.ignored_count),
             ingested_at: time("ingested_at", &self.ingested_at)?,
         };
         let content = content_terms(

@@ -231,17 +231,11 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<RequestRecord>> {
-        let mut q = Query::new(&format!("SELECT {REQUEST_COLS} FROM requests WHERE 1 = 1"));
-        super::requests::request_filters(&mut q, f);
-        if let Some(a) = after {
-            q.push(" AND id > ").bind(a.to_owned());
-        }
-        q.push(" ORDER BY id LIMIT ").bind(limit);
-        self.fetch_all(&self.read, q)
-            .await?
-            .iter()
-            .map(|r| rows::request(r, false))
-            .collect()
+        let filters = |q: &mut Query| super::requests::request_filters(q, f);
+        self.rows_after(REQUEST_COLS, "requests", &filters, after, limit, |r| {
+            rows::request(r, false)
+        })
+        .await
     }
 
     pub async fn count_ignored_matching(&self, f: &IgnoredSelection) -> StoreResult<i64> {
@@ -259,21 +253,21 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<IgnoredEvent>> {
-        let mut q = Query::new(&format!(
-            "SELECT {IGNORED_COLS} FROM ignored_events WHERE 1 = 1"
-        ));
-        if !ignored_terms(&mut q, f) {
+        if !ignored_terms(&mut Query::new(""), f) {
             return Ok(Vec::new());
         }
-        if let Some(a) = after {
-            q.push(" AND id > ").bind(a.to_owned());
-        }
-        q.push(" ORDER BY id LIMIT ").bind(limit);
-        self.fetch_all(&self.read, q)
-            .await?
-            .iter()
-            .map(rows::ignored)
-            .collect()
+        let filters = |q: &mut Query| {
+            ignored_terms(q, f);
+        };
+        self.rows_after(
+            IGNORED_COLS,
+            "ignored_events",
+            &filters,
+            after,
+            limit,
+            rows::ignored,
+        )
+        .await
     }
 
     /// Removes an ignored event whose connection has now taken its request (a

@@ -137,17 +137,9 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<Event>> {
-        let mut q = Query::new(&format!("SELECT {EVENT_COLS} FROM events WHERE 1 = 1"));
-        event_filters(&mut q, f);
-        if let Some(a) = after {
-            q.push(" AND id > ").bind(a.to_owned());
-        }
-        q.push(" ORDER BY id LIMIT ").bind(limit);
-        self.fetch_all(&self.read, q)
-            .await?
-            .iter()
-            .map(rows::event)
-            .collect()
+        let filters = |q: &mut Query| event_filters(q, f);
+        self.rows_after(EVENT_COLS, "events", &filters, after, limit, rows::event)
+            .await
     }
 
     /// Queues these events for an attempt now (trigger `BULK_RETRY`, carrying

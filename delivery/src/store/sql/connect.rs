@@ -260,6 +260,30 @@ impl Store {
         })
     }
 
+    /// Up to `limit` matching rows after the id `after`, by id ascending: the
+    /// steps of a bulk retry and of its estimate.
+    pub(in crate::store) async fn rows_after<T>(
+        &self,
+        cols: &str,
+        table: &str,
+        filters: &(dyn Fn(&mut Query) + Sync),
+        after: Option<&str>,
+        limit: i64,
+        map: fn(&AnyRow) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut q = Query::new(&format!("SELECT {cols} FROM {table} WHERE 1 = 1"));
+        filters(&mut q);
+        if let Some(a) = after {
+            q.push(" AND id > ").bind(a.to_owned());
+        }
+        q.push(" ORDER BY id LIMIT ").bind(limit);
+        self.fetch_all(&self.read, q)
+            .await?
+            .iter()
+            .map(map)
+            .collect()
+    }
+
     /// How many rows of `table` match, counting at most [`COUNT_CAP`] of them.
     pub(in crate::store) async fn count_capped(
         &self,
