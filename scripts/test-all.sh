@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: what `.ci/run` calls.
 #
-# Needs: a Rust toolchain, Node.js 20+ with npm, Python 3 with pip, and PostgreSQL
-# on 127.0.0.1:5432 (trust auth, database `test`). With CI=true a missing
+# Needs: a Rust toolchain, Node.js 20+ with npm, Python 3 with pip, PostgreSQL
+# on 127.0.0.1:5432 (trust auth, database `test`), and apt (root) when Chromium is
+# not installed yet. With CI=true a missing
 # PostgreSQL or SMTP test server fails the run; elsewhere those halves of the
 # tests are skipped with a message.
 set -euo pipefail
@@ -24,6 +25,13 @@ fi
 
 step "set-up: npm packages for the SDK compatibility test"
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+
+step "set-up: Chromium (Debian's) and playwright-core for the dashboard tests"
+if ! command -v /usr/bin/chromium >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+(cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 
 step "set-up: Python packages (aiosmtpd, the SMTP server of the alert email tests)"
 python3 -c 'import aiosmtpd' 2>/dev/null ||
@@ -48,6 +56,11 @@ cargo test --workspace --locked --doc
 step "edge Worker in workerd (wrangler) against a running hookyard"
 (cd tests/edge && PATH="$PWD/node_modules/.bin:$PATH" WRANGLER_SEND_METRICS=false \
   WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false DO_NOT_TRACK=1 npm test --silent)
+
+step "dashboard in Chromium (playwright-core) against a running hookyard"
+target_abs="$(realpath "$target_dir")"
+(cd tests/dashboard && HOOKYARD_BIN="$target_abs/debug/hookyard" \
+  DASHBOARD_SHOTS="$target_abs/dashboard-screenshots" npm test --silent)
 
 step "Hookdeck SDK (@hookdeck/sdk) against a running hookyard"
 data_dir=$(mktemp -d)

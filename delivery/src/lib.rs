@@ -4,9 +4,10 @@
 //! Layout, from the bottom up (a module only imports the ones above it in this
 //! list, never one below):
 //! - [`clock`], [`shutdown`], [`signals`], [`periodic`], [`config`], [`telemetry`],
-//!   [`private_files`], [`egress`]: time and ids, stopping, named wake-ups, the
-//!   worker loop, configuration, metrics, owner-only files; where outgoing
-//!   requests may connect, and credentials kept out of what is written about them.
+//!   [`private_files`], [`egress`], [`sessions`]: time and ids, stopping, named
+//!   wake-ups, the worker loop, configuration, metrics, owner-only files; where
+//!   outgoing requests may connect, and credentials kept out of what is written
+//!   about them; signed dashboard sessions.
 //! - [`model`]: every record the store reads or writes.
 //! - [`store`]: the one [`store::Store`], SQLite or PostgreSQL behind it.
 //! - [`catalog`]: cached sources/destinations/connections; writes through it
@@ -21,6 +22,7 @@
 //! - [`bulk_retry`]: retry by query; [`retention`]: deleting what is past the window.
 //! - [`state`]: what the HTTP handlers share.
 //! - [`api`]: the REST API (Hookdeck-shaped); [`error`] maps errors to responses.
+//! - [`dashboard`]: the web UI at `/` (embedded assets, sign-in), a client of [`api`].
 //! - [`server`]: accepts connections (capped) and serves [`app`] on them with
 //!   header and body read timeouts.
 //! - [`cli`]: every command; `main` only parses and hands over.
@@ -35,6 +37,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod destinations;
 pub mod dispatch;
 pub mod egress;
@@ -48,6 +51,7 @@ pub mod query;
 pub mod retention;
 pub mod route;
 pub mod server;
+pub mod sessions;
 pub mod shutdown;
 pub mod signals;
 pub mod state;
@@ -110,7 +114,7 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && !path.contains(":memory:")).then(|| path.into())
 }
 
-/// The HTTP routes: ingest, API, OpenAPI document, health.
+/// The HTTP routes: ingest, API, OpenAPI document, health, the dashboard.
 pub fn app(state: Arc<AppState>) -> Router {
     let api = api::router(state.clone());
     Router::new()
@@ -129,6 +133,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(api::metrics::render))
+        .merge(dashboard::router())
         .with_state(state)
 }
 
@@ -243,6 +248,7 @@ pub async fn run(
         committer,
         rules,
         signals,
+        sessions: sessions::Sessions::new(&api_key),
         api_key,
         public_url,
         ingest_budget: Arc::new(tokio::sync::Semaphore::new(budget_kib)),

@@ -20,6 +20,8 @@ pub struct AppState {
     /// Wakes the workers after the API made work for them.
     pub signals: Signals,
     pub api_key: String,
+    /// Dashboard sessions (signed with a key derived from `api_key`).
+    pub sessions: crate::sessions::Sessions,
     pub public_url: String,
     /// Bodies being received or waiting for their commit, in KiB, taken as bytes
     /// arrive (`ingest::body`): never more than `ingest.max_inflight_bytes`.

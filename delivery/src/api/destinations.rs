@@ -48,8 +48,10 @@ pub struct DestinationIn {
     /// Method of deliveries; default: the method the provider used.
     pub http_method: Option<String>,
     /// `{"type": "BEARER_TOKEN" | "BASIC_AUTH" | "API_KEY" | "HOOKDECK_SIGNATURE", "config": {…}}`
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<Object>)]
-    pub auth_method: Option<AuthMethod>,
+    pub auth_method: Option<Option<AuthMethod>>,
     /// Do not append the path the provider used to `url`.
     pub path_forwarding_disabled: Option<bool>,
 }
@@ -104,8 +106,10 @@ impl DestinationIn {
             d.http_method = Some(m);
         }
         if let Some(a) = self.auth_method {
-            validate::auth_method(&f("auth_method"), &a)?;
-            d.auth_method = Some(a);
+            if let Some(a) = &a {
+                validate::auth_method(&f("auth_method"), a)?;
+            }
+            d.auth_method = a;
         }
         match self.rate_limit {
             Some(Some(limit)) if !(1..=1_000_000).contains(&limit) => {

@@ -9,7 +9,9 @@ pub mod bookmarks;
 pub mod bulk;
 pub mod connections;
 pub mod destinations;
+pub mod event_metrics;
 pub mod events;
+pub mod filters;
 pub mod issue_triggers;
 pub mod issues;
 pub mod metrics;
@@ -54,11 +56,14 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(bulk::router())
         .merge(transformations::router())
         .merge(bookmarks::router())
+        .merge(filters::router())
+        .merge(event_metrics::router())
         .layer(axum::middleware::from_fn_with_state(state, require_api_key))
 }
 
 /// Accepts `Authorization: Bearer <key>` and, as Hookdeck does, HTTP basic auth with
-/// the key as the user name.
+/// the key as the user name; or the dashboard's session cookie, with its CSRF token
+/// in `X-CSRF-Token` on anything but a read.
 async fn require_api_key(
     State(st): State<Arc<AppState>>,
     req: Request,
@@ -82,12 +87,58 @@ async fn require_api_key(
                 None
             }
         });
-    match given {
-        Some(key) if bool::from(key.as_bytes().ct_eq(st.api_key.as_bytes())) => {
+    if let Some(key) = given {
+        return if bool::from(key.as_bytes().ct_eq(st.api_key.as_bytes())) {
             Ok(next.run(req).await)
-        }
-        _ => Err(ApiError::Unauthorized),
+        } else {
+            Err(ApiError::Unauthorized)
+        };
     }
+    let session = session_of(&st, req.headers()).ok_or(ApiError::Unauthorized)?;
+    if !req.method().is_safe() {
+        require_csrf(&st, &session, req.headers())?;
+    }
+    Ok(next.run(req).await)
+}
+
+/// A write made with the session cookie must carry the session's CSRF token:
+/// another site can make a browser send the cookie, not the header.
+pub fn require_csrf(
+    st: &AppState,
+    session: &crate::sessions::Session,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), ApiError> {
+    let given = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if st.sessions.csrf_ok(session, given) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "a write signed in with the session cookie needs the session's `{CSRF_HEADER}` header"
+        )))
+    }
+}
+
+/// The name of the dashboard's session cookie.
+pub const SESSION_COOKIE: &str = "hookyard_session";
+/// The header that carries a session's CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The dashboard session the request's cookie names, if it is valid.
+pub fn session_of(
+    st: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Option<crate::sessions::Session> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == SESSION_COOKIE)
+        .find_map(|(_, value)| st.sessions.verify(value, crate::clock::now_ms()))
 }
 
 /// For fields where `null` means "remove" and absence means "leave as is":

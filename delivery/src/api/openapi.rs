@@ -4,8 +4,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    attempts, bookmarks, bulk, connections, destinations, events, issue_triggers, issues, requests,
-    sources, transformations, views,
+    attempts, bookmarks, bulk, connections, destinations, event_metrics, events, filters,
+    issue_triggers, issues, requests, sources, transformations, views,
 };
 
 struct BearerAuth;
@@ -54,6 +54,7 @@ impl Modify for BearerAuth {
         transformations::executions, transformations::execution,
         bookmarks::list, bookmarks::create, bookmarks::retrieve, bookmarks::update,
         bookmarks::delete, bookmarks::raw, bookmarks::trigger,
+        filters::evaluate, event_metrics::events,
     ),
     components(schemas(
         sources::SourceIn, destinations::DestinationIn, connections::ConnectionIn,
@@ -70,6 +71,9 @@ impl Modify for BearerAuth {
         transformations::RequestView, transformations::ConsoleLine,
         transformations::ExecutionOut,
         bookmarks::BookmarkIn, bookmarks::BookmarkOut, bookmarks::TriggerIn,
+        filters::EvaluateIn, filters::FilterIn, filters::EvaluateOut, filters::FilterView,
+        event_metrics::EventMetrics, event_metrics::Bucket, event_metrics::LatencyBucket,
+        event_metrics::DestinationSeries, event_metrics::ConnectionTotals,
     ))
 )]
 pub struct ApiDoc;

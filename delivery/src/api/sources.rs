@@ -25,15 +25,21 @@ pub struct SourceIn {
     pub description: Option<String>,
     /// Methods accepted; default POST, PUT, PATCH, DELETE.
     pub allowed_http_methods: Option<Vec<String>>,
-    /// What the provider gets back instead of our JSON acknowledgement.
+    /// What the provider gets back instead of our JSON acknowledgement; `null`
+    /// removes it.
+    #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<Object>)]
-    pub custom_response: Option<CustomResponse>,
-    /// Provider signature verification (see the edge documentation).
+    pub custom_response: Option<Option<CustomResponse>>,
+    /// Provider signature verification (see the edge documentation); `null`
+    /// removes it.
+    #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<Object>)]
-    pub verification: Option<serde_json::Value>,
+    pub verification: Option<Option<serde_json::Value>>,
     /// Hookyard's addition: largest accepted body in bytes (default: the
-    /// gateway's `ingest.max_body_bytes`).
-    pub max_body_bytes: Option<i64>,
+    /// gateway's `ingest.max_body_bytes`); `null` goes back to the default.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub max_body_bytes: Option<Option<i64>>,
 }
 
 impl SourceIn {
@@ -78,16 +84,19 @@ impl SourceIn {
             }
             s.allowed_http_methods = Some(methods);
         }
-        if let Some(c) = self.custom_response {
+        if let Some(Some(c)) = &self.custom_response {
             if c.body.chars().count() > 1000 {
                 return Err(ApiError::Unprocessable(format!(
                     "{} must be at most 1000 characters",
                     f("custom_response.body")
                 )));
             }
-            s.custom_response = Some(c);
+        }
+        if let Some(c) = self.custom_response {
+            s.custom_response = c;
         }
         if let Some(v) = self.verification {
+            let v = v.unwrap_or(serde_json::Value::Null);
             if !v.is_null() {
                 hookyard_core::verify::Verification::from_json(&v).map_err(|e| {
                     let field = match e.field.as_str() {
@@ -100,13 +109,13 @@ impl SourceIn {
             s.verification = (!v.is_null()).then_some(v);
         }
         if let Some(max) = self.max_body_bytes {
-            if max < 1 {
+            if max.is_some_and(|m| m < 1) {
                 return Err(ApiError::Unprocessable(format!(
                     "{} must be at least 1",
                     f("max_body_bytes")
                 )));
             }
-            s.max_body_bytes = Some(max);
+            s.max_body_bytes = max;
         }
         s.updated_at = now;
         Ok(s)

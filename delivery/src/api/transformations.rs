@@ -322,7 +322,8 @@ pub async fn update(
 /// The request to run a transformation on, in Hookdeck's shape.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RunRequestIn {
-    /// Header names to values.
+    /// Header names to values (none when absent).
+    #[serde(default)]
     #[schema(value_type = Object)]
     pub headers: BTreeMap<String, String>,
     /// A JSON value (sent as its JSON text) or a string (sent as is).
@@ -405,7 +406,7 @@ pub struct RunOut {
     pub execution_id: Option<String>,
 }
 
-fn input_request(r: RunRequestIn) -> HttpRequest {
+pub(crate) fn input_request(r: RunRequestIn) -> HttpRequest {
     let body = match r.body {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => s.into_bytes(),

@@ -29,6 +29,8 @@ pub struct SourceOut {
     pub allowed_http_methods: Vec<String>,
     #[schema(value_type = Option<Object>)]
     pub custom_response: Option<Value>,
+    /// Hookyard's addition: the source's own body limit (`null`: the gateway's).
+    pub max_body_bytes: Option<i64>,
     pub disabled_at: Option<String>,
     pub updated_at: String,
     pub created_at: String,
@@ -52,6 +54,7 @@ pub fn source(s: &Source, public_url: &str) -> SourceOut {
             .custom_response
             .as_ref()
             .and_then(|c| serde_json::to_value(c).ok()),
+        max_body_bytes: s.max_body_bytes,
         disabled_at: time(s.disabled_at),
         updated_at: rfc3339(s.updated_at),
         created_at: rfc3339(s.created_at),
@@ -159,19 +162,25 @@ pub struct RequestData {
     #[schema(value_type = Object)]
     pub headers: Value,
     /// JSON bodies as JSON, others as text; a body that is not UTF-8 is shown in
-    /// base64 (`/raw_body` says which, in its `encoding`).
+    /// base64 (`body_encoding` says which).
     #[schema(value_type = Object)]
     pub body: Value,
+    /// Hookyard's addition: `base64` when `body` is the base64 of a body that is
+    /// not UTF-8, else `utf8`.
+    pub body_encoding: &'static str,
     pub is_large_payload: bool,
 }
 
 pub fn request_data(r: &RequestRecord) -> Option<RequestData> {
     let body = r.body.as_ref()?;
-    let body_value = match serde_json::from_slice::<Value>(body) {
-        Ok(v) => v,
+    let (body_value, body_encoding) = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => (v, "utf8"),
         Err(_) => match std::str::from_utf8(body) {
-            Ok(text) => Value::String(text.to_owned()),
-            Err(_) => Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            Ok(text) => (Value::String(text.to_owned()), "utf8"),
+            Err(_) => (
+                Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+                "base64",
+            ),
         },
     };
     let headers = header_object(&r.headers);
@@ -181,6 +190,7 @@ pub fn request_data(r: &RequestRecord) -> Option<RequestData> {
         parsed_query: parse_query(&r.query),
         headers: Value::Object(headers),
         body: body_value,
+        body_encoding,
         is_large_payload: false,
     })
 }
@@ -199,6 +209,9 @@ pub struct RequestOut {
     pub cli_events_count: Option<i64>,
     pub ignored_count: Option<i64>,
     pub method: String,
+    /// Hookyard's addition: the path after `/e/<source>` (without the body that
+    /// `data` carries).
+    pub path: String,
     pub body_size: i64,
     pub updated_at: String,
     pub created_at: String,
@@ -220,6 +233,7 @@ pub fn request(r: &RequestRecord) -> RequestOut {
         cli_events_count: Some(0),
         ignored_count: Some(r.ignored_count),
         method: r.method.clone(),
+        path: r.path.clone(),
         body_size: r.body_size,
         updated_at: rfc3339(r.updated_at),
         created_at: rfc3339(r.created_at),

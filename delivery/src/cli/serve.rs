@@ -56,6 +56,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "PostgreSQL".to_owned()
     };
     println!("Hookyard listening on http://{addr} ({db})");
+    println!("  dashboard: http://{addr}/  (sign in with the API key)");
     println!("  webhooks:  http://{addr}/e/<source-name>");
     println!("  API:       http://{addr}/{}", crate::api::API_VERSION);
     if generated {

@@ -25,6 +25,34 @@ pub struct CompiledFilter {
     pub path: Option<Filter>,
 }
 
+impl CompiledFilter {
+    /// A filter's parts (`null` or absent: no condition on that part); the error
+    /// names the part whose pattern is wrong.
+    pub fn compile(
+        body: &Option<Value>,
+        headers: &Option<Value>,
+        query: &Option<Value>,
+        path: &Option<Value>,
+    ) -> Result<Self, (&'static str, String)> {
+        let part = |name: &'static str, v: &Option<Value>| {
+            compile_part(0, name, v).map_err(|e| {
+                let message = e.message;
+                let message = message
+                    .strip_prefix(&format!("filter on {name}: "))
+                    .map(str::to_owned)
+                    .unwrap_or(message);
+                (name, message)
+            })
+        };
+        Ok(CompiledFilter {
+            body: part("body", body)?,
+            headers: part("headers", headers)?,
+            query: part("query", query)?,
+            path: part("path", path)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     pub schedule: RetrySchedule,

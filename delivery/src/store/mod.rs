@@ -26,6 +26,7 @@ mod events;
 mod health;
 mod issues;
 mod leases;
+mod metrics;
 mod requests;
 mod retention;
 mod routing;

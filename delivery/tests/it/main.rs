@@ -13,6 +13,7 @@ mod common;
 
 mod api;
 mod cli;
+mod dashboard;
 mod e2e;
 mod edge_batch;
 mod edge_config;

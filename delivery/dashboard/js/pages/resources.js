@@ -1,0 +1,632 @@
+//! Create and edit forms for sources, destinations and connections. Fields come
+//! from tables of descriptors (a new destination or auth type is one more entry);
+//! the API's validation errors are shown next to the field they name (form.js).
+
+import {h, replace, notice, pageHeader, button, link, code, pretty, badge, time} from '../dom.js';
+import {api, all, ApiError} from '../api.js';
+import {navigate} from '../router.js';
+import {FormState, FieldProblem, fieldAround, parseJson} from '../form.js';
+
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const DEFAULT_SOURCE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
+
+function textInput(value, props = {}) {
+  return h('input', {type: 'text', value: value ?? '', autocomplete: 'off', spellcheck: 'false', ...props});
+}
+
+function select(options, value) {
+  return h('select', null, options.map(([v, label]) => h('option', {value: v, selected: String(value ?? '') === v}, label)));
+}
+
+function parseInteger(path, label, text) {
+  if (!/^-?\d+$/.test(text)) throw new FieldProblem(path, `${label} must be a whole number.`);
+  return Number(text);
+}
+
+// ---------------------------------------------------------------------------
+// Field kinds. Each builds `{nodes, read(out, isNew)}`; read writes the API
+// value of its key into `out` (or leaves it out), or throws a FieldProblem.
+
+const KINDS = {
+  text: (form, d, value, prefix) => simple(form, d, value, prefix, textInput(value, {required: d.required})),
+  url: (form, d, value, prefix) => simple(form, d, value, prefix, textInput(value, {inputmode: 'url', placeholder: 'https://example.com/webhooks'})),
+  password: (form, d, value, prefix) => simple(form, d, value, prefix, h('input', {type: 'password', value: value ?? '', autocomplete: 'new-password'})),
+  textarea: (form, d, value, prefix) => simple(form, d, value, prefix, h('textarea', {rows: 2, value: value ?? ''})),
+
+  int(form, d, value, prefix) {
+    const path = prefix + d.key;
+    const f = form.field(path, d.label, textInput(value, {inputmode: 'numeric', placeholder: d.placeholder}), {hint: d.hint});
+    return {nodes: [f.wrap], read(out) {
+      const t = f.input.value.trim();
+      if (t === '') { if (d.nullable) out[d.key] = null; return; }
+      out[d.key] = parseInteger(path, d.label, t);
+    }};
+  },
+
+  select(form, d, value, prefix) {
+    const f = form.field(prefix + d.key, d.label, select(d.options, value ?? d.default ?? ''), {hint: d.hint});
+    return {nodes: [f.wrap], read(out) { if (f.input.value !== '') out[d.key] = f.input.value; }};
+  },
+
+  checkbox(form, d, value, prefix) {
+    const f = form.field(prefix + d.key, d.label, h('input', {type: 'checkbox', checked: Boolean(value)}), {hint: d.hint, checkbox: true});
+    return {nodes: [f.wrap], read(out) { out[d.key] = f.input.checked; }};
+  },
+
+  /** Comma-separated values, sent as a list. */
+  list(form, d, value, prefix) {
+    const f = form.field(prefix + d.key, d.label, textInput((value || []).join(', '), {placeholder: d.placeholder}), {hint: d.hint});
+    return {nodes: [f.wrap], read(out) {
+      const items = f.input.value.split(',').map((s) => s.trim()).filter(Boolean);
+      if (items.length) out[d.key] = items;
+    }};
+  },
+
+  json(form, d, value, prefix) {
+    const path = prefix + d.key;
+    const text = value === undefined || value === null ? '' : pretty(value);
+    const f = form.field(path, d.label, h('textarea', {rows: 5, value: text, spellcheck: 'false', placeholder: d.placeholder}), {hint: d.hint});
+    return {nodes: [f.wrap], read(out) {
+      const t = f.input.value.trim();
+      if (t !== '') out[d.key] = parseJson(path, t);
+    }};
+  },
+
+  /** A group of checkboxes, one per HTTP method. */
+  methods(form, d, value, prefix) {
+    const path = prefix + d.key;
+    const chosen = new Set(value || d.default || []);
+    const boxes = HTTP_METHODS.map((m) => h('input', {type: 'checkbox', value: m, checked: chosen.has(m)}));
+    const group = h('fieldset', {class: 'field'}, h('legend', null, d.label),
+      h('div', {class: 'actions'}, boxes.map((b) => h('label', null, b, ' ', b.value))),
+      d.hint ? h('div', {class: 'hint'}, d.hint) : null);
+    const f = form.register(fieldAround(path, group, boxes[0]));
+    return {nodes: [f.wrap], read(out) {
+      const list = boxes.filter((b) => b.checked).map((b) => b.value);
+      if (!list.length) throw new FieldProblem(path, 'Accept at least one method.');
+      out[d.key] = list;
+    }};
+  },
+
+  /** What a source answers providers: content type and body, or the default acknowledgement. */
+  custom_response(form, d, value, prefix) {
+    const path = prefix + d.key;
+    const type = form.field(path, d.label, select([['', 'Hookyard\'s JSON acknowledgement'], ['json', 'JSON'], ['text', 'Text'], ['xml', 'XML']], value?.content_type),
+      {hint: 'The body the provider gets back (at most 1000 characters).'});
+    const body = form.field(`${path}.body`, 'Response body', h('textarea', {rows: 3, value: value?.body ?? ''}));
+    const bodyBox = toggled(body.wrap);
+    const sync = () => { bodyBox.hidden = type.input.value === ''; };
+    type.input.addEventListener('change', sync);
+    sync();
+    return {nodes: [type.wrap, bodyBox], read(out) {
+      if (type.input.value !== '') out[d.key] = {content_type: type.input.value, body: body.input.value};
+    }};
+  },
+
+  /** A rate and its period; an empty rate removes the limit. */
+  rate_limit(form, d, value, prefix) {
+    const rate = form.field(prefix + 'rate_limit', 'Rate limit', textInput(value?.rate_limit ?? '', {inputmode: 'numeric', placeholder: 'No limit'}),
+      {hint: 'Most attempts per period (or in flight, with "concurrent"), retries included.'});
+    const period = form.field(prefix + 'rate_limit_period', 'Per', select([['second', 'second'], ['minute', 'minute'], ['hour', 'hour'], ['concurrent', 'concurrent (in flight)']], value?.rate_limit_period || 'second'));
+    return {nodes: [h('div', {class: 'actions'}, rate.wrap, period.wrap)], read(out) {
+      const t = rate.input.value.trim();
+      if (t === '') { out.rate_limit = null; return; }
+      out.rate_limit = parseInteger(rate.path, 'Rate limit', t);
+      out.rate_limit_period = period.input.value;
+    }};
+  },
+
+  /** How deliveries authenticate: a type from AUTH_TYPES and its config fields. */
+  auth(form, d, value, prefix) {
+    const path = prefix + d.key;
+    const current = AUTH_TYPES.find((a) => a.type === (value?.type || '')) || AUTH_TYPES[0];
+    const type = form.field(path, d.label, select(AUTH_TYPES.map((a) => [a.type, a.label]), current.type), {hint: d.hint});
+    const panels = AUTH_TYPES.map((a) => {
+      const built = buildFields(form, a.config, a.type === current.type ? value?.config : {}, `${path}.config.`);
+      return {type: a.type, el: h('div', null, built.nodes), read: built.read};
+    });
+    const sync = () => { for (const p of panels) p.el.hidden = p.type !== type.input.value; };
+    type.input.addEventListener('change', sync);
+    sync();
+    return {nodes: [type.wrap, ...panels.map((p) => p.el)], read(out, isNew) {
+      const chosen = panels.find((p) => p.type === type.input.value);
+      if (chosen.type === '') {
+        // The API keeps an auth method when it is left out; "no credentials" is its HOOKDECK_SIGNATURE.
+        if (!isNew && value?.type) out[d.key] = {type: 'HOOKDECK_SIGNATURE', config: {}};
+        return;
+      }
+      out[d.key] = {type: chosen.type, config: chosen.read(false)};
+    }};
+  },
+};
+
+/**
+ * A plain box around something shown or hidden: `.field` has its own display,
+ * which wins over the `hidden` attribute, so the box is what gets hidden.
+ */
+export function toggled(...nodes) {
+  return h('div', null, ...nodes);
+}
+
+function simple(form, d, value, prefix, input) {
+  const f = form.field(prefix + d.key, d.label, input, {hint: d.hint});
+  return {nodes: [f.wrap], read(out, isNew) {
+    const t = f.input.value.trim();
+    if (t !== '') out[d.key] = d.kind === 'password' ? f.input.value : t;
+    else if (d.clearable && !isNew && value) out[d.key] = '';
+  }};
+}
+
+/** Controls for a table of descriptors; read() gives the object they describe. */
+export function buildFields(form, descriptors, values, prefix = '') {
+  const controls = descriptors.map((d) => {
+    const value = d.kind === 'rate_limit' ? values : values?.[d.key];
+    return {d, ...KINDS[d.kind](form, d, value, prefix)};
+  });
+  return {
+    nodes: controls.flatMap((c) => c.nodes),
+    /** Only the controls not marked `more` (for inline forms) and the others. */
+    split: () => [controls.filter((c) => !c.d.more).flatMap((c) => c.nodes), controls.filter((c) => c.d.more).flatMap((c) => c.nodes)],
+    read(isNew) {
+      const out = {};
+      for (const c of controls) c.read(out, isNew);
+      return out;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The resources, described.
+
+const NAME_HINT = 'Letters, digits, - and _ (at most 155).';
+
+export const SOURCE_FIELDS = [
+  {key: 'name', label: 'Name', kind: 'text', required: true, hint: `${NAME_HINT} Webhooks are sent to /e/<name>.`},
+  {key: 'description', label: 'Description', kind: 'textarea', clearable: true, more: true},
+  {key: 'allowed_http_methods', label: 'Accepted methods', kind: 'methods', default: DEFAULT_SOURCE_METHODS, more: true},
+  {key: 'custom_response', label: 'Response to the provider', kind: 'custom_response', more: true},
+  {key: 'verification', label: 'Signature verification (JSON)', kind: 'json', more: true,
+    placeholder: '{"type": "stripe", "configs": {"webhook_secret_key": "whsec_…"}}',
+    hint: 'Types: hmac, basic_auth, api_key, stripe, github, shopify, standard_webhooks, svix, twilio, slack, paddle, linear. Empty: no verification.'},
+  {key: 'max_body_bytes', label: 'Largest body (bytes)', kind: 'int', more: true, placeholder: 'Gateway default',
+    hint: 'Bigger requests are refused with 413.'},
+];
+
+/** How deliveries authenticate to a destination (the API's `auth_method.type`). */
+export const AUTH_TYPES = [
+  {type: '', label: 'None', config: []},
+  {type: 'BEARER_TOKEN', label: 'Bearer token', config: [
+    {key: 'token', label: 'Token', kind: 'password'},
+  ]},
+  {type: 'BASIC_AUTH', label: 'Basic auth', config: [
+    {key: 'username', label: 'Username', kind: 'text'},
+    {key: 'password', label: 'Password', kind: 'password'},
+  ]},
+  {type: 'API_KEY', label: 'API key', config: [
+    {key: 'key', label: 'Header or query parameter name', kind: 'text'},
+    {key: 'api_key', label: 'API key', kind: 'password'},
+    {key: 'to', label: 'Sent in', kind: 'select', options: [['header', 'a header'], ['query', 'the query string']], default: 'header'},
+  ]},
+  {type: 'HOOKDECK_SIGNATURE', label: 'Hookdeck signature (adds no credentials)', config: []},
+];
+
+/**
+ * Kinds of destination the API delivers to, with the fields only they have.
+ * Today only HTTP: the API refuses a destination without `url` (a CLI one would
+ * be one more entry here, with `cli_path`).
+ */
+export const DESTINATION_TYPES = [
+  {type: 'HTTP', label: 'HTTP endpoint', matches: (d) => Boolean(d?.url) || !d?.cli_path, fields: [
+    {key: 'url', label: 'URL', kind: 'url', hint: 'The http(s) endpoint events are delivered to.'},
+    {key: 'http_method', label: 'HTTP method', kind: 'select', more: true,
+      options: [['', 'The method the provider used'], ...HTTP_METHODS.map((m) => [m, m])]},
+    {key: 'path_forwarding_disabled', label: 'Do not append the request\'s path to the URL', kind: 'checkbox', more: true},
+    {key: 'cli_path', label: 'CLI path', kind: 'text', more: true, hint: 'Kept for Hookdeck CLI compatibility; deliveries go to the URL.'},
+  ]},
+];
+
+const DESTINATION_COMMON = [
+  {key: 'name', label: 'Name', kind: 'text', required: true, hint: NAME_HINT},
+  {key: 'description', label: 'Description', kind: 'textarea', clearable: true, more: true},
+];
+
+const DESTINATION_DELIVERY = [
+  {key: 'auth_method', label: 'Authentication', kind: 'auth', more: true, hint: 'Credentials added to every delivery.'},
+  {key: 'rate_limit', kind: 'rate_limit', more: true},
+  {key: 'max_concurrency', label: 'Most deliveries in flight', kind: 'int', nullable: true, more: true, placeholder: 'No limit', hint: '1 to 10000.'},
+  {key: 'auto_disable_after', label: 'Disable after this many failures in a row', kind: 'int', nullable: true, more: true,
+    placeholder: 'Gateway default', hint: '0: never. A disabled destination holds its events until enabled.'},
+];
+
+/** The destination fields: common ones, the type's own (by a type picker), delivery settings. */
+function destinationFields(form, values, prefix) {
+  const common = buildFields(form, DESTINATION_COMMON, values, prefix);
+  const current = DESTINATION_TYPES.find((t) => t.matches(values)) || DESTINATION_TYPES[0];
+  const type = form.field(`${prefix}type`, 'Type', select(DESTINATION_TYPES.map((t) => [t.type, t.label]), current.type));
+  // One type needs no picker; the table still drives the fields.
+  const typeBox = toggled(type.wrap);
+  typeBox.hidden = DESTINATION_TYPES.length < 2;
+  const perType = DESTINATION_TYPES.map((t) => ({t, built: buildFields(form, t.fields, t === current ? values : {}, prefix)}));
+  const delivery = buildFields(form, DESTINATION_DELIVERY, values, prefix);
+  const panels = perType.map(({t, built}) => {
+    const [main, more] = built.split();
+    return {t, built, main: h('div', null, main), more: h('div', null, more)};
+  });
+  const sync = () => { for (const p of panels) p.main.hidden = p.more.hidden = p.t.type !== type.input.value; };
+  type.input.addEventListener('change', sync);
+  sync();
+  const [commonMain, commonMore] = common.split();
+  return {
+    main: [commonMain, typeBox, panels.map((p) => p.main)],
+    /** The type's other fields and the description, then the delivery settings. */
+    extra: [commonMore, panels.map((p) => p.more)],
+    delivery: delivery.nodes,
+    more: [commonMore, panels.map((p) => p.more), delivery.nodes],
+    read(isNew) {
+      const chosen = panels.find((p) => p.t.type === type.input.value);
+      return {...common.read(isNew), ...chosen.built.read(isNew), ...delivery.read(isNew)};
+    },
+  };
+}
+
+function sourceFields(form, values, prefix) {
+  const built = buildFields(form, SOURCE_FIELDS, values, prefix);
+  const [main, more] = built.split();
+  return {main, more, read: built.read};
+}
+
+// ---------------------------------------------------------------------------
+// Shared page parts.
+
+/** The save button's busy state around an API call, with errors shown in the form. */
+async function saving(form, submitButton, work) {
+  form.clearErrors();
+  submitButton.disabled = true;
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof FieldProblem || e instanceof ApiError) form.show(e);
+    else form.show(new Error(`Could not save: ${e.message}`));
+    return undefined;
+  } finally {
+    submitButton.disabled = false;
+  }
+}
+
+/** A delete button that asks again in the page before calling `onDelete`. */
+export function confirmDelete(label, question, onDelete) {
+  const box = h('div');
+  const ask = () => {
+    const status = h('div');
+    replace(box, notice('error', h('p', null, question),
+      h('div', {class: 'actions'},
+        button(`Yes, ${label.toLowerCase()}`, async (e) => {
+          e.target.disabled = true;
+          try {
+            await onDelete();
+          } catch (err) {
+            replace(status, notice('error', err.message));
+            e.target.disabled = false;
+          }
+        }, 'danger'),
+        button('Cancel', reset, 'link')),
+      status));
+    box.querySelector('button.danger')?.focus();
+  };
+  const reset = () => replace(box, button(label, ask, 'danger'));
+  reset();
+  return box;
+}
+
+/** Disable/enable of a resource through `PUT /{kind}/{id}/disable|enable`. */
+function stateCard(kind, item, what, onChange) {
+  const status = h('div');
+  const disabled = Boolean(item.disabled_at);
+  const toggle = button(disabled ? `Enable ${what}` : `Disable ${what}`, async () => {
+    toggle.disabled = true;
+    try {
+      await api.put(`/${kind}/${encodeURIComponent(item.id)}/${disabled ? 'enable' : 'disable'}`);
+      onChange();
+    } catch (e) {
+      replace(status, notice('error', e.message));
+      toggle.disabled = false;
+    }
+  });
+  return h('div', {class: 'card'},
+    h('h2', null, 'State'),
+    h('p', null, disabled ? badge(item.disabled_reason ? 'auto-disabled' : 'disabled') : badge('enabled'),
+      disabled ? [' since ', time(item.disabled_at)] : null),
+    item.disabled_reason ? notice('info', item.disabled_reason) : null,
+    h('div', {class: 'actions'}, toggle), status);
+}
+
+function formShell(form, ...children) {
+  return h('form', {class: 'card', novalidate: true}, form.top, ...children);
+}
+
+function moreOptions(summary, nodes) {
+  return h('details', null, h('summary', null, summary), h('div', null, nodes));
+}
+
+function loading(main) {
+  replace(main, h('p', {class: 'muted'}, 'Loading…'));
+}
+
+// ---------------------------------------------------------------------------
+// Sources.
+
+async function sourcePage(main, params) {
+  const isNew = !params.id;
+  loading(main);
+  const source = isNew ? null : await api.get(`/sources/${encodeURIComponent(params.id)}`);
+  const form = new FormState();
+  const fields = sourceFields(form, source, '');
+  const submit = h('button', {type: 'submit', class: 'primary'}, isNew ? 'Create source' : 'Save source');
+  const el = formShell(form, fields.main, fields.more, h('div', {class: 'actions'}, submit, link('#/', 'Cancel')));
+  el.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const saved = await saving(form, submit, () => {
+      const body = fields.read(isNew);
+      return isNew ? api.post('/sources', body) : api.put(`/sources/${encodeURIComponent(source.id)}`, body);
+    });
+    if (saved) navigate('#/');
+  });
+  replace(main,
+    pageHeader(isNew ? 'New source' : `Source ${source.name}`,
+      isNew ? null : link(`#/requests?source_id=${encodeURIComponent(source.id)}`, 'Requests'),
+      isNew ? null : link(`#/connections/new?source_id=${encodeURIComponent(source.id)}`, 'Connect to a destination')),
+    isNew ? h('p', {class: 'muted'}, 'A source is where a provider sends webhooks: its URL is ', h('span', {class: 'mono'}, `${location.origin}/e/<name>`), '.')
+      : h('p', null, 'Ingest URL: ', h('span', {class: 'mono'}, `${location.origin}/e/${source.name}`)),
+    el,
+    isNew ? null : stateCard('sources', source, 'source', () => sourcePage(main, params)),
+    isNew ? null : h('div', {class: 'card'}, h('h2', null, 'Delete'),
+      confirmDelete('Delete source', `Delete source ${source.name}? Its connections are deleted too, and its URL stops accepting webhooks.`, async () => {
+        await api.del(`/sources/${encodeURIComponent(source.id)}`);
+        navigate('#/');
+      })));
+  form.fields.get('name')?.input.focus();
+}
+
+// ---------------------------------------------------------------------------
+// Destinations.
+
+async function destinationPage(main, params) {
+  const isNew = !params.id;
+  loading(main);
+  const dest = isNew ? null : await api.get(`/destinations/${encodeURIComponent(params.id)}`);
+  const form = new FormState();
+  const fields = destinationFields(form, dest, '');
+  const submit = h('button', {type: 'submit', class: 'primary'}, isNew ? 'Create destination' : 'Save destination');
+  const el = formShell(form, fields.main, fields.extra,
+    h('fieldset', null, h('legend', null, 'Delivery'), fields.delivery),
+    h('div', {class: 'actions'}, submit, link('#/', 'Cancel')));
+  el.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const saved = await saving(form, submit, () => {
+      const body = fields.read(isNew);
+      return isNew ? api.post('/destinations', body) : api.put(`/destinations/${encodeURIComponent(dest.id)}`, body);
+    });
+    if (saved) navigate('#/');
+  });
+  replace(main,
+    pageHeader(isNew ? 'New destination' : `Destination ${dest.name}`,
+      isNew ? null : link(`#/events?destination_id=${encodeURIComponent(dest.id)}`, 'Events')),
+    el,
+    isNew ? null : stateCard('destinations', dest, 'destination', () => destinationPage(main, params)),
+    isNew ? null : h('div', {class: 'card'}, h('h2', null, 'Delete'),
+      confirmDelete('Delete destination', `Delete destination ${dest.name}? Its connections are deleted too.`, async () => {
+        await api.del(`/destinations/${encodeURIComponent(dest.id)}`);
+        navigate('#/');
+      })));
+  form.fields.get('name')?.input.focus();
+}
+
+// ---------------------------------------------------------------------------
+// Connections.
+
+/** Order in which a new connection's rules are written (a filter sees the request before a transform). */
+const RULE_ORDER = ['filter', 'transform', 'retry', 'delay'];
+
+const RETRY_FIELDS = [
+  {key: 'strategy', label: 'Strategy', kind: 'select', options: [['linear', 'Linear'], ['exponential', 'Exponential']], default: 'linear'},
+  {key: 'interval', label: 'Interval (ms)', kind: 'int', placeholder: '60000', hint: 'Wait before a retry (doubled each time when exponential).'},
+  {key: 'count', label: 'Retries', kind: 'int', placeholder: '5', hint: '0 to 100.'},
+  {key: 'response_status_codes', label: 'Retry on these response statuses', kind: 'list', placeholder: '500-599, !503, 429',
+    hint: 'Comma-separated codes, ranges and !exclusions. Empty: every failure.'},
+];
+
+const DELAY_FIELDS = [
+  {key: 'delay', label: 'Delay (ms)', kind: 'int', placeholder: '1000', hint: 'Hold each event this long before the first attempt (up to 24 h).'},
+];
+
+/** A rule switched on by a checkbox, its fields shown while on. */
+function optionalRule(form, kind, label, descriptors, rule) {
+  const on = form.field(`rules.${kind}`, label, h('input', {type: 'checkbox', checked: Boolean(rule)}), {checkbox: true});
+  const built = buildFields(form, descriptors, rule || {}, `rules.${kind}.`);
+  const body = h('div', null, built.nodes);
+  const sync = () => { body.hidden = !on.input.checked; };
+  on.input.addEventListener('change', sync);
+  sync();
+  return {nodes: [on.wrap, body], read: () => (on.input.checked ? {type: kind, ...built.read(false)} : null)};
+}
+
+function transformRule(form, transformations, rule) {
+  const options = [['', 'None'], ...transformations.map((t) => [t.id, t.name])];
+  const current = rule?.transformation_id || '';
+  if (current && !transformations.some((t) => t.id === current)) options.push([current, current]);
+  const f = form.field('rules.transform.transformation_id', 'Transformation', select(options, current),
+    {hint: transformations.length ? 'Runs on each event before delivery.' : h('span', null, 'No transformations yet: ', link('#/transformations', 'add one'), '.')});
+  return {nodes: [f.wrap], read: () => (f.input.value ? {type: 'transform', transformation_id: f.input.value} : null)};
+}
+
+function filterSummary(connection) {
+  const rule = (connection?.rules || []).find((r) => r.type === 'filter');
+  const parts = rule ? ['body', 'headers', 'query', 'path'].filter((p) => rule[p] !== undefined && rule[p] !== null) : [];
+  return h('div', {class: 'field'},
+    h('strong', null, 'Filter'),
+    parts.length ? code(pretty(Object.fromEntries(parts.map((p) => [p, rule[p]])))) : h('div', {class: 'muted'}, 'No filter: every request becomes an event.'),
+    connection ? link(`#/connections/${encodeURIComponent(connection.id)}/filter`, parts.length ? 'Edit the filter (with a live test)' : 'Add a filter (with a live test)')
+      : h('div', {class: 'hint'}, 'Save the connection first, then add a filter with a live test against its requests.'));
+}
+
+/** Existing (picked from a list) or new (inline fields) source or destination. */
+function pickOrCreate(form, kind, items, chosenId, buildInline) {
+  const idPath = `${kind}_id`;
+  const name = `${kind}-mode`;
+  const useExisting = items.length > 0;
+  const existing = h('input', {type: 'radio', name, value: 'existing', checked: useExisting, disabled: !items.length});
+  const inline = h('input', {type: 'radio', name, value: 'new', checked: !useExisting});
+  const pick = form.field(idPath, kind === 'source' ? 'Source' : 'Destination',
+    select([['', `Choose a ${kind}…`], ...items.map((i) => [i.id, kind === 'destination' && i.url ? `${i.name} (${i.url})` : i.name])], chosenId));
+  const fields = buildInline();
+  const pickBox = toggled(pick.wrap);
+  const inlineBox = h('div', null, fields.main, moreOptions(`More ${kind} options`, fields.more));
+  const sync = () => {
+    pickBox.hidden = !existing.checked;
+    inlineBox.hidden = !inline.checked;
+  };
+  existing.addEventListener('change', sync);
+  inline.addEventListener('change', sync);
+  sync();
+  const label = kind === 'source' ? 'Source' : 'Destination';
+  return {
+    node: h('fieldset', null, h('legend', null, label),
+      h('div', {class: 'actions'}, h('label', null, existing, ` Use an existing ${kind}`), h('label', null, inline, ` Create a new ${kind}`)),
+      pickBox, inlineBox),
+    read() {
+      if (existing.checked) {
+        if (!pick.input.value) throw new FieldProblem(idPath, `Choose a ${kind}, or create a new one.`);
+        return {[idPath]: pick.input.value};
+      }
+      return {[kind]: fields.read(true)};
+    },
+  };
+}
+
+/** The connection's rules with the form's retry/delay/transform, others (filter) kept, order kept. */
+function mergeRules(original, fromForm) {
+  const byType = new Map(fromForm.map((r) => [r.type, r]));
+  const out = [];
+  for (const r of original) {
+    if (!['retry', 'delay', 'transform'].includes(r.type)) out.push(r);
+    else if (byType.has(r.type)) { out.push(byType.get(r.type)); byType.delete(r.type); }
+  }
+  for (const type of RULE_ORDER) if (byType.has(type)) out.push(byType.get(type));
+  return out;
+}
+
+async function connectionPage(main, params, query) {
+  const isNew = !params.id;
+  loading(main);
+  const [connection, transformations, sources, destinations] = await Promise.all([
+    isNew ? null : api.get(`/connections/${encodeURIComponent(params.id)}`),
+    all('/transformations').catch(() => []),
+    isNew ? all('/sources') : [],
+    isNew ? all('/destinations') : [],
+  ]);
+  const form = new FormState();
+  const rules = connection?.rules || [];
+  const ruleOf = (type) => rules.find((r) => r.type === type);
+
+  const own = buildFields(form, [
+    {key: 'name', label: 'Name', kind: 'text', hint: `${NAME_HINT} Optional; unique among the source's connections.`},
+    {key: 'description', label: 'Description', kind: 'textarea', clearable: true},
+  ], connection);
+
+  let source = null;
+  let destination = null;
+  let ends;
+  if (isNew) {
+    source = pickOrCreate(form, 'source', sources, query.source_id || sources[0]?.id, () => sourceFields(form, null, 'source.'));
+    destination = pickOrCreate(form, 'destination', destinations, query.destination_id || destinations[0]?.id, () => destinationFields(form, null, 'destination.'));
+    ends = [source.node, destination.node];
+  } else {
+    ends = h('fieldset', null, h('legend', null, 'Route'),
+      h('dl', {class: 'kv'},
+        h('dt', null, 'Source'), h('dd', null, link(`#/sources/${encodeURIComponent(connection.source.id)}`, connection.source.name)),
+        h('dt', null, 'Destination'), h('dd', null, link(`#/destinations/${encodeURIComponent(connection.destination.id)}`, connection.destination.name),
+          ' ', h('span', {class: 'muted mono'}, connection.destination.url || ''))),
+      h('div', {class: 'hint'}, 'A connection\'s source and destination cannot change: create another connection instead.'));
+  }
+
+  const retry = optionalRule(form, 'retry', 'Retry rule (otherwise the gateway\'s default retries)', RETRY_FIELDS, ruleOf('retry'));
+  const delay = optionalRule(form, 'delay', 'Delay each event', DELAY_FIELDS, ruleOf('delay'));
+  const transform = transformRule(form, transformations, ruleOf('transform'));
+
+  // Rule errors name an index (rules[2]); it is the index in what was sent.
+  let sentKinds = [];
+  form.mapPath = (p) => p.replace(/^rules\[(\d+)\]/, (_, i) => `rules.${sentKinds[Number(i)] ?? i}`);
+
+  const submit = h('button', {type: 'submit', class: 'primary'}, isNew ? 'Create connection' : 'Save connection');
+  const el = formShell(form,
+    h('fieldset', null, h('legend', null, 'Connection'), own.nodes),
+    ends,
+    h('fieldset', null, h('legend', null, 'Rules'),
+      filterSummary(connection), transform.nodes, retry.nodes, delay.nodes),
+    h('div', {class: 'actions'}, submit, link('#/', 'Cancel')));
+
+  el.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const saved = await saving(form, submit, () => {
+      const body = own.read(isNew);
+      const fromForm = [transform.read(), retry.read(), delay.read()].filter(Boolean);
+      body.rules = mergeRules(rules, fromForm);
+      sentKinds = body.rules.map((r) => r.type);
+      if (isNew) {
+        Object.assign(body, source.read(), destination.read());
+        return api.post('/connections', body);
+      }
+      return api.put(`/connections/${encodeURIComponent(connection.id)}`, body);
+    });
+    if (saved) navigate('#/');
+  });
+
+  replace(main,
+    pageHeader(isNew ? 'New connection' : `Connection ${connection.full_name || connection.id}`,
+      isNew ? null : link(`#/events?connection_id=${encodeURIComponent(connection.id)}`, 'Events'),
+      isNew ? null : link(`#/connections/${encodeURIComponent(connection.id)}/filter`, 'Filter')),
+    isNew ? h('p', {class: 'muted'}, 'A connection routes the webhooks a source receives to a destination, through its rules.') : null,
+    el,
+    isNew ? null : connectionStateCard(connection, () => connectionPage(main, params, query)),
+    isNew ? null : h('div', {class: 'card'}, h('h2', null, 'Delete'),
+      confirmDelete('Delete connection', `Delete connection ${connection.full_name || connection.id}? Its source and destination stay.`, async () => {
+        await api.del(`/connections/${encodeURIComponent(connection.id)}`);
+        navigate('#/');
+      })));
+  (isNew ? form.fields.get('source_id')?.input : form.fields.get('name')?.input)?.focus?.();
+}
+
+/** Pause (hold events) and disable (ignore new requests) of a connection. */
+function connectionStateCard(c, onChange) {
+  const status = h('div');
+  const act = (verb) => async (e) => {
+    e.target.disabled = true;
+    try {
+      await api.put(`/connections/${encodeURIComponent(c.id)}/${verb}`);
+      onChange();
+    } catch (err) {
+      replace(status, notice('error', err.message));
+      e.target.disabled = false;
+    }
+  };
+  return h('div', {class: 'card'},
+    h('h2', null, 'State'),
+    h('p', null,
+      c.disabled_at ? badge('disabled') : c.paused_at ? badge('paused') : badge('active'),
+      c.paused_at ? [' paused since ', time(c.paused_at)] : null,
+      c.disabled_at ? [' disabled since ', time(c.disabled_at)] : null),
+    h('p', {class: 'muted'}, 'Paused: events are held and delivered on unpause. Disabled: new requests are ignored for this connection.'),
+    h('div', {class: 'actions'},
+      button(c.paused_at ? 'Unpause' : 'Pause', act(c.paused_at ? 'unpause' : 'pause')),
+      button(c.disabled_at ? 'Enable connection' : 'Disable connection', act(c.disabled_at ? 'enable' : 'disable'))),
+    status);
+}
+
+export const routes = [
+  ['/sources/new', (main) => sourcePage(main, {})],
+  ['/sources/:id', sourcePage],
+  ['/destinations/new', (main) => destinationPage(main, {})],
+  ['/destinations/:id', destinationPage],
+  ['/connections/new', (main, _params, query) => connectionPage(main, {}, query)],
+  ['/connections/:id', connectionPage],
+];
