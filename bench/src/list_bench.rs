@@ -294,6 +294,43 @@ async fn main() -> anyhow::Result<()> {
             ms(*deep.last().unwrap()),
         );
     }
+
+    // The dashboard's charts: one answer per range, whatever the store holds.
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            .replace('+', "%2B")
+    };
+    let windows = [
+        ("last hour, by minute", 3_600_000, "minute"),
+        ("last 24 hours, by hour", DAY_MS, "hour"),
+        ("last 7 days, by hour", 7 * DAY_MS, "hour"),
+        ("last 30 days, by day", 30 * DAY_MS, "day"),
+    ];
+    println!();
+    println!("| metrics range (`/metrics/events`) | events in range | p50 / p95 / max (ms) |");
+    println!("|---|---|---|");
+    for (name, span, granularity) in windows {
+        let path = format!(
+            "/metrics/events?start={}&end={}&granularity={granularity}",
+            at(T_END - span),
+            at(T_END)
+        );
+        client.get(&path).await?;
+        let mut took = Vec::with_capacity(args.samples);
+        for _ in 0..args.samples {
+            took.push(client.get(&path).await?.0);
+        }
+        took.sort();
+        println!(
+            "| {name} | ~{} | {} / {} / {} |",
+            args.rows * span / (30 * DAY_MS),
+            ms(percentile(&took, 0.5)),
+            ms(percentile(&took, 0.95)),
+            ms(*took.last().unwrap()),
+        );
+    }
     Ok(())
 }
 
