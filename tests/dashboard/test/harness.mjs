@@ -36,9 +36,12 @@ export async function startGateway({env = {}} = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'hookyard-dash-'));
   const port = await freePort();
   const apiKey = 'dash-test-key-' + Math.random().toString(36).slice(2);
+  // The gateway refuses HOOKYARD_* variables it does not know (HOOKYARD_BIN is
+  // ours), and a developer's own settings must not change the test's gateway.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOOKYARD_')));
   const child = spawn(binary(), ['serve'], {
     env: {
-      ...process.env,
+      ...inherited,
       HOOKYARD_LISTEN: `127.0.0.1:${port}`,
       HOOKYARD_DATA_DIR: dataDir,
       HOOKYARD_API_KEY: apiKey,
