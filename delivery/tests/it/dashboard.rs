@@ -420,3 +420,52 @@ async fn metrics_count_requests_and_outcomes_per_bucket_postgres() {
         metrics_count_by_bucket(gw).await;
     }
 }
+
+/// The dashboard's forms clear a setting by sending `null`; before, serde read
+/// `null` as "absent" and the setting stayed.
+#[tokio::test]
+async fn null_clears_a_sources_and_a_destinations_optional_settings() {
+    let gw = Gateway::start().await;
+    let src = gw
+        .post(
+            "/sources",
+            json!({
+                "name": "clearable",
+                "custom_response": {"content_type": "text", "body": "ok"},
+                "verification": {"type": "github", "configs": {"webhook_secret_key": "s"}},
+                "max_body_bytes": 1000
+            }),
+        )
+        .await;
+    assert_eq!(src["max_body_bytes"], 1000);
+    assert!(src["verification"].is_object() && src["custom_response"].is_object());
+    let id = src["id"].as_str().unwrap();
+    let kept = gw
+        .put(&format!("/sources/{id}"), json!({"description": "x"}))
+        .await;
+    assert_eq!(kept["max_body_bytes"], 1000, "absent leaves it: {kept}");
+    let cleared = gw
+        .put(
+            &format!("/sources/{id}"),
+            json!({"custom_response": null, "verification": null, "max_body_bytes": null}),
+        )
+        .await;
+    assert_eq!(cleared["custom_response"], Value::Null, "{cleared}");
+    assert_eq!(cleared["verification"], Value::Null, "{cleared}");
+    assert_eq!(cleared["max_body_bytes"], Value::Null, "{cleared}");
+
+    let dst = gw
+        .post(
+            "/destinations",
+            json!({"name": "authed", "url": "http://127.0.0.1:9/x",
+                   "auth_method": {"type": "BEARER_TOKEN", "config": {"token": "t"}}}),
+        )
+        .await;
+    assert_eq!(dst["auth_method"]["type"], "BEARER_TOKEN");
+    let id = dst["id"].as_str().unwrap();
+    let cleared = gw
+        .put(&format!("/destinations/{id}"), json!({"auth_method": null}))
+        .await;
+    assert_eq!(cleared["auth_method"], Value::Null, "{cleared}");
+    gw.stop().await;
+}
