@@ -113,25 +113,22 @@ fn window(p: MetricsParams) -> Result<(MetricsWindow, &'static str), ApiError> {
         ));
     }
     // Buckets are aligned to the granularity (UTC), so charts of two ranges agree.
-    let start = start - start.rem_euclid(bucket_ms);
-    let buckets = (end - start + bucket_ms - 1) / bucket_ms;
+    let w = MetricsWindow {
+        start_ms: start - start.rem_euclid(bucket_ms),
+        end_ms: end,
+        bucket_ms,
+        source_id: p.source_id,
+        connection_id: p.connection_id,
+        destination_id: p.destination_id,
+    };
+    let buckets = w.buckets();
     if buckets > MAX_BUCKETS {
         return Err(ApiError::Unprocessable(format!(
             "the range holds {buckets} {granularity}s; at most {MAX_BUCKETS} buckets: \
              shorten `start`..`end` or use a larger `granularity`"
         )));
     }
-    Ok((
-        MetricsWindow {
-            start_ms: start,
-            end_ms: end,
-            bucket_ms,
-            source_id: p.source_id,
-            connection_id: p.connection_id,
-            destination_id: p.destination_id,
-        },
-        granularity,
-    ))
+    Ok((w, granularity))
 }
 
 #[utoipa::path(get, path = "/metrics/events", tag = "metrics", params(MetricsParams),
@@ -142,7 +139,7 @@ pub async fn events(
     QueryParams(p): QueryParams<MetricsParams>,
 ) -> Result<Json<EventMetrics>, ApiError> {
     let (w, granularity) = window(p)?;
-    let n = ((w.end_ms - w.start_ms + w.bucket_ms - 1) / w.bucket_ms) as usize;
+    let n = w.buckets() as usize;
     let requests = st.store.request_counts(&w).await?;
     let events = st.store.event_counts(&w).await?;
     let at = |b: i64| rfc3339(w.start_ms + b * w.bucket_ms);

@@ -88,7 +88,7 @@ async fn require_api_key(
             }
         });
     if let Some(key) = given {
-        return if bool::from(key.as_bytes().ct_eq(st.api_key.as_bytes())) {
+        return if is_api_key(&st, &key) {
             Ok(next.run(req).await)
         } else {
             Err(ApiError::Unauthorized)
@@ -99,6 +99,11 @@ async fn require_api_key(
         require_csrf(&st, &session, req.headers())?;
     }
     Ok(next.run(req).await)
+}
+
+/// Whether `given` is the gateway's API key (compared in constant time).
+pub fn is_api_key(st: &AppState, given: &str) -> bool {
+    bool::from(given.as_bytes().ct_eq(st.api_key.as_bytes()))
 }
 
 /// A write made with the session cookie must carry the session's CSRF token:

@@ -8,9 +8,8 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
-use crate::api::{require_csrf, session_of, JsonBody, SESSION_COOKIE};
+use crate::api::{is_api_key, require_csrf, session_of, JsonBody, SESSION_COOKIE};
 use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;
 use crate::sessions::{Session, SESSION_TTL};
@@ -40,6 +39,9 @@ fn out(st: &AppState, s: &Session) -> SessionOut {
     }
 }
 
+/// Session answers carry a token: no cache may keep them.
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
 /// `HttpOnly` keeps the token from scripts; `SameSite=Strict` keeps other sites'
 /// pages from sending it; `Secure` when the gateway is served over HTTPS.
 fn cookie(st: &AppState, value: &str, max_age_s: u64) -> Result<HeaderValue, ApiError> {
@@ -58,18 +60,19 @@ pub async fn sign_in(
     State(st): State<Arc<AppState>>,
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, ApiError> {
-    if !bool::from(body.api_key.trim().as_bytes().ct_eq(st.api_key.as_bytes())) {
+    if !is_api_key(&st, body.api_key.trim()) {
         return Err(ApiError::Unauthorized);
     }
     let (token, session) = st.sessions.issue(now_ms());
-    let mut resp = Json(out(&st, &session)).into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        cookie(&st, &token, SESSION_TTL.as_secs())?,
-    );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    let cookie = cookie(&st, &token, SESSION_TTL.as_secs())?;
+    Ok((
+        [
+            (header::SET_COOKIE, cookie),
+            (header::CACHE_CONTROL, NO_STORE),
+        ],
+        Json(out(&st, &session)),
+    )
+        .into_response())
 }
 
 /// Whether the cookie is a live session (200 either way: the page asks on every
@@ -86,10 +89,7 @@ pub async fn current(
             expires_at: None,
         },
     };
-    let mut resp = Json(answer).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(([(header::CACHE_CONTROL, NO_STORE)], Json(answer)).into_response())
 }
 
 /// Ends the session (with its CSRF token: another site must not sign a user

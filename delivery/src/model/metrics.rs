@@ -14,6 +14,13 @@ pub struct MetricsWindow {
     pub destination_id: Option<String>,
 }
 
+impl MetricsWindow {
+    /// How many buckets the window holds (the last one may be partial).
+    pub fn buckets(&self) -> i64 {
+        (self.end_ms - self.start_ms + self.bucket_ms - 1) / self.bucket_ms
+    }
+}
+
 /// Requests received in one bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestCount {

@@ -27,22 +27,19 @@ pub struct CompiledFilter {
 
 impl CompiledFilter {
     /// A filter's parts (`null` or absent: no condition on that part); the error
-    /// names the part whose pattern is wrong.
+    /// names the part whose pattern is wrong. Connection rules and
+    /// `PUT /filters/evaluate` both compile filters here.
     pub fn compile(
         body: &Option<Value>,
         headers: &Option<Value>,
         query: &Option<Value>,
         path: &Option<Value>,
     ) -> Result<Self, (&'static str, String)> {
-        let part = |name: &'static str, v: &Option<Value>| {
-            compile_part(0, name, v).map_err(|e| {
-                let message = e.message;
-                let message = message
-                    .strip_prefix(&format!("filter on {name}: "))
-                    .map(str::to_owned)
-                    .unwrap_or(message);
-                (name, message)
-            })
+        let part = |name: &'static str, v: &Option<Value>| match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(pattern) => Filter::parse(pattern)
+                .map(Some)
+                .map_err(|e| (name, e.to_string())),
         };
         Ok(CompiledFilter {
             body: part("body", body)?,
@@ -83,16 +80,6 @@ const MAX_DELAY_MS: i64 = 24 * 3600 * 1000;
 /// Most retries a rule may ask for.
 const MAX_RETRY_COUNT: i64 = 100;
 
-fn compile_part(index: usize, part: &str, v: &Option<Value>) -> Result<Option<Filter>, RuleError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(pattern) => Filter::parse(pattern).map(Some).map_err(|e| RuleError {
-            index,
-            message: format!("filter on {part}: {e}"),
-        }),
-    }
-}
-
 impl CompiledRules {
     pub fn compile(rules: &[Rule]) -> Result<Self, RuleError> {
         let mut out = CompiledRules::default();
@@ -112,12 +99,8 @@ impl CompiledRules {
                     query,
                     path,
                 } => {
-                    let f = CompiledFilter {
-                        body: compile_part(index, "body", body)?,
-                        headers: compile_part(index, "headers", headers)?,
-                        query: compile_part(index, "query", query)?,
-                        path: compile_part(index, "path", path)?,
-                    };
+                    let f = CompiledFilter::compile(body, headers, query, path)
+                        .map_err(|(part, e)| err(format!("filter on {part}: {e}")))?;
                     out.filter = Some(f);
                 }
                 Rule::Retry {
