@@ -85,7 +85,7 @@ impl Store {
             self.sqlite_script(q, Durability::Bookkeeping).await?;
             return Ok(());
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in outcomes.chunks(INSERT_CHUNK) {
             let mut q = Query::in_order(self.dialect, "");
             push_attempts_insert(&mut q, chunk)?;

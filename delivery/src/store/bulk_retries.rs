@@ -274,7 +274,7 @@ impl Store {
     /// retry made an event of it), so its request no longer counts it and a
     /// later bulk retry does not route it again.
     pub async fn resolve_ignored_event(&self, ig: &IgnoredEvent, now: i64) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut q = Query::new("DELETE FROM ignored_events WHERE id = ");
         q.bind(ig.id.clone());
         let (sql, args) = q.build()?;

@@ -91,7 +91,7 @@ impl Store {
         column: &str,
         id: &str,
     ) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::delete_connections_tx(&mut tx, column, id).await?;
         let mut q = Query::new(&format!("DELETE FROM {table} WHERE id = "));
         q.bind(id.to_owned());
@@ -121,7 +121,7 @@ impl Store {
         new_source: Option<&Source>,
         new_destination: Option<&Destination>,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::insert_connection_rows(&mut tx, c, new_source, new_destination).await?;
         tx.commit().await?;
         Ok(())
@@ -190,7 +190,7 @@ impl Store {
 
     /// Deletes the connection; its pending events end as FAILED, `CANCELLED`.
     pub async fn delete_connection(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = Self::delete_connections_tx(&mut tx, "id", id).await?;
         tx.commit().await?;
         Ok(n > 0)

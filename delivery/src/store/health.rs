@@ -75,7 +75,7 @@ impl Store {
         if results.is_empty() {
             return Ok(disabled);
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for r in results {
             let mut q = Query::new("UPDATE destinations SET consecutive_failures = ");
             if r.any_success {

@@ -97,7 +97,7 @@ impl Store {
     /// links each failed event to its issue. Returns the issues touched.
     pub async fn record_failures(&self, failures: &[Failure], now: i64) -> StoreResult<Vec<Issue>> {
         let mut touched: Vec<String> = Vec::new();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for f in failures {
             let id = crate::clock::new_id(hookyard_core::id::IdKind::Issue);
             let mut q = Query::new(&format!("INSERT INTO issues ({ISSUE_COLS}) VALUES "));

@@ -136,7 +136,7 @@ impl Store {
             return self.insert_requests_sqlite(reqs, now).await;
         }
         let mut inserted = Vec::with_capacity(reqs.len());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in reqs.chunks(INSERT_CHUNK) {
             let mut q = Query::in_order(self.dialect, "");
             push_requests_insert(&mut q, chunk, now)?;

@@ -121,7 +121,7 @@ impl Store {
     /// Events that are done (delivered or failed for good) and their transformed
     /// request, together, so no event is left delivering without its data.
     async fn prune_finished_events(&self, cutoff_ms: i64, batch: i64) -> StoreResult<u64> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut q =
             Query::new("SELECT id FROM events WHERE status IN ('SUCCESSFUL', 'FAILED') AND id < ");
         q.bind(first_id_at(IdKind::Event, cutoff_ms))

@@ -247,7 +247,7 @@ impl Store {
         if routes.is_empty() {
             return Ok((0, 0));
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Only requests nobody routed meanwhile (locked so a replica routing the
         // same ones waits, then finds them routed).
         let mut q = Query::new("SELECT id FROM requests r WHERE routed = 0 AND id IN ");
@@ -295,7 +295,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<Vec<Event>> {
         let events = &route.route.events;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows: Vec<EventRow<'_>> = events
             .iter()
             .map(|event| EventRow {

@@ -150,7 +150,7 @@ impl Store {
     /// this id in between still routes safely (a transformation that does not
     /// exist fails that connection's events, it never delivers them untransformed).
     pub async fn delete_transformation(&self, id: &str) -> StoreResult<TransformationDeletion> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (sql, args) = using_transformation(id).build()?;
         let rows = sqlx::query_with(&sql, args).fetch_all(&mut *tx).await?;
         let users = naming(&rows, id)?;

@@ -35,6 +35,19 @@ fn to_sqlx_sqlite_url(url: &str) -> String {
 }
 
 impl Store {
+    /// A write transaction. On SQLite it takes the write lock at `BEGIN`
+    /// (`IMMEDIATE`): a deferred transaction that reads first and writes after
+    /// another connection wrote fails at once with "database is locked", without
+    /// waiting out the busy timeout.
+    pub(in crate::store) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.write.begin().await,
+        }
+    }
+
     /// Connects and migrates. `sqlite://PATH` or `postgres://…`.
     pub async fn connect(url: &str, sqlite_sync: SqliteSync) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
