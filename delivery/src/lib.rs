@@ -184,9 +184,13 @@ pub async fn run(
     };
     let timeout = Duration::from_millis(cfg.delivery.timeout_ms);
     let egress = Arc::new(egress::EgressPolicy::from_config(&cfg.egress)?);
-    let adapters = Arc::new(Adapters {
-        http: HttpAdapter::new(timeout, cfg.delivery.response_body_limit, egress.clone())?,
-    });
+    let adapters = Arc::new(Adapters::new(
+        HttpAdapter::new(timeout, cfg.delivery.response_body_limit, egress.clone())?,
+        destinations::BrokerSettings {
+            timeout,
+            egress: egress.clone(),
+        },
+    ));
     let metrics = telemetry::install();
     let tracker = Arc::new(issues::tracker::Tracker {
         store: store.clone(),
@@ -224,7 +228,7 @@ pub async fn run(
         store: store.clone(),
         catalog: catalog.clone(),
         rules: rules.clone(),
-        adapters,
+        adapters: adapters.clone(),
         default_retry: route::rules::default_retry_policy(d.strategy, d.interval_ms, d.count),
         concurrency: cfg.delivery.concurrency,
         signals: signals.clone(),
@@ -256,6 +260,7 @@ pub async fn run(
         metrics,
         transforms,
         edge_config: ingest::edge_sources::memo(),
+        adapters,
     });
     server::serve(listener, app(state), &cfg.server, shutdown.clone()).await?;
     let _ = router_task.await;

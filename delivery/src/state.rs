@@ -35,4 +35,6 @@ pub struct AppState {
     /// The edge configuration last served (`ingest::edge_config`), for a second:
     /// every isolate of the Worker asks, and most ask for the same thing.
     pub edge_config: crate::ingest::edge_sources::Memo,
+    /// The destination adapters (the dispatcher's), for `PUT /destinations/{id}/test`.
+    pub adapters: Arc<crate::destinations::Adapters>,
 }

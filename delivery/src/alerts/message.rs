@@ -26,9 +26,16 @@ const BODY_EXCERPT: usize = 500;
 
 fn destination_label(d: Option<&Destination>, id: Option<&str>) -> String {
     match d {
-        Some(d) => match &d.url {
-            Some(url) => format!("{} ({url})", d.name),
-            None => d.name.clone(),
+        Some(d) => match (d.kind.address(), &d.url) {
+            // Broker and bus destinations: the type and where it publishes.
+            (Some(addr), _) => format!(
+                "{} ({} {})",
+                d.name,
+                d.kind.type_name(),
+                crate::egress::redact::url_text(&addr)
+            ),
+            (None, Some(url)) => format!("{} ({})", d.name, crate::egress::redact::url_text(url)),
+            (None, None) => d.name.clone(),
         },
         None => id.unwrap_or("unknown destination").to_owned(),
     }

@@ -14,7 +14,7 @@ use super::{parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::DestinationBacklog;
-use crate::model::{AuthMethod, Destination, RateLimitPeriod};
+use crate::model::{AuthMethod, Destination, DestinationKind, RateLimitPeriod};
 use crate::state::AppState;
 use crate::store::DestinationFilter;
 
@@ -23,7 +23,17 @@ use crate::store::DestinationFilter;
 pub struct DestinationIn {
     pub name: Option<String>,
     pub description: Option<String>,
-    /// The HTTP endpoint events are sent to.
+    /// Hookyard's addition: `HTTP` (default), `MOCK_API`, `RABBITMQ`, `NATS`,
+    /// `AWS_SQS`, `AWS_EVENTBRIDGE` or `REDIS_STREAM`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Hookyard's addition: the type's settings, replaced whole when given:
+    /// `RabbitMqConfig`, `NatsConfig`, `SqsConfig`, `EventBridgeConfig` or
+    /// `RedisStreamConfig` (see the schemas). HTTP destinations use the fields
+    /// of this object instead (`url`, `http_method`, `auth_method`…).
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
+    /// The HTTP endpoint events are sent to (HTTP destinations).
     pub url: Option<String>,
     pub cli_path: Option<String>,
     /// Most attempts per `rate_limit_period` (`second`, `minute`, `hour`), spaced
@@ -57,7 +67,11 @@ pub struct DestinationIn {
 }
 
 impl DestinationIn {
-    pub fn apply(self, base: Option<Destination>, field: &str) -> Result<Destination, ApiError> {
+    pub fn apply(
+        mut self,
+        base: Option<Destination>,
+        field: &str,
+    ) -> Result<Destination, ApiError> {
         let now = now_ms();
         let f = |name: &str| {
             if field.is_empty() {
@@ -70,7 +84,7 @@ impl DestinationIn {
             Some(d) => d,
             None => Destination::new(new_id(IdKind::Destination), String::new(), None, now),
         };
-        if let Some(name) = self.name {
+        if let Some(name) = self.name.take() {
             validate::name(&f("name"), &name)?;
             d.name = name;
         }
@@ -82,8 +96,9 @@ impl DestinationIn {
         }
         if self.description.is_some() {
             validate::description(&f("description"), &self.description)?;
-            d.description = self.description;
+            d.description = self.description.take();
         }
+        self.apply_kind(&mut d, &f)?;
         if let Some(url) = self.url {
             validate::url(&f("url"), &url)?;
             d.url = Some(url);
@@ -94,7 +109,7 @@ impl DestinationIn {
         }
         // CLI destinations (`hookyard listen`) are not delivered to yet: without a
         // url every attempt would fail, so refuse now rather than then.
-        if d.url.is_none() {
+        if d.kind.is_http() && d.url.is_none() {
             return Err(ApiError::Unprocessable(format!(
                 "{} is required: the http(s) endpoint events are delivered to",
                 f("url")
@@ -156,6 +171,61 @@ impl DestinationIn {
         }
         d.updated_at = now;
         Ok(d)
+    }
+}
+
+impl DestinationIn {
+    /// Sets `type` and `config`. A `config` replaces the old one whole; a `type`
+    /// given alone keeps the config only if the type is unchanged. A destination
+    /// that is not HTTP takes none of the HTTP fields, and loses them when it
+    /// changes type.
+    fn apply_kind(
+        &mut self,
+        d: &mut Destination,
+        f: &dyn Fn(&str) -> String,
+    ) -> Result<(), ApiError> {
+        let type_name = match &self.kind {
+            Some(t) => t.to_ascii_uppercase(),
+            None => d.kind.type_name().to_owned(),
+        };
+        let config = self.config.take();
+        if config.is_some() || type_name != d.kind.type_name() {
+            d.kind = DestinationKind::from_parts(&type_name, config).map_err(|e| {
+                let field = if e.field == "type" {
+                    f("type")
+                } else {
+                    f(&e.field)
+                };
+                ApiError::Unprocessable(format!("{field} {}", e.message))
+            })?;
+        }
+        if d.kind.is_http() {
+            return Ok(());
+        }
+        let http_only = [
+            ("url", self.url.is_some()),
+            ("http_method", self.http_method.is_some()),
+            ("auth_method", matches!(self.auth_method, Some(Some(_)))),
+            (
+                "path_forwarding_disabled",
+                self.path_forwarding_disabled.is_some(),
+            ),
+            ("cli_path", self.cli_path.is_some()),
+        ];
+        if let Some((name, _)) = http_only.iter().find(|(_, given)| *given) {
+            return Err(ApiError::Unprocessable(format!(
+                "{} is only for HTTP destinations; a {} destination is set up in {}",
+                f(name),
+                type_name,
+                f("config")
+            )));
+        }
+        d.url = None;
+        d.http_method = None;
+        d.auth_method = None;
+        d.cli_path = None;
+        d.path_forwarding_disabled = false;
+        Ok(())
     }
 }
 
@@ -344,6 +414,101 @@ pub async fn unarchive(
     enable(st, id).await
 }
 
+/// What the destination answered to a test message.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct TestOut {
+    /// The destination accepted the message (a 2xx, the broker's confirm).
+    pub success: bool,
+    pub destination_id: String,
+    /// The test message's id (sent as the event id: `x-hookyard-event-id`,
+    /// the broker's message id).
+    pub message_id: String,
+    pub response_status: Option<u16>,
+    /// What the destination or broker answered (for brokers, their ids as JSON).
+    pub response_body: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// Where it went (URL, broker address and subject…), credentials removed.
+    pub requested_url: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// The request a test sends: a small JSON body saying what it is.
+fn test_request(d: &Destination) -> crate::model::RequestRecord {
+    let now = now_ms();
+    let body = serde_json::json!({
+        "type": "hookyard.test",
+        "message": "A test message from Hookyard: this destination is reachable.",
+        "destination": { "id": d.id, "name": d.name },
+        "sent_at": crate::clock::rfc3339(now),
+    })
+    .to_string()
+    .into_bytes();
+    crate::model::RequestRecord {
+        id: new_id(IdKind::Request),
+        source_id: "src_test".into(),
+        method: "POST".into(),
+        path: "/".into(),
+        query: String::new(),
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-test-message".into(), "true".into()),
+            ("x-event-type".into(), "hookyard.test".into()),
+        ],
+        body_size: body.len() as i64,
+        body: Some(body),
+        verified: None,
+        rejection_cause: None,
+        events_count: 0,
+        ignored_count: 0,
+        routed: false,
+        received_at: now,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[utoipa::path(put, path = "/destinations/{id}/test", tag = "destinations",
+    responses((status = 200, body = TestOut, description = "what the destination answered (success or not)"),
+        (status = 404, description = "no such destination")))]
+/// Hookyard's addition: sends one test message to the destination, as an event
+/// would go (same adapter, auth and signatures), and answers what it said, so
+/// credentials and addresses can be checked before traffic is routed. Nothing
+/// is stored; a disabled destination is tested too.
+pub async fn test(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<TestOut>, ApiError> {
+    let d = load(&st, &id).await?;
+    let message_id = new_id(IdKind::Event);
+    let request = test_request(&d);
+    let started = std::time::Instant::now();
+    let result = st
+        .adapters
+        .for_destination(&d)
+        .deliver(&crate::destinations::Delivery {
+            event_id: &message_id,
+            request: &request,
+            destination: &d,
+            attempt_number: 1,
+        })
+        .await;
+    Ok(Json(TestOut {
+        success: result.success,
+        destination_id: d.id,
+        message_id,
+        response_status: result.response_status,
+        response_body: result.response_body,
+        error_code: result.error_code.map(str::to_owned),
+        error_message: result
+            .error_message
+            .as_deref()
+            .map(crate::egress::redact::urls_in),
+        requested_url: result.requested_url,
+        duration_ms: started.elapsed().as_millis() as i64,
+    }))
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/destinations/{id}/backlog", get(backlog))
@@ -356,4 +521,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/destinations/{id}/enable", put(enable))
         .route("/destinations/{id}/archive", put(archive))
         .route("/destinations/{id}/unarchive", put(unarchive))
+        .route("/destinations/{id}/test", put(test))
 }

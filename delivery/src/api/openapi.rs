@@ -31,7 +31,7 @@ impl Modify for BearerAuth {
         sources::delete, sources::disable, sources::enable, sources::archive, sources::unarchive,
         destinations::list, destinations::create, destinations::upsert, destinations::retrieve,
         destinations::update, destinations::delete, destinations::disable, destinations::enable,
-        destinations::backlog, destinations::archive, destinations::unarchive,
+        destinations::backlog, destinations::archive, destinations::unarchive, destinations::test,
         connections::list, connections::create, connections::upsert, connections::retrieve,
         connections::update, connections::delete, connections::pause, connections::unpause,
         connections::disable, connections::enable, connections::count, connections::archive,
@@ -74,6 +74,9 @@ impl Modify for BearerAuth {
         filters::EvaluateIn, filters::FilterIn, filters::EvaluateOut, filters::FilterView,
         event_metrics::EventMetrics, event_metrics::Bucket, event_metrics::LatencyBucket,
         event_metrics::DestinationSeries, event_metrics::ConnectionTotals,
+        crate::model::RabbitMqConfig, crate::model::NatsConfig, crate::model::SqsConfig,
+        crate::model::EventBridgeConfig, crate::model::DetailFormat,
+        crate::model::RedisStreamConfig, destinations::TestOut,
     ))
 )]
 pub struct ApiDoc;

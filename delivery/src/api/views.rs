@@ -67,6 +67,14 @@ pub struct DestinationOut {
     pub name: String,
     pub description: Option<String>,
     pub team_id: &'static str,
+    /// Hookyard's addition: `HTTP`, `MOCK_API`, `RABBITMQ`, `NATS`, `AWS_SQS`,
+    /// `AWS_EVENTBRIDGE` or `REDIS_STREAM`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Hookyard's addition: the type's settings (`null` for HTTP, whose settings
+    /// are the fields below, and MOCK_API).
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
     pub path_forwarding_disabled: bool,
     pub url: Option<String>,
     pub cli_path: Option<String>,
@@ -93,6 +101,8 @@ pub fn destination(d: &Destination) -> DestinationOut {
         name: d.name.clone(),
         description: d.description.clone(),
         team_id: TEAM_ID,
+        kind: d.kind.type_name(),
+        config: d.kind.config_json(),
         path_forwarding_disabled: d.path_forwarding_disabled,
         url: d.url.clone(),
         cli_path: d.cli_path.clone(),

@@ -16,7 +16,7 @@ pub fn decide(
     if result.success {
         return (EventStatus::Successful, None);
     }
-    if !policy.retries_status(result.response_status) {
+    if result.permanent || !policy.retries_status(result.response_status) {
         return (EventStatus::Failed, None);
     }
     let made = u32::try_from(attempts_made).unwrap_or(u32::MAX);
@@ -82,6 +82,15 @@ mod tests {
             decide(&failed(Some(429), Some(30_000)), 2, &p, 0),
             (EventStatus::Failed, None)
         );
+    }
+
+    #[test]
+    fn permanent_failures_are_not_retried() {
+        let p = default_retry_policy(RetryStrategy::Linear, 1000, 5);
+        let no_queue = DeliveryResult::permanent("NOT_FOUND", "no such queue");
+        assert_eq!(decide(&no_queue, 1, &p, 0), (EventStatus::Failed, None));
+        let refused = DeliveryResult::error("CONNECTION_REFUSED", "broker down");
+        assert_eq!(decide(&refused, 1, &p, 0).0, EventStatus::Scheduled);
     }
 
     #[test]

@@ -25,7 +25,10 @@ impl GuardedResolver {
 
 /// The allowed addresses of `host`, or why there is none: when every address is
 /// denied, the refusal of the first (so the error names an address).
-async fn allowed_addrs(policy: &EgressPolicy, host: &str) -> Result<Vec<SocketAddr>, EgressError> {
+pub async fn allowed_addrs(
+    policy: &EgressPolicy,
+    host: &str,
+) -> Result<Vec<SocketAddr>, EgressError> {
     // Port 0: reqwest sets the URL's port (or the scheme's) on what we return.
     let found =
         tokio::net::lookup_host((host, 0))

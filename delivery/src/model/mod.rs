@@ -4,6 +4,7 @@
 
 mod bookmarks;
 mod bulk_retry;
+mod destination_types;
 mod health;
 mod issues;
 mod metrics;
@@ -15,6 +16,7 @@ mod transformations;
 
 pub use bookmarks::*;
 pub use bulk_retry::*;
+pub use destination_types::*;
 pub use health::*;
 pub use issues::*;
 pub use metrics::*;

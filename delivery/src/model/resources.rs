@@ -132,6 +132,8 @@ pub struct Destination {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    /// `type` and `config`: HTTP (the fields below) or a broker, bus or mock.
+    pub kind: super::DestinationKind,
     pub url: Option<String>,
     pub cli_path: Option<String>,
     /// `None`: the method of the original request.
@@ -159,6 +161,7 @@ impl Destination {
             id,
             name,
             description: None,
+            kind: super::DestinationKind::Http,
             url,
             cli_path: None,
             http_method: None,

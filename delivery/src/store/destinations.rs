@@ -15,6 +15,7 @@ fn destination_values(q: &mut Query, d: &Destination) -> StoreResult<()> {
             _ => Err(StoreError::Corrupt("rate_limit_period".into())),
         })
         .transpose()?;
+    let config = d.kind.config_json().map(|c| c.to_string());
     q.values([d], |r, d| {
         r.bind(d.id.clone())
             .bind(d.name.clone())
@@ -31,7 +32,9 @@ fn destination_values(q: &mut Query, d: &Destination) -> StoreResult<()> {
             .bind(d.updated_at)
             .bind(d.max_concurrency)
             .bind(d.auto_disable_after)
-            .bind(d.disabled_reason.clone());
+            .bind(d.disabled_reason.clone())
+            .bind(d.kind.type_name())
+            .bind(config.clone());
         Ok(())
     })?;
     Ok(())

@@ -15,7 +15,7 @@ pub const SOURCE_COLS: &str = "id, name, description, allowed_http_methods, cust
      verification, max_body_bytes, disabled_at, created_at, updated_at";
 pub const DESTINATION_COLS: &str = "id, name, description, url, cli_path, http_method, \
      auth_method, rate_limit, rate_limit_period, path_forwarding_disabled, disabled_at, \
-     created_at, updated_at, max_concurrency, auto_disable_after, disabled_reason";
+     created_at, updated_at, max_concurrency, auto_disable_after, disabled_reason, type, config";
 pub const CONNECTION_COLS: &str = "id, name, description, source_id, destination_id, rules, \
      disabled_at, paused_at, created_at, updated_at";
 pub const REQUEST_COLS: &str = "id, source_id, method, path, query, headers, body_size, \
@@ -60,6 +60,19 @@ pub fn source(row: &AnyRow) -> StoreResult<Source> {
     })
 }
 
+/// `type` and `config` read back into a typed kind (not re-checked: it was at write).
+fn destination_kind(row: &AnyRow) -> StoreResult<crate::model::DestinationKind> {
+    let type_name: String = row.try_get("type")?;
+    let config: Option<serde_json::Value> = json(row, "config")?;
+    let mut whole = serde_json::Map::new();
+    whole.insert("type".into(), type_name.into());
+    if let Some(c) = config {
+        whole.insert("config".into(), c);
+    }
+    serde_json::from_value(serde_json::Value::Object(whole))
+        .map_err(|e| StoreError::Corrupt(format!("destination type/config: {e}")))
+}
+
 pub fn destination(row: &AnyRow) -> StoreResult<Destination> {
     let period: Option<String> = row.try_get("rate_limit_period")?;
     let rate_limit_period = period
@@ -72,6 +85,7 @@ pub fn destination(row: &AnyRow) -> StoreResult<Destination> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
+        kind: destination_kind(row)?,
         url: row.try_get("url")?,
         cli_path: row.try_get("cli_path")?,
         http_method: row.try_get("http_method")?,

@@ -1,0 +1,90 @@
+//! The message a broker, queue or bus destination sends for one event: the body as
+//! delivered (byte-exact) and the request's headers plus Hookyard's ids, the same
+//! headers an HTTP destination gets.
+
+use super::Delivery;
+
+/// Headers that describe one hop of an HTTP request, not the message; they are
+/// not forwarded (to an HTTP destination or into a message).
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "expect",
+];
+
+/// Hookyard's own headers on every delivery: the event id (stable across retries,
+/// for de-duplication), the request id and the attempt number.
+pub fn id_headers(d: &Delivery<'_>) -> [(&'static str, String); 3] {
+    [
+        ("x-hookyard-event-id", d.event_id.to_owned()),
+        ("x-hookyard-request-id", d.request.id.clone()),
+        ("x-hookyard-attempt", d.attempt_number.to_string()),
+    ]
+}
+
+/// The request's headers (without hop-by-hop ones and without any `x-hookyard-*`
+/// a provider sent), then Hookyard's id headers.
+pub fn headers(d: &Delivery<'_>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = d
+        .request
+        .headers
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            !HOP_BY_HOP.contains(&k.as_str()) && !k.starts_with("x-hookyard-")
+        })
+        .cloned()
+        .collect();
+    out.extend(id_headers(d).map(|(k, v)| (k.to_owned(), v)));
+    out
+}
+
+/// The body as delivered (after the connection's transformation, if any).
+pub fn body<'a>(d: &Delivery<'a>) -> &'a [u8] {
+    d.request.body.as_deref().unwrap_or_default()
+}
+
+/// The request's headers as one JSON object (`{"name": "value"}`; a repeated
+/// header's values joined with `, `), for brokers that carry few attributes.
+pub fn headers_json(d: &Delivery<'_>) -> String {
+    let mut map = serde_json::Map::new();
+    for (k, v) in headers(d) {
+        match map.get_mut(&k) {
+            Some(serde_json::Value::String(old)) => {
+                old.push_str(", ");
+                old.push_str(&v);
+            }
+            _ => {
+                map.insert(k, serde_json::Value::String(v));
+            }
+        }
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+/// The first of the usual "what happened" headers providers send (GitHub,
+/// Shopify, generic), to name an event where a broker wants a type.
+pub fn topic<'a>(d: &Delivery<'a>) -> Option<&'a str> {
+    const TOPIC_HEADERS: [&str; 4] = [
+        "x-github-event",
+        "x-shopify-topic",
+        "x-event-type",
+        "x-topic",
+    ];
+    TOPIC_HEADERS.iter().find_map(|name| {
+        d.request
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    })
+}
