@@ -3,9 +3,10 @@
 #
 # Needs: a Rust toolchain, Node.js 20+ with npm, Python 3 with pip, PostgreSQL
 # on 127.0.0.1:5432 (trust auth, database `test`), and apt (root) when Chromium is
-# not installed yet. With CI=true a missing
-# PostgreSQL or SMTP test server fails the run; elsewhere those halves of the
-# tests are skipped with a message.
+# not installed yet; RabbitMQ (5672, guest/guest), NATS with JetStream (4222)
+# and Redis (6379) on 127.0.0.1 for the destination tests. With CI=true a missing
+# PostgreSQL, broker or SMTP test server fails the run; elsewhere those tests
+# (or their halves) are skipped with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -36,6 +37,10 @@ fi
 step "set-up: Python packages (aiosmtpd, the SMTP server of the alert email tests)"
 python3 -c 'import aiosmtpd' 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
+
+step "set-up: moto (a local AWS endpoint: the SQS and EventBridge destination tests start it)"
+python3 -c 'import moto.server, flask' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
 
 step "set-up: edge Worker toolchain, npm packages and the Worker bundle"
 ./scripts/setup-edge.sh

@@ -14,6 +14,7 @@ mod common;
 mod api;
 mod cli;
 mod dashboard;
+mod destinations;
 mod e2e;
 mod edge_batch;
 mod edge_config;

@@ -17,6 +17,7 @@ macro_rules! conformance {
     )*};
 }
 
+pub mod brokers;
 pub mod gateway;
 pub mod pg;
 pub mod smtp;
