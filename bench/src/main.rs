@@ -9,6 +9,8 @@
 //! Everything shares this machine's cores: the figures include the load
 //! generator's own cost.
 
+mod targets;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +45,14 @@ struct Args {
     /// SQLite sync mode: full (fsync per commit) or normal.
     #[arg(long, default_value = "full")]
     sqlite_sync: String,
+    /// Where the end-to-end phase delivers: http (a loopback sink), mock,
+    /// rabbitmq, nats, redis (the services on 127.0.0.1), sqs or eventbridge
+    /// (at `--aws-endpoint-url`, e.g. moto).
+    #[arg(long, default_value = "http")]
+    destination: String,
+    /// The AWS endpoint for `--destination sqs|eventbridge`.
+    #[arg(long)]
+    aws_endpoint_url: Option<String>,
 }
 
 struct Sink {
@@ -225,12 +235,19 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         serde_json::json!({"name": ingest_source}),
     )
     .await?;
+    let destination = targets::destination(
+        &args.destination,
+        &format!("sink-{run_id}"),
+        &sink_url,
+        args.aws_endpoint_url.as_deref(),
+    )
+    .await?;
     api_post(
         &client,
         &format!("{api}/connections"),
         key,
         serde_json::json!({"name": "bench", "source": {"name": e2e_source},
-                           "destination": {"name": format!("sink-{run_id}"), "url": sink_url}}),
+                           "destination": destination}),
     )
     .await?;
 
@@ -267,11 +284,19 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     report("ingest (with delivery running)", &r);
+    let http = args.destination == "http";
     tokio::time::timeout(Duration::from_secs(600), async {
-        while sink.count.load(Ordering::Relaxed) < args.e2e_requests {
-            tokio::select! {
-                _ = sink.done.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        if http {
+            while sink.count.load(Ordering::Relaxed) < args.e2e_requests {
+                tokio::select! {
+                    _ = sink.done.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        } else {
+            // The broker confirmed each one before the gateway counted it.
+            while targets::delivered(&client, &base).await.unwrap_or(0) < args.e2e_requests {
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     })
@@ -279,7 +304,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     .context("deliveries did not all arrive within 10 minutes")?;
     let e2e = r.started.elapsed();
     println!(
-        "end to end: {} events delivered in {:.2}s = {:.0} events/s (first request sent → last delivery received)",
+        "end to end ({} destination): {} events delivered in {:.2}s = {:.0} events/s (first request sent → last delivery received)",
+        args.destination,
         args.e2e_requests,
         e2e.as_secs_f64(),
         args.e2e_requests as f64 / e2e.as_secs_f64()
