@@ -111,6 +111,8 @@ pub async fn fetch(
             form.push(("client_secret", &c.client_secret));
         }
     }
+    // Encoded in one expression: the serializer is not `Send`, and the delivery
+    // future that awaits below must be.
     let form = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
