@@ -34,9 +34,9 @@ if ! command -v /usr/bin/chromium >/dev/null; then
 fi
 (cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 
-step "set-up: Python packages (aiosmtpd, the SMTP server of the alert email tests)"
-python3 -c 'import aiosmtpd' 2>/dev/null ||
-  python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
+step "set-up: Python packages (aiosmtpd, the SMTP server of the alert email tests; standardwebhooks, the reference verifier of signed deliveries)"
+python3 -c 'import aiosmtpd, standardwebhooks' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'standardwebhooks==1.1.0'
 
 step "set-up: moto (a local AWS endpoint: the SQS and EventBridge destination tests start it)"
 python3 -c 'import moto.server, flask' 2>/dev/null ||

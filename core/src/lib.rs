@@ -9,6 +9,8 @@
 //! - [`backoff`]: retry schedules (linear, exponential) and `Retry-After` parsing.
 //! - [`status_codes`]: which response statuses a retry rule retries on.
 //! - [`verify`]: provider signature verification (Stripe, GitHub, … generic HMAC).
+//! - [`signing`]: the signatures delivery adds to outgoing requests (Hookdeck,
+//!   Standard Webhooks, a custom HMAC header).
 //! - [`edge`]: what the edge Worker sends delivery: queue messages, signed batches.
 
 pub mod backoff;
@@ -18,5 +20,6 @@ pub mod filter;
 pub mod id;
 pub mod ingest;
 pub mod names;
+pub mod signing;
 pub mod status_codes;
 pub mod verify;

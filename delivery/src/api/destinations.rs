@@ -10,11 +10,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::views::{self, DestinationOut};
-use super::{parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
+use super::{auth_method, parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
 use crate::model::DestinationBacklog;
-use crate::model::{AuthMethod, Destination, DestinationKind, RateLimitPeriod};
+use crate::model::{Destination, DestinationKind, RateLimitPeriod};
 use crate::state::AppState;
 use crate::store::DestinationFilter;
 
@@ -57,11 +57,13 @@ pub struct DestinationIn {
     pub auto_disable_after: Option<Option<i64>>,
     /// Method of deliveries; default: the method the provider used.
     pub http_method: Option<String>,
-    /// `{"type": "BEARER_TOKEN" | "BASIC_AUTH" | "API_KEY" | "HOOKDECK_SIGNATURE", "config": {…}}`
-    /// `null` removes it.
+    /// `{"type": "BEARER_TOKEN" | "BASIC_AUTH" | "API_KEY" | "HOOKDECK_SIGNATURE" |
+    /// "STANDARD_WEBHOOKS" | "CUSTOM_SIGNATURE" | "OAUTH2_CLIENT_CREDENTIALS", "config": {…}}`;
+    /// a signing secret left out is generated. `null` removes it. Read by
+    /// [`super::auth_method::parse`], so errors name the config's field.
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<Object>)]
-    pub auth_method: Option<Option<AuthMethod>>,
+    pub auth_method: Option<Option<serde_json::Value>>,
     /// Do not append the path the provider used to `url`.
     pub path_forwarding_disabled: Option<bool>,
 }
@@ -121,10 +123,14 @@ impl DestinationIn {
             d.http_method = Some(m);
         }
         if let Some(a) = self.auth_method {
-            if let Some(a) = &a {
-                validate::auth_method(&f("auth_method"), a)?;
-            }
-            d.auth_method = a;
+            d.auth_method = match a {
+                Some(v) => Some(auth_method::parse(
+                    &f("auth_method"),
+                    v,
+                    d.auth_method.as_ref(),
+                )?),
+                None => None,
+            };
         }
         match self.rate_limit {
             Some(Some(limit)) if !(1..=1_000_000).contains(&limit) => {

@@ -5,6 +5,7 @@
 //! and seek pagination (`limit`, `next`, `prev`, `dir`, `order_by`).
 
 pub mod attempts;
+pub mod auth_method;
 pub mod bookmarks;
 pub mod bulk;
 pub mod connections;

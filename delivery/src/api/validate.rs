@@ -85,7 +85,40 @@ pub fn auth_method(field: &str, a: &AuthMethod) -> Result<(), ApiError> {
             }
             header_value("api_key", &c.api_key)
         }
+        // The API fills in a secret before this check; only its form is left.
         AuthMethod::HookdeckSignature(_) => Ok(()),
+        AuthMethod::StandardWebhooks(c) => {
+            for (name, secret) in [
+                ("secret", &c.secret),
+                ("previous_secret", &c.previous_secret),
+            ] {
+                if let Some(s) = secret {
+                    hookyard_core::signing::whsec_key(s).map_err(|e| {
+                        ApiError::Unprocessable(format!(
+                            "{field}.config.{name} {e} (the form is whsec_ and 24 to 64 bytes in base64)"
+                        ))
+                    })?;
+                }
+            }
+            Ok(())
+        }
+        AuthMethod::CustomSignature(c) => {
+            if c.key.is_empty() || http::HeaderName::try_from(c.key.as_str()).is_err() {
+                return Err(ApiError::Unprocessable(format!(
+                    "{field}.config.key must be a valid HTTP header name (got {:?})",
+                    c.key
+                )));
+            }
+            header_value("prefix", c.prefix.as_deref().unwrap_or_default())
+        }
+        AuthMethod::OAuth2ClientCredentials(c) => {
+            if c.client_id.is_empty() {
+                return Err(ApiError::Unprocessable(format!(
+                    "{field}.config.client_id is required"
+                )));
+            }
+            url(&format!("{field}.config.auth_server"), &c.auth_server)
+        }
     }
 }
 

@@ -1,15 +1,21 @@
-//! HTTP destinations: the request's body and headers to the destination's URL.
+//! HTTP destinations: the request's body and headers to the destination's URL,
+//! with the destination's credentials or signature ([`oauth2`] keeps its tokens).
+
+pub mod oauth2;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use hookyard_core::signing;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{Adapter, Delivery, DeliveryResult};
 use crate::egress::{self, redact, EgressError, EgressPolicy};
-use crate::model::{ApiKeyLocation, AuthMethod, Destination, RequestRecord};
+use crate::model::{
+    ApiKeyLocation, AuthMethod, Destination, OAuth2ClientCredentialsConfig, RequestRecord,
+};
 
 /// Headers that describe one hop, not the message, plus those the client sets
 /// itself; they are not forwarded.
@@ -33,6 +39,8 @@ pub struct HttpAdapter {
     body_limit: usize,
     /// Checks IP-literal URLs; the client's resolver checks names.
     egress: Arc<EgressPolicy>,
+    /// OAuth2 destinations' tokens.
+    tokens: oauth2::TokenCache,
 }
 
 impl HttpAdapter {
@@ -53,6 +61,7 @@ impl HttpAdapter {
             client,
             body_limit,
             egress,
+            tokens: oauth2::TokenCache::default(),
         })
     }
 }
@@ -130,12 +139,24 @@ fn forwarded_headers(d: &Delivery<'_>) -> HeaderMap {
     headers
 }
 
-/// Adds the destination's credentials, replacing any header of the same name the
-/// provider sent (its own `Authorization` must not reach the destination beside
-/// ours, nor leak to it).
-fn apply_auth(req: &mut reqwest::Request, auth: Option<&AuthMethod>) -> Result<(), String> {
+/// Adds the destination's credentials or signature, replacing any header of the
+/// same name the provider sent (its own `Authorization` must not reach the
+/// destination beside ours, nor leak to it, and a signature header it sent would
+/// be taken for ours). Signatures cover the body exactly as it is sent (after any
+/// transformation) and are made on each attempt, with that attempt's time.
+/// OAuth2's token is added when sending ([`HttpAdapter::send_with_token`]).
+fn apply_auth(
+    req: &mut reqwest::Request,
+    auth: Option<&AuthMethod>,
+    event_id: &str,
+    now_secs: i64,
+) -> Result<(), String> {
     let value =
         |v: String| HeaderValue::from_str(&v).map_err(|e| format!("invalid credential: {e}"));
+    let body = req
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .unwrap_or_default();
     match auth {
         Some(AuthMethod::BearerToken(c)) => {
             let v = value(format!("Bearer {}", c.token))?;
@@ -160,9 +181,69 @@ fn apply_auth(req: &mut reqwest::Request, auth: Option<&AuthMethod>) -> Result<(
                     .append_pair(&c.key, &c.api_key);
             }
         },
-        Some(AuthMethod::HookdeckSignature(_)) | None => {}
+        Some(AuthMethod::HookdeckSignature(c)) => {
+            // Rows stored before signing existed have no secret: nothing to sign with.
+            if let Some(secret) = c.as_ref().and_then(|c| c.signing_secret.as_deref()) {
+                let v = value(signing::hookdeck(secret, body))?;
+                req.headers_mut()
+                    .insert(HeaderName::from_static(signing::HOOKDECK_HEADER), v);
+            }
+        }
+        Some(AuthMethod::StandardWebhooks(c)) => {
+            let mut keys = Vec::with_capacity(2);
+            for s in [&c.secret, &c.previous_secret].into_iter().flatten() {
+                keys.push(
+                    signing::whsec_key(s).map_err(|e| format!("invalid signing secret: {e}"))?,
+                );
+            }
+            if keys.is_empty() {
+                return Err("the STANDARD_WEBHOOKS auth method has no secret".to_owned());
+            }
+            let sig = signing::standard_webhooks_signature(
+                keys.iter().map(Vec::as_slice),
+                event_id,
+                now_secs,
+                body,
+            );
+            let h = req.headers_mut();
+            h.insert(
+                HeaderName::from_static(signing::WEBHOOK_ID),
+                value(event_id.to_owned())?,
+            );
+            h.insert(
+                HeaderName::from_static(signing::WEBHOOK_TIMESTAMP),
+                value(now_secs.to_string())?,
+            );
+            h.insert(
+                HeaderName::from_static(signing::WEBHOOK_SIGNATURE),
+                value(sig)?,
+            );
+        }
+        Some(AuthMethod::CustomSignature(c)) => {
+            let Some(secret) = c.signing_secret.as_deref() else {
+                return Err("the CUSTOM_SIGNATURE auth method has no signing_secret".to_owned());
+            };
+            let sig = signing::custom(
+                c.algorithm,
+                c.encoding,
+                c.prefix.as_deref().unwrap_or_default(),
+                secret,
+                body,
+            );
+            let name = HeaderName::try_from(c.key.as_str())
+                .map_err(|e| format!("invalid signature header name: {e}"))?;
+            let v = value(sig)?;
+            req.headers_mut().insert(name, v);
+        }
+        Some(AuthMethod::OAuth2ClientCredentials(_)) | None => {}
     }
     Ok(())
+}
+
+/// Why a request got no response.
+enum Failure {
+    Token(oauth2::TokenError),
+    Request(reqwest::Error),
 }
 
 /// Hookdeck's error code for a failed request, from the error's causes.
@@ -237,7 +318,9 @@ impl Adapter for HttpAdapter {
             Ok(req) => req,
             Err(e) => return DeliveryResult::error("UNKNOWN", redact::reqwest_error(e)),
         };
-        if let Err(e) = apply_auth(&mut req, d.destination.auth_method.as_ref()) {
+        let auth = d.destination.auth_method.as_ref();
+        let now_secs = crate::clock::now_ms() / 1000;
+        if let Err(e) = apply_auth(&mut req, auth, d.event_id, now_secs) {
             return DeliveryResult::error("UNKNOWN", e);
         }
         // The attempt shows the URL without an API key put in its query.
@@ -253,7 +336,13 @@ impl Adapter for HttpAdapter {
             result.error_message = Some(e.to_string());
             return result;
         }
-        match self.client.execute(req).await {
+        let sent = match auth {
+            Some(AuthMethod::OAuth2ClientCredentials(c)) => {
+                self.send_with_token(req, &d.destination.id, c).await
+            }
+            _ => self.client.execute(req).await.map_err(Failure::Request),
+        };
+        match sent {
             Ok(resp) => {
                 let status = resp.status();
                 result.success = status.is_success();
@@ -279,7 +368,11 @@ impl Adapter for HttpAdapter {
                 );
                 result.response_body = Some(capped_body(resp, self.body_limit).await);
             }
-            Err(e) => match EgressError::find_in(&e) {
+            Err(Failure::Token(e)) => {
+                result.error_code = Some(e.code());
+                result.error_message = Some(e.to_string());
+            }
+            Err(Failure::Request(e)) => match EgressError::find_in(&e) {
                 Some(blocked) => {
                     result.error_code = Some(egress::BLOCKED_CODE);
                     result.error_message = Some(blocked.to_string());
@@ -291,6 +384,38 @@ impl Adapter for HttpAdapter {
             },
         }
         result
+    }
+}
+
+impl HttpAdapter {
+    /// Sends `req` with the destination's OAuth2 token (cached per destination and
+    /// config). A 401 drops that token and the request goes once more with a new
+    /// one: the server may have revoked it or let it expire before `expires_in`.
+    async fn send_with_token(
+        &self,
+        mut req: reqwest::Request,
+        destination_id: &str,
+        c: &OAuth2ClientCredentialsConfig,
+    ) -> Result<reqwest::Response, Failure> {
+        let key = oauth2::Key::new(destination_id, c);
+        let fetch = || oauth2::fetch(&self.client, &self.egress, c);
+        let token = self.tokens.get(&key, fetch).await.map_err(Failure::Token)?;
+        // The body is in memory, so the request can be cloned for the resend.
+        let again = req.try_clone();
+        req.headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, token.clone());
+        let resp = self.client.execute(req).await.map_err(Failure::Request)?;
+        let Some(mut again) = again.filter(|_| resp.status() == reqwest::StatusCode::UNAUTHORIZED)
+        else {
+            return Ok(resp);
+        };
+        drop(resp);
+        self.tokens.invalidate(&key, &token).await;
+        let token = self.tokens.get(&key, fetch).await.map_err(Failure::Token)?;
+        again
+            .headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, token);
+        self.client.execute(again).await.map_err(Failure::Request)
     }
 }
 

@@ -77,14 +77,116 @@ impl Source {
 }
 
 /// How delivery authenticates to a destination (Hookdeck's `auth_method`).
+///
+/// This is the stored shape; the API reads its input field by field
+/// (`api::auth_method`), with errors naming the field, and fills in secrets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "config", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AuthMethod {
-    /// No credentials added (Hookdeck's default signature method, which we do not add).
-    HookdeckSignature(#[serde(default)] Option<serde_json::Value>),
+    /// `x-hookdeck-signature`. `None` (or no secret): a row stored before signing
+    /// existed, which signs nothing; the API gives every new one a secret.
+    HookdeckSignature(
+        #[serde(deserialize_with = "stored_hookdeck_config")] Option<HookdeckSignatureConfig>,
+    ),
     BearerToken(BearerTokenConfig),
     BasicAuth(BasicAuthConfig),
     ApiKey(ApiKeyConfig),
+    /// Hookyard's addition: the `webhook-id/-timestamp/-signature` headers.
+    StandardWebhooks(StandardWebhooksConfig),
+    CustomSignature(CustomSignatureConfig),
+    #[serde(rename = "OAUTH2_CLIENT_CREDENTIALS")]
+    OAuth2ClientCredentials(OAuth2ClientCredentialsConfig),
+}
+
+/// Rows written before signing existed kept whatever config the API was given
+/// (it took any JSON); they must still load, so only `signing_secret` is read
+/// here. The API's own parsing refuses unknown fields.
+fn stored_hookdeck_config<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<HookdeckSignatureConfig>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.map(|v| HookdeckSignatureConfig {
+        signing_secret: v
+            .get("signing_secret")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+    }))
+}
+
+/// Hookdeck's config is empty (it signs with the project's secret); Hookyard keeps
+/// a secret per destination.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookdeckSignatureConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardWebhooksConfig {
+    /// `whsec_<base64 key>`; generated when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// During a rotation, also signed with this one (both signatures sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomSignatureConfig {
+    /// The header the signature is sent in.
+    pub key: String,
+    /// Generated when left out (as Hookdeck does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+    /// Hookyard's addition; default `sha256`.
+    #[serde(default = "default_algorithm")]
+    pub algorithm: hookyard_core::verify::mac::Algorithm,
+    /// Hookyard's addition; default `hex`.
+    #[serde(default = "default_encoding")]
+    pub encoding: hookyard_core::verify::mac::Encoding,
+    /// Hookyard's addition: written before the signature (e.g. `sha256=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+fn default_algorithm() -> hookyard_core::verify::mac::Algorithm {
+    hookyard_core::verify::mac::Algorithm::Sha256
+}
+
+fn default_encoding() -> hookyard_core::verify::mac::Encoding {
+    hookyard_core::verify::mac::Encoding::Hex
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2ClientCredentialsConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The token endpoint.
+    pub auth_server: String,
+    #[serde(default)]
+    pub authentication_type: OAuth2AuthenticationType,
+}
+
+/// How the client credentials are sent to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum OAuth2AuthenticationType {
+    /// `Authorization: Basic base64(client_id:client_secret)` (RFC 6749's
+    /// `client_secret_basic`).
+    #[default]
+    #[serde(rename = "basic")]
+    Basic,
+    /// The same credentials as `Authorization: Bearer base64(client_id:client_secret)`.
+    #[serde(rename = "bearer")]
+    Bearer,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    #[serde(rename = "x-www-form-urlencoded")]
+    Form,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

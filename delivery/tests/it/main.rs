@@ -24,6 +24,7 @@ mod lists;
 mod operations;
 mod replay;
 mod retention;
+mod signed_http;
 mod slow;
 mod store;
 mod store_ops;
