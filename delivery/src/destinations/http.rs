@@ -11,28 +11,13 @@ use base64::Engine as _;
 use hookyard_core::signing;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::message::{self, HOP_BY_HOP};
 use super::{Adapter, Delivery, DeliveryResult};
 use crate::egress::{self, redact, EgressError, EgressPolicy};
 use crate::model::{
     ApiKeyLocation, AuthMethod, Destination, OAuth2ClientCredentialsConfig, RequestRecord,
 };
 
-/// Headers that describe one hop, not the message, plus those the client sets
-/// itself; they are not forwarded.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    "expect",
-];
 
 pub struct HttpAdapter {
     client: reqwest::Client,
@@ -125,12 +110,8 @@ fn forwarded_headers(d: &Delivery<'_>) -> HeaderMap {
             headers.append(name, value);
         }
     }
-    let ids = [
-        ("idempotency-key", d.event_id.to_owned()),
-        ("x-hookyard-event-id", d.event_id.to_owned()),
-        ("x-hookyard-request-id", d.request.id.clone()),
-        ("x-hookyard-attempt", d.attempt_number.to_string()),
-    ];
+    let ids = std::iter::once(("idempotency-key", d.event_id.to_owned()))
+        .chain(message::id_headers(d));
     for (k, v) in ids {
         if let Ok(v) = HeaderValue::from_str(&v) {
             headers.insert(HeaderName::from_static(k), v);
