@@ -22,6 +22,7 @@ export class FieldProblem extends Error {
  * a few ways, tried from the most to the least specific:
  * "rules[1]: retry count must…" → rules[1].count, "rules[0].body: …" → rules[0].body;
  * "query parameter search_term: …", "unknown query parameter `x`…" → search_term, x;
+ * "config is invalid: missing field `exchange`" (a required field left out) → config.exchange;
  * "destination.url is not a valid URL…", "filter.body: …" → destination.url, filter.body;
  * "invalid field `destination.auth_method.config`: …" → destination.auth_method.config;
  * else the path the message starts with ("code …" → code).
@@ -33,6 +34,9 @@ export function errorPath(message) {
   if (r) return r[2] ? `${r[1]}.${r[2]}` : r[3] ? `${r[1]}.${r[3]}` : r[1];
   r = /^(?:invalid |unknown )?query parameters? `?([A-Za-z_][\w.[\]]*)/.exec(m);
   if (r) return r[1];
+  // A missing field is a field of the object the message names, not that object.
+  r = /^([a-z_]+(?:\.[a-z_]+|\[\d+\])*) is invalid: missing field `([A-Za-z_]\w*)`/.exec(m);
+  if (r) return `${r[1]}.${r[2]}`;
   r = /^([a-z_]+(?:\.[a-z_]+|\[\d+\])*)(?::| (?:is|must|has|cannot|should|does|needs)\b)/.exec(m);
   if (r) return r[1];
   // Serde's wording: the path is quoted, wherever it is in the sentence.
@@ -104,20 +108,37 @@ export function setFieldError(f, message) {
 export class FormState {
   constructor() {
     this.fields = new Map();
+    /** Paths with several fields (panels shown one at a time: a destination type's `config.url`). */
+    this.shared = new Map();
     this.top = h('div', {class: 'form-errors'});
     /** Rewrites an API path before lookup (e.g. rules[0] → rules.retry). */
     this.mapPath = (p) => p;
   }
 
-  /** Registers a field under its path (or another name for it, `path`). */
-  register(f, path = f.path) { this.fields.set(path, f); return f; }
+  /**
+   * Registers a field under its path (or another name for it, `path`). A path
+   * may have several fields when only one of them is shown at a time; errors
+   * go to the shown one.
+   */
+  register(f, path = f.path) {
+    const before = this.fields.get(path);
+    if (before) this.shared.set(path, [...(this.shared.get(path) || [before]), f]);
+    this.fields.set(path, f);
+    return f;
+  }
 
   /** A labelled field (see `field`), registered. */
   field(path, label, input, options) { return this.register(field(path, label, input, options)); }
 
   clearErrors() {
-    for (const f of this.fields.values()) setFieldError(f, null);
+    for (const f of new Set([...this.fields.values(), ...[...this.shared.values()].flat()])) setFieldError(f, null);
     clear(this.top);
+  }
+
+  /** The field at exactly `path`: of several, the one shown. */
+  at(path) {
+    const shown = (this.shared.get(path) || []).find((f) => f.wrap.isConnected && !f.wrap.closest('[hidden]'));
+    return shown || this.fields.get(path);
   }
 
   /** The registered field for `path`, or for its nearest parent path (a.b[0].c → a.b[0] → a.b → a). */
@@ -125,7 +146,7 @@ export class FormState {
     if (!path) return null;
     let p = this.mapPath(path);
     for (;;) {
-      if (this.fields.has(p)) return this.fields.get(p);
+      if (this.fields.has(p)) return this.at(p);
       const cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
       if (cut <= 0) return null;
       p = p.slice(0, cut);

@@ -65,7 +65,7 @@ export function eventColumns() {
     {label: 'Status', cell: (e) => [badge(e.status), e.muted_at ? [' ', badge('muted')] : null]},
     {label: 'Time', cell: (e) => time(e.created_at)},
     {label: 'Route', cell: (e) => h('span', {title: connectionName(e.webhook_id)}, `${sourceName(e.source_id)} → ${destinationName(e.destination_id)}`)},
-    {label: 'Response', cell: (e) => (e.response_status ? badge(e.response_status) : h('span', {class: 'muted'}, '—'))},
+    {label: 'Response', cell: (e) => responseInWords(e, {short: true})},
     {label: 'Attempts', cell: (e) => String(e.attempts)},
     {label: 'Error', cell: (e) => (e.error_code ? h('span', {class: 'mono', title: errorSentence(e.error_code)}, e.error_code) : h('span', {class: 'muted'}, '—'))},
     {label: 'Last attempt', cell: (e) => time(e.last_attempt_at)},
@@ -101,12 +101,35 @@ const ERROR_SENTENCES = {
   TRANSFORMATION_FAILED: 'The connection\'s transformation failed, so nothing was sent. Fix the transformation, then retry the request.',
   CANCELLED: 'The event was cancelled (its connection was deleted or disabled) before it was delivered.',
   UNKNOWN: 'The delivery failed for a reason the gateway could not classify; see the message below.',
+  // Brokers, queues and buses (RabbitMQ, NATS, SQS, EventBridge, Redis).
+  NOT_FOUND: 'The queue, exchange, stream or event bus does not exist. Not retried: create it or fix the destination, then retry the event.',
+  PERMISSION_DENIED: 'The broker or service refused the credentials, or they lack the permission. Not retried: fix the credentials or the access policy, then retry the event.',
+  MESSAGE_REJECTED: 'The broker refused the message itself (too large, or invalid for it). Not retried.',
+  BROKER_REFUSED: 'The broker refused the message (a negative acknowledgement, a failed precondition, or a key holding another type).',
+  UNROUTABLE: 'RabbitMQ returned the message: no queue is bound for its routing key. Retried; bind a queue or fix the routing key.',
+  THROTTLED: 'The broker or service asked to slow down (throttling). Retried later.',
+  BROKER_ERROR: 'The broker answered with an error; see the message below. Retried.',
 };
+
+/** Codes of a broker that answered (not an HTTP status): the message reached it and was refused. */
+const BROKER_REFUSALS = new Set(['NOT_FOUND', 'PERMISSION_DENIED', 'MESSAGE_REJECTED', 'BROKER_REFUSED', 'UNROUTABLE', 'THROTTLED', 'BROKER_ERROR']);
 
 /** The API's attempt/event error code as a sentence. */
 export function errorSentence(code) {
   if (!code) return '';
   return ERROR_SENTENCES[code] || `The delivery failed (${code}).`;
+}
+
+/**
+ * What an attempt (or event, or test) got back: the HTTP status, or for a
+ * broker, queue or bus, which answer with no status, whether it took the
+ * message. `short`: a word for a table cell.
+ */
+export function responseInWords(a, {short = false} = {}) {
+  if (a.response_status) return badge(a.response_status);
+  if (a.status === 'SUCCESSFUL') return h('span', {title: 'No HTTP status: a broker, queue or bus confirmed the message.'}, short ? 'accepted' : 'Accepted by the broker');
+  if (BROKER_REFUSALS.has(a.error_code)) return h('span', null, short ? 'refused' : 'Refused by the broker');
+  return h('span', {class: 'muted'}, short ? '—' : 'no response');
 }
 
 /* ---------- filters ---------- */

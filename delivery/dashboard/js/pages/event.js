@@ -5,7 +5,7 @@
 
 import {h, replace, clear, append, notice, pageHeader, table, button, badge, time, relative, bytes, duration, pretty, code, link} from '../dom.js';
 import {api, ApiError} from '../api.js';
-import {lookups, sourceName, destinationName, connectionName, errorSentence} from '../listing.js';
+import {lookups, sourceName, destinationName, connectionName, errorSentence, responseInWords} from '../listing.js';
 import {renderDiff} from '../diff.js';
 import {FormState} from '../form.js';
 
@@ -164,14 +164,22 @@ function responseBody(body) {
   return previewBlock(typeof body === 'string' ? pretty(body) : JSON.stringify(body, null, 2), {label: 'The response body'});
 }
 
+/**
+ * A broker's attempt has no HTTP status and no method; its body is what the
+ * broker answered, as JSON (confirm, sequence, message id).
+ */
+function isBrokerAttempt(a) {
+  return !a.response_status && !a.http_method && Boolean(a.body);
+}
+
 function attemptCard(a) {
   const facts = [
     ['Status', badge(a.status)],
-    ['Response', a.response_status ? badge(a.response_status) : h('span', {class: 'muted'}, 'no response')],
+    ['Response', responseInWords(a)],
     ['When', [time(a.created_at), h('span', {class: 'muted'}, ` (${relative(a.created_at)})`)]],
     ['Duration', duration(a.delivery_latency)],
     ['Trigger', a.trigger || '—'],
-    ['Sent to', h('span', {class: 'mono'}, `${a.http_method || ''} ${a.requested_url || '—'}`)],
+    ['Sent to', h('span', {class: 'mono'}, [a.http_method, a.requested_url || '—'].filter(Boolean).join(' '))],
   ];
   if (a.bulk_retry_id) facts.push(['Bulk retry', link(`#/bulk/${encodeURIComponent(a.bulk_retry_id)}`, a.bulk_retry_id)]);
   const error = a.error_code
@@ -187,7 +195,7 @@ function attemptCard(a) {
     a.response_headers && Object.keys(a.response_headers).length
       ? h('details', null, h('summary', null, `Response headers (${Object.keys(a.response_headers).length})`), headersTable(a.response_headers))
       : null,
-    h('h3', null, 'Response body'), responseBody(a.body));
+    h('h3', null, isBrokerAttempt(a) ? 'The broker\'s answer' : 'Response body'), responseBody(a.body));
 }
 
 /* ---------- the event page ---------- */
@@ -209,7 +217,7 @@ function summaryCard(e, request) {
     ['Attempts', String(e.attempts)],
     ['Last attempt', e.last_attempt_at ? [time(e.last_attempt_at), h('span', {class: 'muted'}, ` (${relative(e.last_attempt_at)})`)] : '—'],
     ['Next attempt', nextAttempt(e)],
-    ['Last response', e.response_status ? badge(e.response_status) : '—'],
+    ['Last response', e.response_status || e.status === 'SUCCESSFUL' ? responseInWords(e) : '—'],
   ];
   if (e.error_code) facts.push(['Error', [h('span', null, errorSentence(e.error_code)), ' ', h('span', {class: 'mono muted'}, `(${e.error_code})`)]]);
   if (e.successful_at) facts.push(['Delivered', time(e.successful_at)]);

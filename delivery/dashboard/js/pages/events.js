@@ -10,10 +10,11 @@ import {
 
 export const EVENT_STATUSES = ['SCHEDULED', 'QUEUED', 'HOLD', 'SUCCESSFUL', 'FAILED'];
 
-/** Error codes an event or attempt can carry (dispatch, HTTP destinations, routing). */
+/** Error codes an event or attempt can carry (dispatch, HTTP destinations, routing, then brokers). */
 export const ERROR_CODES = ['TIMEOUT', 'CONNECTION_REFUSED', 'CONNECTION_RESET', 'SOCKET_CLOSED',
   'DNS_LOOKUP_FAILED', 'HOST_UNREACHABLE', 'SSL_ERROR_CA_UNKNOWN', 'EGRESS_BLOCKED', 'MISSING_URL',
-  'TRANSFORMATION_FAILED', 'CANCELLED', 'UNKNOWN'];
+  'TRANSFORMATION_FAILED', 'CANCELLED', 'UNKNOWN',
+  'NOT_FOUND', 'PERMISSION_DENIED', 'MESSAGE_REJECTED', 'BROKER_REFUSED', 'UNROUTABLE', 'THROTTLED', 'BROKER_ERROR'];
 
 export function byName(map, label = (x) => x.name) {
   return [...map.values()].map((x) => [x.id, label(x) || x.id]).sort((a, b) => a[1].localeCompare(b[1]));

@@ -6,6 +6,7 @@ import {h, replace, time, badge, pretty, code, table, notice, pageHeader, button
 import {api, all, ApiError} from '../api.js';
 import {navigate, setQuery} from '../router.js';
 import {FormState} from '../form.js';
+import {responseInWords} from '../listing.js';
 
 const STATUSES = [
   ['OPENED', 'Open'], ['ACKNOWLEDGED', 'Acknowledged'], ['RESOLVED', 'Resolved'], ['IGNORED', 'Ignored'], ['', 'All'],
@@ -251,7 +252,7 @@ function attemptView(a) {
     ['Event', link(`#/events/${encodeURIComponent(a.event_id)}`, h('span', {class: 'mono'}, a.event_id))],
     ['Attempt', `#${a.attempt_number ?? '?'}${a.trigger ? ` (${a.trigger.toLowerCase()})` : ''}`],
     ['Status', badge(a.status)],
-    ['Response status', a.response_status ? badge(a.response_status) : h('span', {class: 'muted'}, 'no response')],
+    ['Response status', responseInWords(a)],
     ['Error', a.error_code || a.error_message ? h('span', null, h('span', {class: 'mono'}, a.error_code || ''), a.error_message ? ` ${a.error_message}` : '') : null],
     ['Request', a.requested_url ? h('span', {class: 'mono'}, `${a.http_method || ''} ${a.requested_url}`) : null],
     ['Sent', time(a.created_at)],

@@ -5,6 +5,7 @@
 
 import {h, replace, notice, pageHeader, button, link, code, badge, time, relative, duration} from '../dom.js';
 import {api, all} from '../api.js';
+import {destinationType, destinationTarget} from './resources.js';
 
 const REFRESH_MS = 15000;
 const HOUR_MS = 3600e3;
@@ -213,16 +214,23 @@ function destinationState(d) {
   return d.disabled_at ? 'disabled' : 'enabled';
 }
 
+/** HTTP, CLI (an HTTP destination without a URL), RABBITMQ… */
+function kindOf(d) {
+  const type = destinationType(d).type;
+  return type === 'HTTP' && !d.url && d.cli_path ? 'CLI' : type;
+}
+
 function destinationNode(d, backlog, metrics, act) {
   const id = encodeURIComponent(d.id);
   const state = destinationState(d);
   const totals = metrics && !metrics.error ? destinationTotals(metrics, d.id) : null;
   const limit = d.rate_limit ? `${d.rate_limit} per ${d.rate_limit_period || 'second'}` : null;
+  const target = destinationTarget(d, {withType: false});
   return h('div', {class: 'node'},
     kind('Destination'),
-    h('div', {class: 'title'}, link(`#/destinations/${id}`, d.name), ' ', badge(d.url ? 'HTTP' : 'CLI'), ' ', badge(state)),
-    d.url ? h('div', {class: 'mono'}, d.http_method ? `${d.http_method} ` : '', d.url) : null,
-    d.cli_path && !d.url ? h('div', {class: 'mono'}, d.cli_path) : null,
+    h('div', {class: 'title'}, link(`#/destinations/${id}`, d.name), ' ', badge(kindOf(d)), ' ', badge(state)),
+    // Where its events go: the URL, or a broker's address and queue (credentials left out); the badge says the type.
+    target ? h('div', {class: 'mono', dataset: {target: ''}}, target) : null,
     limit || d.max_concurrency ? h('div', {class: 'muted'}, [limit && `Rate limit ${limit}`, d.max_concurrency && `at most ${d.max_concurrency} in flight`].filter(Boolean).join(' · ')) : null,
     d.disabled_at ? notice(state === 'auto-disabled' ? 'error' : 'info',
       state === 'auto-disabled' ? `Disabled by the gateway: ${d.disabled_reason}` : 'Disabled: its events are held.',

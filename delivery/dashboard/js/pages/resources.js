@@ -2,10 +2,11 @@
 //! from tables of descriptors (a new destination or auth type is one more entry);
 //! the API's validation errors are shown next to the field they name (form.js).
 
-import {h, replace, notice, pageHeader, button, link, code, pretty, badge, time} from '../dom.js';
+import {h, replace, notice, pageHeader, button, link, code, pretty, badge, time, duration} from '../dom.js';
 import {api, all, ApiError} from '../api.js';
 import {navigate} from '../router.js';
 import {FormState, FieldProblem, fieldAround, parseJson} from '../form.js';
+import {errorSentence, responseInWords} from '../listing.js';
 
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const DEFAULT_SOURCE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
@@ -28,8 +29,9 @@ function parseInteger(path, label, text) {
 // value of its key into `out` (or leaves it out), or throws a FieldProblem.
 
 const KINDS = {
-  text: (form, d, value, prefix) => simple(form, d, value, prefix, textInput(value, {required: d.required})),
-  url: (form, d, value, prefix) => simple(form, d, value, prefix, textInput(value, {inputmode: 'url', placeholder: 'https://example.com/webhooks'})),
+  text: (form, d, value, prefix) => simple(form, d, value, prefix, textInput(value, {required: d.required, placeholder: d.placeholder})),
+  url: (form, d, value, prefix) => simple(form, d, value, prefix,
+    textInput(value, {inputmode: 'url', required: d.required, placeholder: d.placeholder || 'https://example.com/webhooks'})),
   password: (form, d, value, prefix) => simple(form, d, value, prefix, h('input', {type: 'password', value: value ?? '', autocomplete: 'new-password'})),
   textarea: (form, d, value, prefix) => simple(form, d, value, prefix, h('textarea', {rows: 2, value: value ?? ''})),
 
@@ -49,7 +51,7 @@ const KINDS = {
   },
 
   checkbox(form, d, value, prefix) {
-    const f = form.field(prefix + d.key, d.label, h('input', {type: 'checkbox', checked: Boolean(value)}), {hint: d.hint, checkbox: true});
+    const f = form.field(prefix + d.key, d.label, h('input', {type: 'checkbox', checked: Boolean(value ?? d.default)}), {hint: d.hint, checkbox: true});
     return {nodes: [f.wrap], read(out) { out[d.key] = f.input.checked; }};
   },
 
@@ -148,11 +150,17 @@ export function toggled(...nodes) {
   return h('div', null, ...nodes);
 }
 
+/**
+ * A one-line (or textarea) field. Empty, it is left out, except where empty
+ * means something: `empty` is then what it sends (a RabbitMQ exchange of "" is
+ * the default exchange), and `clearable` sends '' to clear a stored value.
+ */
 function simple(form, d, value, prefix, input) {
   const f = form.field(prefix + d.key, d.label, input, {hint: d.hint});
   return {nodes: [f.wrap], read(out, isNew) {
     const t = f.input.value.trim();
     if (t !== '') out[d.key] = d.kind === 'password' ? f.input.value : t;
+    else if (d.empty !== undefined) out[d.key] = d.empty;
     else if (d.clearable && !isNew && value) out[d.key] = '';
   }};
 }
@@ -210,28 +218,138 @@ export const AUTH_TYPES = [
   {type: 'HOOKDECK_SIGNATURE', label: 'Hookdeck signature (adds no credentials)', config: []},
 ];
 
+/** A URL as shown: without the credentials it may carry (amqp://user:password@host). */
+export function withoutCredentials(url) {
+  return String(url ?? '').replace(/(\/\/)[^/@,\s]*@/g, '$1');
+}
+
+/** An AWS client's region, endpoint and credentials (SQS and EventBridge). */
+function awsAccess(regionHint) {
+  return [
+    {key: 'region', label: 'Region', kind: 'text', more: true, placeholder: 'us-east-1', hint: regionHint},
+    {key: 'endpoint_url', label: 'Endpoint URL', kind: 'url', more: true, placeholder: 'http://localhost:4566',
+      hint: 'Another endpoint: LocalStack, moto, a VPC endpoint. Empty: AWS\'s own.'},
+    {key: 'access_key_id', label: 'Access key ID', kind: 'text', more: true, placeholder: 'AKIA…',
+      hint: 'With the secret access key. Both empty: the standard AWS chain (environment, profile, instance role).'},
+    {key: 'secret_access_key', label: 'Secret access key', kind: 'password', more: true},
+    {key: 'session_token', label: 'Session token', kind: 'password', more: true, hint: 'Only for temporary credentials.'},
+  ];
+}
+
 /**
- * Kinds of destination the API delivers to, with the fields only they have.
- * Today only HTTP: the API refuses a destination without `url` (a CLI one would
- * be one more entry here, with `cli_path`).
+ * Kinds of destination the API delivers to (its `type`), with the fields only
+ * they have. HTTP's fields are the destination's own (`url`, `http_method`…);
+ * a type marked `config` has its fields in the destination's `config` object,
+ * which the API replaces whole on update: the form sends all of it, save an
+ * empty optional field, left out (the API refuses e.g. an empty region).
+ * `delivery`: fields of the type shown with the delivery settings.
+ * `target(d)`: where its events go, in a line (lists and cards).
  */
 export const DESTINATION_TYPES = [
-  {type: 'HTTP', label: 'HTTP endpoint', matches: (d) => Boolean(d?.url) || !d?.cli_path, fields: [
-    {key: 'url', label: 'URL', kind: 'url', hint: 'The http(s) endpoint events are delivered to.'},
-    {key: 'http_method', label: 'HTTP method', kind: 'select', more: true,
-      options: [['', 'The method the provider used'], ...HTTP_METHODS.map((m) => [m, m])]},
-    {key: 'path_forwarding_disabled', label: 'Do not append the request\'s path to the URL', kind: 'checkbox', more: true},
-    {key: 'cli_path', label: 'CLI path', kind: 'text', more: true, hint: 'Kept for Hookdeck CLI compatibility; deliveries go to the URL.'},
-  ]},
+  {type: 'HTTP', label: 'HTTP endpoint', about: 'Sends each event to a URL with the provider\'s method (or the one set); a 2xx answer is a success.',
+    target: (d) => (d.url ? `${d.http_method ? `${d.http_method} ` : ''}${d.url}` : d.cli_path || ''),
+    fields: [
+      {key: 'url', label: 'URL', kind: 'url', hint: 'The http(s) endpoint events are delivered to.'},
+      {key: 'http_method', label: 'HTTP method', kind: 'select', more: true,
+        options: [['', 'The method the provider used'], ...HTTP_METHODS.map((m) => [m, m])]},
+      {key: 'path_forwarding_disabled', label: 'Do not append the request\'s path to the URL', kind: 'checkbox', more: true},
+      {key: 'cli_path', label: 'CLI path', kind: 'text', more: true, hint: 'Kept for Hookdeck CLI compatibility; deliveries go to the URL.'},
+    ],
+    // Credentials of HTTP requests: the other types take theirs in their config.
+    delivery: [
+      {key: 'auth_method', label: 'Authentication', kind: 'auth', more: true, hint: 'Credentials added to every delivery.'},
+    ]},
+  {type: 'MOCK_API', label: 'Mock API (accepts and discards)',
+    about: 'Accepts every event and discards it, recording a successful attempt: to try a connection\'s rules without a real endpoint.',
+    target: () => 'accepts and discards every event', fields: []},
+  {type: 'RABBITMQ', label: 'RabbitMQ', config: true,
+    about: 'Publishes each event to an exchange, with publisher confirms: the broker\'s confirm is a success.',
+    target: (c) => `${withoutCredentials(c.url)} → ${rabbitTarget(c)}`,
+    fields: [
+      {key: 'url', label: 'Broker URL', kind: 'url', required: true, placeholder: 'amqp://user:password@rabbitmq:5672/%2f',
+        hint: 'amqp:// or amqps://, with the credentials and the virtual host (%2f is "/").'},
+      {key: 'exchange', label: 'Exchange', kind: 'text', empty: '', placeholder: 'The default exchange',
+        hint: 'Empty: the default exchange, which routes to the queue the routing key names.'},
+      {key: 'routing_key', label: 'Routing key', kind: 'text', hint: 'Required with the default exchange: the queue\'s name.'},
+      {key: 'mandatory', label: 'Fail the attempt when no queue is bound for the routing key (mandatory)', kind: 'checkbox', default: true, more: true},
+      {key: 'persistent', label: 'Persistent messages (the broker writes them to disk)', kind: 'checkbox', default: true, more: true},
+    ]},
+  {type: 'NATS', label: 'NATS JetStream', config: true,
+    about: 'Publishes each event to a subject a JetStream stream captures: the stream\'s acknowledgement is a success.',
+    target: (c) => `${withoutCredentials(c.url)} → ${c.subject}`,
+    fields: [
+      {key: 'url', label: 'Server URL', kind: 'url', required: true, placeholder: 'nats://nats:4222',
+        hint: 'nats:// or tls://; several servers separated by commas.'},
+      {key: 'subject', label: 'Subject', kind: 'text', required: true, placeholder: 'orders.created', hint: 'A concrete subject: no wildcards.'},
+      {key: 'token', label: 'Token', kind: 'password', more: true, hint: 'Or a username and password, not both.'},
+      {key: 'username', label: 'Username', kind: 'text', more: true, hint: 'With the password.'},
+      {key: 'password', label: 'Password', kind: 'password', more: true},
+    ]},
+  {type: 'AWS_SQS', label: 'Amazon SQS', config: true,
+    about: 'Sends each event as a message to an SQS queue, standard or FIFO.',
+    target: (c) => `${c.queue_url}${c.message_group_id ? ` (group ${c.message_group_id})` : ''}`,
+    fields: [
+      {key: 'queue_url', label: 'Queue URL', kind: 'url', required: true, placeholder: 'https://sqs.us-east-1.amazonaws.com/123456789012/orders'},
+      {key: 'message_group_id', label: 'Message group ID', kind: 'text', more: true,
+        hint: 'FIFO queues only (a queue URL ending in .fifo). Empty: the source\'s id.'},
+      ...awsAccess('Empty: the region in the queue URL, else AWS_REGION or the profile\'s.'),
+    ]},
+  {type: 'AWS_EVENTBRIDGE', label: 'Amazon EventBridge', config: true,
+    about: 'Puts each event on an event bus (PutEvents), for its rules to route.',
+    target: (c) => `event bus ${c.event_bus_name}${c.region ? ` (${c.region})` : ''}`,
+    fields: [
+      {key: 'event_bus_name', label: 'Event bus', kind: 'text', required: true, placeholder: 'default', hint: 'Its name or ARN.'},
+      {key: 'source', label: 'Source', kind: 'text', more: true, placeholder: 'hookyard.<source id>',
+        hint: 'The entries\' Source; must not start with "aws.".'},
+      {key: 'detail_type', label: 'Detail type', kind: 'text', more: true, placeholder: 'The request\'s topic, else "webhook"',
+        hint: 'Empty: the request\'s x-github-event, x-shopify-topic or x-event-type header, else "webhook".'},
+      {key: 'detail', label: 'Detail', kind: 'select', more: true, default: 'body',
+        options: [['body', 'The body (a JSON object as it is, anything else as {"body": …})'], ['envelope', 'An envelope: headers, body and Hookyard\'s ids']]},
+      ...awsAccess('Empty: AWS_REGION or the profile\'s.'),
+    ]},
+  {type: 'REDIS_STREAM', label: 'Redis Stream', config: true,
+    about: 'Appends each event to a Redis stream (XADD).',
+    target: (c) => `${withoutCredentials(c.url)} → ${c.stream}`,
+    fields: [
+      {key: 'url', label: 'Redis URL', kind: 'url', required: true, placeholder: 'redis://:password@redis:6379/0', hint: 'redis:// or rediss://.'},
+      {key: 'stream', label: 'Stream', kind: 'text', required: true, placeholder: 'webhooks', hint: 'The stream\'s key.'},
+      {key: 'maxlen', label: 'Keep about this many entries', kind: 'int', more: true, placeholder: 'No trim',
+        hint: 'At least 1: older entries are trimmed, approximately (MAXLEN ~).'},
+    ]},
 ];
+
+/** A RabbitMQ destination's exchange and routing key; the default exchange routes to the queue its key names. */
+function rabbitTarget(c) {
+  if (!c.exchange) return c.routing_key ? `queue ${c.routing_key}` : '(default exchange)';
+  return c.routing_key ? `${c.exchange} (routing key ${c.routing_key})` : c.exchange;
+}
+
+/**
+ * A destination's entry in DESTINATION_TYPES. A type this dashboard does not
+ * know (from a newer gateway) gets one without fields: saving sends only its
+ * `type`, and the API keeps the config of an unchanged type.
+ */
+export function destinationType(d) {
+  const name = d?.type || 'HTTP';
+  return DESTINATION_TYPES.find((t) => t.type === name)
+    || {type: name, label: name, about: 'A type this dashboard cannot edit: its settings are kept as they are.', target: () => '', fields: [], keep: true};
+}
+
+/** Where a destination's events go, in a line: `POST https://…`, `RABBITMQ · amqp://host/%2f → orders`. */
+export function destinationTarget(d, {withType = true} = {}) {
+  const t = destinationType(d);
+  const target = t.config ? (d.config ? t.target(d.config) : '') : t.target(d);
+  if (t.type === 'HTTP' || !withType) return target;
+  return target ? `${t.type} · ${target}` : t.type;
+}
 
 const DESTINATION_COMMON = [
   {key: 'name', label: 'Name', kind: 'text', required: true, hint: NAME_HINT},
   {key: 'description', label: 'Description', kind: 'textarea', clearable: true, more: true},
 ];
 
+/** Delivery settings of every type (a type's own, such as HTTP's authentication, come first). */
 const DESTINATION_DELIVERY = [
-  {key: 'auth_method', label: 'Authentication', kind: 'auth', more: true, hint: 'Credentials added to every delivery.'},
   {key: 'rate_limit', kind: 'rate_limit', more: true},
   {key: 'max_concurrency', label: 'Most deliveries in flight', kind: 'int', nullable: true, more: true, placeholder: 'No limit', hint: '1 to 10000.'},
   {key: 'auto_disable_after', label: 'Disable after this many failures in a row', kind: 'int', nullable: true, more: true,
@@ -241,30 +359,40 @@ const DESTINATION_DELIVERY = [
 /** The destination fields: common ones, the type's own (by a type picker), delivery settings. */
 function destinationFields(form, values, prefix) {
   const common = buildFields(form, DESTINATION_COMMON, values, prefix);
-  const current = DESTINATION_TYPES.find((t) => t.matches(values)) || DESTINATION_TYPES[0];
-  const type = form.field(`${prefix}type`, 'Type', select(DESTINATION_TYPES.map((t) => [t.type, t.label]), current.type));
-  // One type needs no picker; the table still drives the fields.
-  const typeBox = toggled(type.wrap);
-  typeBox.hidden = DESTINATION_TYPES.length < 2;
-  const perType = DESTINATION_TYPES.map((t) => ({t, built: buildFields(form, t.fields, t === current ? values : {}, prefix)}));
-  const delivery = buildFields(form, DESTINATION_DELIVERY, values, prefix);
-  const panels = perType.map(({t, built}) => {
+  const current = destinationType(values);
+  const types = DESTINATION_TYPES.includes(current) ? DESTINATION_TYPES : [...DESTINATION_TYPES, current];
+  const about = h('span');
+  const type = form.field(`${prefix}type`, 'Type', select(types.map((t) => [t.type, t.label]), current.type), {hint: about});
+  // Every type's fields are built (filled for the current type only) and the picker shows one type's.
+  const panels = types.map((t) => {
+    const own = t === current ? values : null;
+    const built = buildFields(form, t.fields, t.config ? own?.config : own, t.config ? `${prefix}config.` : prefix);
+    const ownDelivery = buildFields(form, t.delivery || [], own, prefix);
     const [main, more] = built.split();
-    return {t, built, main: h('div', null, main), more: h('div', null, more)};
+    return {t, built, ownDelivery, main: h('div', null, main), more: h('div', null, more), delivery: h('div', null, ownDelivery.nodes)};
   });
-  const sync = () => { for (const p of panels) p.main.hidden = p.more.hidden = p.t.type !== type.input.value; };
+  const delivery = buildFields(form, DESTINATION_DELIVERY, values, prefix);
+  const chosen = () => panels.find((p) => p.t.type === type.input.value);
+  const sync = () => {
+    const shown = chosen();
+    for (const p of panels) p.main.hidden = p.more.hidden = p.delivery.hidden = p !== shown;
+    about.textContent = shown.t.about || '';
+  };
   type.input.addEventListener('change', sync);
   sync();
   const [commonMain, commonMore] = common.split();
+  const deliveryNodes = [panels.map((p) => p.delivery), delivery.nodes];
   return {
-    main: [commonMain, typeBox, panels.map((p) => p.main)],
-    /** The type's other fields and the description, then the delivery settings. */
-    extra: [commonMore, panels.map((p) => p.more)],
-    delivery: delivery.nodes,
-    more: [commonMore, panels.map((p) => p.more), delivery.nodes],
+    main: [commonMain, type.wrap, panels.map((p) => p.main)],
+    /** The type's other fields, then the description (the type's fields stay together). */
+    extra: [panels.map((p) => p.more), commonMore],
+    delivery: deliveryNodes,
+    more: [commonMore, panels.map((p) => p.more), deliveryNodes],
     read(isNew) {
-      const chosen = panels.find((p) => p.t.type === type.input.value);
-      return {...common.read(isNew), ...chosen.built.read(isNew), ...delivery.read(isNew)};
+      const {t, built, ownDelivery} = chosen();
+      // HTTP's fields are the destination's own; the other types' are its `config` (MOCK_API has none).
+      const own = t.keep ? {} : t.config ? {config: built.read(isNew)} : built.read(isNew);
+      return {...common.read(isNew), type: t.type, ...own, ...ownDelivery.read(isNew), ...delivery.read(isNew)};
     },
   };
 }
@@ -411,7 +539,9 @@ async function destinationPage(main, params) {
   replace(main,
     pageHeader(isNew ? 'New destination' : `Destination ${dest.name}`,
       isNew ? null : link(`#/events?destination_id=${encodeURIComponent(dest.id)}`, 'Events')),
+    isNew ? null : h('p', null, badge(destinationType(dest).type), ' ', h('span', {class: 'mono'}, destinationTarget(dest, {withType: false}))),
     el,
+    isNew ? null : testCard(dest),
     isNew ? null : stateCard('destinations', dest, 'destination', () => destinationPage(main, params)),
     isNew ? null : h('div', {class: 'card'}, h('h2', null, 'Delete'),
       confirmDelete('Delete destination', `Delete destination ${dest.name}? Its connections are deleted too.`, async () => {
@@ -419,6 +549,52 @@ async function destinationPage(main, params) {
         navigate('#/');
       })));
   form.fields.get('name')?.input.focus();
+}
+
+/**
+ * "Send test message": `PUT /destinations/{id}/test` sends one message with the
+ * saved settings and says what the destination or broker answered, so an
+ * address or credentials can be checked before events are routed there.
+ */
+function testCard(dest) {
+  const result = h('div', {'aria-live': 'polite'});
+  const send = button('Send test message', async () => {
+    send.disabled = true;
+    replace(result, h('p', {class: 'muted'}, 'Sending…'));
+    try {
+      replace(result, testResult(await api.put(`/destinations/${encodeURIComponent(dest.id)}/test`)));
+    } catch (e) {
+      replace(result, notice('error', `The test message could not be sent: ${e.message}`));
+    } finally {
+      send.disabled = false;
+    }
+  });
+  return h('section', {class: 'card', 'aria-label': 'Test'},
+    h('h2', null, 'Test'),
+    h('p', {class: 'muted'}, 'Sends one small JSON message as an event would go, with the saved settings (save changes first), and shows the answer. Nothing is stored; a disabled destination is tested too.'),
+    h('div', {class: 'actions'}, send),
+    result);
+}
+
+/** What a test message got: accepted (with the answer) or why not, in words. */
+function testResult(r) {
+  const verdict = r.success
+    ? notice('ok', h('strong', null, 'Accepted: the test message was delivered.'))
+    : r.error_code
+      ? notice('error', h('strong', null, errorSentence(r.error_code)), ' ', h('span', {class: 'mono'}, `(${r.error_code})`),
+        r.error_message ? h('div', {class: 'mono'}, r.error_message) : null)
+      : notice('error', `The destination answered ${r.response_status ?? 'nothing'}, which is not a success (2xx).`);
+  const facts = [
+    ['Sent to', r.requested_url ? h('span', {class: 'mono'}, r.requested_url) : h('span', {class: 'muted'}, '—')],
+    ['Answer', responseInWords({...r, status: r.success ? 'SUCCESSFUL' : 'FAILED'})],
+    ['Took', duration(r.duration_ms)],
+    ['Message id', h('span', {class: 'mono'}, r.message_id || '—')],
+  ];
+  const body = r.response_body;
+  return h('div', {dataset: {testResult: r.success ? 'success' : 'failure'}},
+    verdict,
+    h('dl', {class: 'kv'}, facts.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+    body === null || body === undefined || body === '' ? null : [h('h3', null, 'Response body'), code(pretty(body))]);
 }
 
 // ---------------------------------------------------------------------------
@@ -469,6 +645,11 @@ function filterSummary(connection) {
       : h('div', {class: 'hint'}, 'Save the connection first, then add a filter with a live test against its requests.'));
 }
 
+function destinationOption(d) {
+  const target = destinationTarget(d);
+  return target ? `${d.name} (${target})` : d.name;
+}
+
 /** Existing (picked from a list) or new (inline fields) source or destination. */
 function pickOrCreate(form, kind, items, chosenId, buildInline) {
   const idPath = `${kind}_id`;
@@ -477,7 +658,7 @@ function pickOrCreate(form, kind, items, chosenId, buildInline) {
   const existing = h('input', {type: 'radio', name, value: 'existing', checked: useExisting, disabled: !items.length});
   const inline = h('input', {type: 'radio', name, value: 'new', checked: !useExisting});
   const pick = form.field(idPath, kind === 'source' ? 'Source' : 'Destination',
-    select([['', `Choose a ${kind}…`], ...items.map((i) => [i.id, kind === 'destination' && i.url ? `${i.name} (${i.url})` : i.name])], chosenId));
+    select([['', `Choose a ${kind}…`], ...items.map((i) => [i.id, kind === 'destination' ? destinationOption(i) : i.name])], chosenId));
   const fields = buildInline();
   const pickBox = toggled(pick.wrap);
   const inlineBox = h('div', null, fields.main, moreOptions(`More ${kind} options`, fields.more));
@@ -545,7 +726,7 @@ async function connectionPage(main, params, query) {
       h('dl', {class: 'kv'},
         h('dt', null, 'Source'), h('dd', null, link(`#/sources/${encodeURIComponent(connection.source.id)}`, connection.source.name)),
         h('dt', null, 'Destination'), h('dd', null, link(`#/destinations/${encodeURIComponent(connection.destination.id)}`, connection.destination.name),
-          ' ', h('span', {class: 'muted mono'}, connection.destination.url || ''))),
+          ' ', h('span', {class: 'muted mono'}, destinationTarget(connection.destination)))),
       h('div', {class: 'hint'}, 'A connection\'s source and destination cannot change: create another connection instead.'));
   }
 
