@@ -18,7 +18,6 @@ use crate::model::{
     ApiKeyLocation, AuthMethod, Destination, OAuth2ClientCredentialsConfig, RequestRecord,
 };
 
-
 pub struct HttpAdapter {
     client: reqwest::Client,
     body_limit: usize,
@@ -110,8 +109,8 @@ fn forwarded_headers(d: &Delivery<'_>) -> HeaderMap {
             headers.append(name, value);
         }
     }
-    let ids = std::iter::once(("idempotency-key", d.event_id.to_owned()))
-        .chain(message::id_headers(d));
+    let ids =
+        std::iter::once(("idempotency-key", d.event_id.to_owned())).chain(message::id_headers(d));
     for (k, v) in ids {
         if let Ok(v) = HeaderValue::from_str(&v) {
             headers.insert(HeaderName::from_static(k), v);
