@@ -98,6 +98,7 @@ const ERROR_SENTENCES = {
   SSL_ERROR_CA_UNKNOWN: 'The destination\'s TLS certificate was not accepted (unknown or untrusted authority, or a name mismatch).',
   EGRESS_BLOCKED: 'The gateway\'s egress rules do not allow connecting to the destination\'s address.',
   MISSING_URL: 'The destination has no valid URL to deliver to.',
+  OAUTH2_HANDSHAKE_FAILED: 'The gateway could not get an OAuth2 access token, so nothing was sent: the token URL could not be reached, answered with an error, or gave no access_token. Retried; check the token URL, client ID and secret.',
   TRANSFORMATION_FAILED: 'The connection\'s transformation failed, so nothing was sent. Fix the transformation, then retry the request.',
   CANCELLED: 'The event was cancelled (its connection was deleted or disabled) before it was delivered.',
   UNKNOWN: 'The delivery failed for a reason the gateway could not classify; see the message below.',

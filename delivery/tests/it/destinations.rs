@@ -453,6 +453,7 @@ async fn rabbitmq_unroutable_messages_and_bad_credentials_are_failed_attempts() 
         )
         .await;
     assert_eq!(t["success"], false, "{t}");
+    assert_eq!(t["error_code"], "PERMISSION_DENIED", "{t}");
     assert!(
         t["requested_url"]
             .as_str()
@@ -960,10 +961,11 @@ async fn eventbridge_entries_reach_the_bus_with_source_type_and_detail() {
 
     let gw = Gateway::start().await;
     let source = unique("src-");
+    let proxy = Proxy::to(sqs.moto.port).await;
     let access = json!({
         "event_bus_name": bus,
         "region": "us-east-1",
-        "endpoint_url": sqs.moto.url,
+        "endpoint_url": format!("http://127.0.0.1:{}", proxy.port),
         "access_key_id": brokers::AWS_KEY_ID,
         "secret_access_key": brokers::AWS_SECRET,
     });
@@ -1012,6 +1014,34 @@ async fn eventbridge_entries_reach_the_bus_with_source_type_and_detail() {
         entry["source"],
         format!("hookyard.{}", ev["source_id"].as_str().unwrap())
     );
+
+    // EventBridge away: the attempt fails and is retried; back: delivered.
+    proxy.stop().await;
+    send_with(&gw, &source, br#"{"id":8}"#.to_vec(), "e").await;
+    let failed = eventually("a failed attempt while EventBridge is away", || async {
+        let a = gw
+            .get(&format!(
+                "/attempts?destination_id={}",
+                ev["destination_id"].as_str()?
+            ))
+            .await;
+        a["models"]
+            .as_array()?
+            .iter()
+            .find(|a| a["status"] == "FAILED")
+            .cloned()
+    })
+    .await;
+    assert_eq!(failed["error_code"], "CONNECTION_REFUSED", "{failed}");
+    proxy.start().await;
+    all_successful(&gw, &conn, 2).await;
+    let got = eventually("the event sent during the outage", || async {
+        let m = sqs.receive(1).await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    let entry: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(entry["detail"], json!({"id": 8}), "{entry}");
 
     // The envelope carries the headers and ids.
     let mut enveloped = access.clone();
