@@ -89,9 +89,16 @@ impl NatsAdapter {
     }
 }
 
+/// The message's NATS headers. `Nats-*` headers are JetStream's instructions
+/// (`Nats-Rollup` purges a subject, `Nats-Expected-*` makes the publish fail,
+/// `Nats-TTL`…): a provider's are dropped, whoever sent them, so the internet
+/// cannot steer the stream; only our `Nats-Msg-Id` is set.
 fn headers(d: &Delivery<'_>) -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in message::headers(d) {
+        if k.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("nats-")) {
+            continue;
+        }
         // NATS headers are lines: a name or value with a line break would end it.
         if !k.contains(['\r', '\n', ':', ' ']) && !v.contains(['\r', '\n']) {
             h.append(k.as_str(), v.as_str());

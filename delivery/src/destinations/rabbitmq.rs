@@ -70,10 +70,34 @@ impl RabbitMqAdapter {
     }
 }
 
+/// Message headers RabbitMQ (or a common plugin) acts on: `CC`/`BCC` route
+/// copies to other routing keys, `x-delay` delays, `x-death`… fake a dead-letter
+/// history, `x-deduplication-header` and `x-stream-filter-value` steer plugins
+/// and streams. A provider's are dropped: the internet must not choose where a
+/// message goes.
+const BROKER_HEADERS: &[&str] = &[
+    "cc",
+    "bcc",
+    "x-delay",
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+    "x-deduplication-header",
+    "x-stream-filter-value",
+    "x-received-from",
+];
+
 /// The request's headers as an AMQP table (each a long string).
 fn header_table(d: &Delivery<'_>) -> FieldTable {
     let mut table = FieldTable::default();
     for (k, v) in message::headers(d) {
+        if BROKER_HEADERS.iter().any(|b| b.eq_ignore_ascii_case(&k)) {
+            continue;
+        }
         // Field names are AMQP short strings (at most 255 bytes).
         if k.len() <= 255 {
             table.insert(

@@ -36,6 +36,10 @@ trait Broker: Send + Sync {
     fn missing(&self, port: u16) -> (Value, &'static str);
     /// Whatever arrived since the last take, without waiting.
     async fn take_now(&self) -> Vec<Msg>;
+    /// Headers this broker acts on, which a provider must not get through.
+    fn steering_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Waits for `n` more messages (at most 20 s) and returns them.
     async fn take(&self, n: usize) -> Vec<Msg> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -78,6 +82,13 @@ async fn send_with(gw: &Gateway, source: &str, body: Vec<u8>, custom: &str) {
         .header("content-type", "application/octet-stream")
         .header("x-custom", custom)
         .header("x-shopify-topic", "orders/create")
+        // Headers brokers act on, from the internet: they must not steer the
+        // broker (RabbitMQ's CC copies the message to another routing key;
+        // JetStream's Nats-* headers dedupe, expect or purge).
+        .header("cc", "stolen")
+        .header("nats-msg-id", "spoofed")
+        .header("nats-expected-stream", "NOT_THIS_ONE")
+        .header("x-hookyard-event-id", "spoofed")
         .body(body)
         .send()
         .await
@@ -181,6 +192,12 @@ async fn scenario(broker: &dyn Broker) {
             m.headers.get("x-hookyard-attempt").map(String::as_str),
             Some("1")
         );
+        for steering in broker.steering_headers() {
+            assert!(
+                !m.headers.contains_key(*steering),
+                "{steering} was forwarded: {m:?}"
+            );
+        }
         let custom = m
             .headers
             .get("x-custom")
@@ -276,6 +293,7 @@ async fn scenario(broker: &dyn Broker) {
 struct Rabbit {
     exchange: String,
     queue: String,
+    stolen: String,
     channel: lapin::Channel,
     _conn: lapin::Connection,
 }
@@ -328,9 +346,30 @@ impl Rabbit {
             )
             .await
             .unwrap();
+        // Bound to the routing key a provider's `CC` header names: it must stay empty.
+        let stolen = unique("hy-stolen-");
+        channel
+            .queue_declare(
+                stolen.as_str().into(),
+                QueueDeclareOptions::default(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        channel
+            .queue_bind(
+                stolen.as_str().into(),
+                exchange.as_str().into(),
+                "stolen".into(),
+                QueueBindOptions::default(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
         Some(Rabbit {
             exchange,
             queue,
+            stolen,
             channel,
             _conn: conn,
         })
@@ -370,6 +409,9 @@ impl Broker for Rabbit {
     fn kind(&self) -> &'static str {
         "RABBITMQ"
     }
+    fn steering_headers(&self) -> &'static [&'static str] {
+        &["cc"]
+    }
     fn port(&self) -> u16 {
         5672
     }
@@ -403,6 +445,18 @@ impl Broker for Rabbit {
 async fn rabbitmq_messages_are_confirmed_survive_an_outage_and_missing_exchanges_fail() {
     let Some(r) = Rabbit::new().await else { return };
     scenario(&r).await;
+    let copied = r
+        .channel
+        .basic_get(
+            r.stolen.as_str().into(),
+            lapin::options::BasicGetOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        copied.is_none(),
+        "a provider's CC header routed a copy: {copied:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -545,6 +599,9 @@ impl Nats {
 impl Broker for Nats {
     fn kind(&self) -> &'static str {
         "NATS"
+    }
+    fn steering_headers(&self) -> &'static [&'static str] {
+        &["nats-expected-stream"]
     }
     fn port(&self) -> u16 {
         4222
