@@ -137,7 +137,9 @@ const KINDS = {
     toggle(false);
     /** Shows the secret (a page showing a secret just generated). */
     control.field.reveal = () => toggle(true);
-    input.replaceWith(h('div', {class: 'secret'}, input, show, copy));
+    const row = h('div', {class: 'secret'});
+    input.replaceWith(row);
+    row.append(input, show, copy);
     return control;
   },
 
@@ -641,9 +643,9 @@ async function destinationPage(main, params, query = {}) {
       return isNew ? api.post('/destinations', body) : api.put(`/destinations/${encodeURIComponent(dest.id)}`, body);
     });
     if (!saved) return;
-    // A secret the gateway generated is shown on the destination's page, for the receiver.
+    // A secret the gateway generated (not typed, not the one kept) is shown on the destination's page, for the receiver.
     const signing = signingSecret(saved);
-    const generated = signing && !body.auth_method?.config?.[signing.type.secret];
+    const generated = signing && !body.auth_method?.config?.[signing.type.secret] && signing.secret !== signingSecret(dest)?.secret;
     navigate(generated ? `#/destinations/${encodeURIComponent(saved.id)}?secret=generated` : '#/');
   });
   const signing = signingSecret(dest);
