@@ -75,9 +75,7 @@ pub fn detail(d: &Delivery<'_>, format: DetailFormat) -> String {
         }
         DetailFormat::Envelope => {
             let mut obj = serde_json::Map::new();
-            let headers: Value =
-                serde_json::from_str(&message::headers_json(d)).unwrap_or(Value::Null);
-            obj.insert("headers".into(), headers);
+            obj.insert("headers".into(), Value::Object(message::headers_object(d)));
             body_field(&mut obj);
             obj.insert(
                 "hookyard".into(),

@@ -53,22 +53,16 @@ pub fn body<'a>(d: &Delivery<'a>) -> &'a [u8] {
     d.request.body.as_deref().unwrap_or_default()
 }
 
-/// The request's headers as one JSON object (`{"name": "value"}`; a repeated
-/// header's values joined with `, `), for brokers that carry few attributes.
+/// The message's headers as one JSON object (`{"name": "value"}`, a repeated
+/// header's values joined with `, `, as filters see them), for brokers that carry
+/// few attributes.
+pub fn headers_object(d: &Delivery<'_>) -> serde_json::Map<String, serde_json::Value> {
+    crate::route::header_object(&headers(d))
+}
+
+/// [`headers_object`] as JSON text.
 pub fn headers_json(d: &Delivery<'_>) -> String {
-    let mut map = serde_json::Map::new();
-    for (k, v) in headers(d) {
-        match map.get_mut(&k) {
-            Some(serde_json::Value::String(old)) => {
-                old.push_str(", ");
-                old.push_str(&v);
-            }
-            _ => {
-                map.insert(k, serde_json::Value::String(v));
-            }
-        }
-    }
-    serde_json::Value::Object(map).to_string()
+    serde_json::Value::Object(headers_object(d)).to_string()
 }
 
 /// The first of the usual "what happened" headers providers send (GitHub,
