@@ -20,6 +20,8 @@ pub async fn sdk_config(
     a: &AwsAccess,
     settings: &BrokerSettings,
 ) -> Result<aws_config::SdkConfig, DeliveryResult> {
+    // A chosen endpoint may point anywhere, so it is checked; AWS's own regional
+    // endpoints are public services, not the operator's networks.
     if let Some(endpoint) = &a.endpoint_url {
         reach::check(&settings.egress, endpoint).await?;
     }
@@ -52,13 +54,6 @@ pub async fn sdk_config(
             "UNKNOWN",
             "no AWS region: set the destination's config.region (or AWS_REGION for the gateway)",
         ));
-    }
-    if a.endpoint_url.is_none() {
-        // The region's public endpoint: checked like any other host.
-        if let Some(region) = config.region() {
-            let host = format!("https://{}.amazonaws.com", region.as_ref());
-            reach::check(&settings.egress, &host).await?;
-        }
     }
     Ok(config)
 }
