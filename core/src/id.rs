@@ -22,6 +22,8 @@ pub enum IdKind {
     Bulk,
     IssueTrigger,
     Bookmark,
+    /// A `hookyard listen` session (not stored).
+    CliSession,
 }
 
 impl IdKind {
@@ -40,6 +42,7 @@ impl IdKind {
             IdKind::Bulk => "blk",
             IdKind::IssueTrigger => "it",
             IdKind::Bookmark => "bmk",
+            IdKind::CliSession => "cls",
         }
     }
 }

@@ -23,8 +23,9 @@ use crate::store::DestinationFilter;
 pub struct DestinationIn {
     pub name: Option<String>,
     pub description: Option<String>,
-    /// Hookyard's addition: `HTTP` (default), `MOCK_API`, `RABBITMQ`, `NATS`,
-    /// `AWS_SQS`, `AWS_EVENTBRIDGE` or `REDIS_STREAM`.
+    /// Hookyard's addition: `HTTP` (default), `CLI` (`hookyard listen`; also
+    /// what a new destination with a `cli_path` and no `url` is), `MOCK_API`,
+    /// `RABBITMQ`, `NATS`, `AWS_SQS`, `AWS_EVENTBRIDGE` or `REDIS_STREAM`.
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Hookyard's addition: the type's settings, replaced whole when given:
@@ -35,6 +36,8 @@ pub struct DestinationIn {
     pub config: Option<serde_json::Value>,
     /// The HTTP endpoint events are sent to (HTTP destinations).
     pub url: Option<String>,
+    /// CLI destinations: the path on the developer's local server, before the
+    /// path the provider used (default `/`).
     pub cli_path: Option<String>,
     /// Most attempts per `rate_limit_period` (`second`, `minute`, `hour`), spaced
     /// evenly; with `concurrent`, most attempts in flight at once. Covers every
@@ -82,6 +85,7 @@ impl DestinationIn {
                 format!("{field}.{name}")
             }
         };
+        let is_new = base.is_none();
         let mut d = match base {
             Some(d) => d,
             None => Destination::new(new_id(IdKind::Destination), String::new(), None, now),
@@ -100,17 +104,18 @@ impl DestinationIn {
             validate::description(&f("description"), &self.description)?;
             d.description = self.description.take();
         }
-        self.apply_kind(&mut d, &f)?;
+        self.apply_kind(&mut d, is_new, &f)?;
         if let Some(url) = self.url {
             validate::url(&f("url"), &url)?;
             d.url = Some(url);
         }
         if let Some(p) = self.cli_path {
-            validate::description(&f("cli_path"), &Some(p.clone()))?;
+            validate::cli_path(&f("cli_path"), &p)?;
             d.cli_path = Some(p);
         }
-        // CLI destinations (`hookyard listen`) are not delivered to yet: without a
-        // url every attempt would fail, so refuse now rather than then.
+        if matches!(d.kind, DestinationKind::Cli) && d.cli_path.is_none() {
+            d.cli_path = Some("/".to_owned());
+        }
         if d.kind.is_http() && d.url.is_none() {
             return Err(ApiError::Unprocessable(format!(
                 "{} is required: the http(s) endpoint events are delivered to",
@@ -188,10 +193,13 @@ impl DestinationIn {
     fn apply_kind(
         &mut self,
         d: &mut Destination,
+        is_new: bool,
         f: &dyn Fn(&str) -> String,
     ) -> Result<(), ApiError> {
         let type_name = match &self.kind {
             Some(t) => t.to_ascii_uppercase(),
+            // Hookdeck's way to make a CLI destination: a `cli_path` and no `url`.
+            None if is_new && self.cli_path.is_some() && self.url.is_none() => "CLI".to_owned(),
             None => d.kind.type_name().to_owned(),
         };
         let config = self.config.take();
@@ -205,8 +213,43 @@ impl DestinationIn {
                 ApiError::Unprocessable(format!("{field} {}", e.message))
             })?;
         }
-        if d.kind.is_http() {
-            return Ok(());
+        match d.kind {
+            DestinationKind::Http => {
+                if self.cli_path.is_some() {
+                    return Err(ApiError::Unprocessable(format!(
+                        "{} is for CLI destinations (`hookyard listen`); an HTTP \
+                         destination delivers to its {}",
+                        f("cli_path"),
+                        f("url")
+                    )));
+                }
+                d.cli_path = None;
+                return Ok(());
+            }
+            DestinationKind::Cli => {
+                if self.url.is_some() {
+                    return Err(ApiError::Unprocessable(format!(
+                        "{} is only for HTTP destinations; a CLI destination delivers \
+                         to whichever `hookyard listen` is connected, at its {}",
+                        f("url"),
+                        f("cli_path")
+                    )));
+                }
+                if matches!(
+                    &self.auth_method,
+                    Some(Some(v)) if v.get("type").and_then(|t| t.as_str())
+                        == Some("OAUTH2_CLIENT_CREDENTIALS")
+                ) {
+                    return Err(ApiError::Unprocessable(format!(
+                        "{} OAUTH2_CLIENT_CREDENTIALS is not available on CLI \
+                         destinations: the local endpoint gets no token",
+                        f("auth_method.type")
+                    )));
+                }
+                d.url = None;
+                return Ok(());
+            }
+            _ => {}
         }
         let http_only = [
             ("url", self.url.is_some()),
@@ -494,6 +537,7 @@ pub async fn test(
         .for_destination(&d)
         .deliver(&crate::destinations::Delivery {
             event_id: &message_id,
+            connection_id: "",
             request: &request,
             destination: &d,
             attempt_number: 1,

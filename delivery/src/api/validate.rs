@@ -26,6 +26,27 @@ pub fn description(field: &str, v: &Option<String>) -> Result<(), ApiError> {
     }
 }
 
+/// A CLI destination's path: where `hookyard listen` delivers on the local target.
+pub fn cli_path(field: &str, v: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| {
+        Err(ApiError::Unprocessable(format!(
+            "{field} {why} (got {v:?})"
+        )))
+    };
+    if !v.starts_with('/') {
+        return bad("must start with /");
+    }
+    if v.len() > 1000 {
+        return bad("must be at most 1000 bytes");
+    }
+    if v.chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '?' || c == '#')
+    {
+        return bad("must be a path without spaces, control characters, ? or #");
+    }
+    Ok(())
+}
+
 pub fn http_method(field: &str, v: &str) -> Result<(), ApiError> {
     if HTTP_METHODS.contains(&v) {
         Ok(())

@@ -67,7 +67,7 @@ pub struct DestinationOut {
     pub name: String,
     pub description: Option<String>,
     pub team_id: &'static str,
-    /// Hookyard's addition: `HTTP`, `MOCK_API`, `RABBITMQ`, `NATS`, `AWS_SQS`,
+    /// Hookyard's addition: `HTTP`, `CLI`, `MOCK_API`, `RABBITMQ`, `NATS`, `AWS_SQS`,
     /// `AWS_EVENTBRIDGE` or `REDIS_STREAM`.
     #[serde(rename = "type")]
     pub kind: &'static str,

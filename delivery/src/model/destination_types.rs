@@ -12,6 +12,10 @@ pub enum DestinationKind {
     Http,
     /// Hookdeck's: accepts and discards every event, recording a successful attempt.
     MockApi,
+    /// Hookdeck's CLI destination: events go to whichever `hookyard listen` is
+    /// connected for them, and wait in the store while none is. Its settings are
+    /// the flat `cli_path` (and `http_method`, `auth_method`) like HTTP's.
+    Cli,
     Rabbitmq(RabbitMqConfig),
     Nats(NatsConfig),
     AwsSqs(SqsConfig),
@@ -20,8 +24,9 @@ pub enum DestinationKind {
 }
 
 /// Every `type` a destination may have, in the order the API documents them.
-pub const DESTINATION_TYPES: [&str; 7] = [
+pub const DESTINATION_TYPES: [&str; 8] = [
     "HTTP",
+    "CLI",
     "MOCK_API",
     "RABBITMQ",
     "NATS",
@@ -51,6 +56,7 @@ impl DestinationKind {
         match self {
             DestinationKind::Http => "HTTP",
             DestinationKind::MockApi => "MOCK_API",
+            DestinationKind::Cli => "CLI",
             DestinationKind::Rabbitmq(_) => "RABBITMQ",
             DestinationKind::Nats(_) => "NATS",
             DestinationKind::AwsSqs(_) => "AWS_SQS",
@@ -63,16 +69,22 @@ impl DestinationKind {
         matches!(self, DestinationKind::Http)
     }
 
+    /// Types set up with the flat HTTP fields (`http_method`, `auth_method`,
+    /// `path_forwarding_disabled`) rather than a `config`.
+    pub fn has_http_fields(&self) -> bool {
+        matches!(self, DestinationKind::Http | DestinationKind::Cli)
+    }
+
     /// Does this type take a `config` object?
     pub fn type_has_config(type_name: &str) -> bool {
-        !matches!(type_name, "HTTP" | "MOCK_API")
+        !matches!(type_name, "HTTP" | "MOCK_API" | "CLI")
     }
 
     /// Where a broker or bus destination publishes (its URL, queue URL or bus),
     /// as configured (credentials included: redact before showing it).
     pub fn address(&self) -> Option<String> {
         match self {
-            DestinationKind::Http | DestinationKind::MockApi => None,
+            DestinationKind::Http | DestinationKind::MockApi | DestinationKind::Cli => None,
             DestinationKind::Rabbitmq(c) => Some(c.url.clone()),
             DestinationKind::Nats(c) => Some(c.url.clone()),
             DestinationKind::AwsSqs(c) => Some(c.queue_url.clone()),
@@ -125,6 +137,7 @@ impl DestinationKind {
         };
         let kind = match (type_name, config) {
             ("MOCK_API", _) => DestinationKind::MockApi,
+            ("CLI", _) => DestinationKind::Cli,
             ("RABBITMQ", Some(c)) => DestinationKind::Rabbitmq(typed(c)?),
             ("NATS", Some(c)) => DestinationKind::Nats(typed(c)?),
             ("AWS_SQS", Some(c)) => DestinationKind::AwsSqs(typed(c)?),
@@ -142,7 +155,7 @@ impl DestinationKind {
     /// The checks serde cannot make: URL schemes, names, regions, credentials.
     pub fn check(&self) -> Result<(), ConfigError> {
         match self {
-            DestinationKind::Http | DestinationKind::MockApi => Ok(()),
+            DestinationKind::Http | DestinationKind::MockApi | DestinationKind::Cli => Ok(()),
             DestinationKind::Rabbitmq(c) => c.check(),
             DestinationKind::Nats(c) => c.check(),
             DestinationKind::AwsSqs(c) => c.check(),

@@ -1213,7 +1213,7 @@ async fn bad_configs_are_refused_with_the_field_named() {
         ),
         (
             json!({"type": "KAFKA", "config": {}}),
-            "type must be one of HTTP, MOCK_API",
+            "type must be one of HTTP, CLI, MOCK_API",
         ),
         (
             json!({"type": "MOCK_API", "config": {"x": 1}}),
