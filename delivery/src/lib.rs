@@ -184,8 +184,12 @@ pub async fn run(
     };
     let timeout = Duration::from_millis(cfg.delivery.timeout_ms);
     let egress = Arc::new(egress::EgressPolicy::from_config(&cfg.egress)?);
+    let listeners = Arc::new(destinations::cli::listeners::Listeners::new(
+        signals.clone(),
+    ));
     let adapters = Arc::new(Adapters::new(
         HttpAdapter::new(timeout, cfg.delivery.response_body_limit, egress.clone())?,
+        destinations::cli::CliAdapter::new(listeners, timeout, cfg.delivery.response_body_limit),
         destinations::BrokerSettings {
             timeout,
             egress: egress.clone(),

@@ -108,7 +108,11 @@ impl Connection {
                 resp
             }
         });
-        let conn = self.builder.serve_connection(TokioIo::new(stream), service);
+        // With upgrades: `hookyard listen`'s WebSocket. An upgraded connection
+        // leaves the graceful watch (a shutdown does not wait for CLIs to leave).
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = self.watcher.watch(conn);
         tokio::pin!(conn);
 

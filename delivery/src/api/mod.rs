@@ -15,6 +15,7 @@ pub mod events;
 pub mod filters;
 pub mod issue_triggers;
 pub mod issues;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
@@ -59,6 +60,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(bookmarks::router())
         .merge(filters::router())
         .merge(event_metrics::router())
+        .merge(listen::router())
         .layer(axum::middleware::from_fn_with_state(state, require_api_key))
 }
 

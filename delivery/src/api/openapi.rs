@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, bookmarks, bulk, connections, destinations, event_metrics, events, filters,
-    issue_triggers, issues, requests, sources, transformations, views,
+    issue_triggers, issues, listen, requests, sources, transformations, views,
 };
 
 struct BearerAuth;
@@ -55,6 +55,7 @@ impl Modify for BearerAuth {
         bookmarks::list, bookmarks::create, bookmarks::retrieve, bookmarks::update,
         bookmarks::delete, bookmarks::raw, bookmarks::trigger,
         filters::evaluate, event_metrics::events,
+        listen::listen, listen::sessions,
     ),
     components(schemas(
         sources::SourceIn, destinations::DestinationIn, connections::ConnectionIn,
@@ -76,7 +77,7 @@ impl Modify for BearerAuth {
         event_metrics::DestinationSeries, event_metrics::ConnectionTotals,
         crate::model::RabbitMqConfig, crate::model::NatsConfig, crate::model::SqsConfig,
         crate::model::EventBridgeConfig, crate::model::DetailFormat,
-        crate::model::RedisStreamConfig, destinations::TestOut,
+        crate::model::RedisStreamConfig, destinations::TestOut, listen::SessionOut,
     ))
 )]
 pub struct ApiDoc;

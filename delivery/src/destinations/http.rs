@@ -80,7 +80,7 @@ pub fn target_url(dest: &Destination, req: &RequestRecord) -> Result<url::Url, T
 }
 
 /// `base` plus `path` (kept under it, [`super::confined`]) plus `query`.
-fn join(base: &str, path: Option<&str>, query: &str) -> Result<url::Url, TargetError> {
+pub fn join(base: &str, path: Option<&str>, query: &str) -> Result<url::Url, TargetError> {
     let base = url::Url::parse(base)?;
     let mut url = base.clone();
     if let Some(path) = path.filter(|p| !p.is_empty() && *p != "/") {
@@ -125,7 +125,7 @@ fn forwarded_headers(d: &Delivery<'_>) -> HeaderMap {
 /// be taken for ours). Signatures cover the body exactly as it is sent (after any
 /// transformation) and are made on each attempt, with that attempt's time.
 /// OAuth2's token is added when sending ([`HttpAdapter::send_with_token`]).
-fn apply_auth(
+pub(crate) fn apply_auth(
     req: &mut reqwest::Request,
     auth: Option<&AuthMethod>,
     event_id: &str,
@@ -227,7 +227,7 @@ enum Failure {
 }
 
 /// Hookdeck's error code for a failed request, from the error's causes.
-fn classify(e: &reqwest::Error) -> &'static str {
+pub fn classify(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {
         return "TIMEOUT";
     }
@@ -258,7 +258,7 @@ fn classify(e: &reqwest::Error) -> &'static str {
 }
 
 /// Reads at most `limit` bytes of the body, so a huge response cannot fill memory.
-async fn capped_body(mut resp: reqwest::Response, limit: usize) -> String {
+pub async fn capped_body(mut resp: reqwest::Response, limit: usize) -> String {
     let mut buf = Vec::new();
     while let Ok(Some(chunk)) = resp.chunk().await {
         let room = limit.saturating_sub(buf.len());

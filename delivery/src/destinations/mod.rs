@@ -5,6 +5,7 @@
 //! says what happened.
 
 pub mod aws;
+pub mod cli;
 pub mod confined;
 pub mod eventbridge;
 pub mod http;
@@ -29,6 +30,8 @@ use crate::model::{Destination, DestinationKind, RequestRecord};
 #[derive(Debug, Clone)]
 pub struct Delivery<'a> {
     pub event_id: &'a str,
+    /// The event's connection; empty for a test message.
+    pub connection_id: &'a str,
     pub request: &'a RequestRecord,
     pub destination: &'a Destination,
     pub attempt_number: i64,
@@ -53,6 +56,9 @@ pub struct DeliveryResult {
     /// Retrying cannot help (no such queue, permission denied, a message the
     /// broker refuses): the event fails now instead of following its retry rule.
     pub permanent: bool,
+    /// Nothing was sent (no CLI listens for the event): this is not an attempt,
+    /// and the event goes back to wait, in its place in the queue.
+    pub held: bool,
 }
 
 impl DeliveryResult {
@@ -69,6 +75,14 @@ impl DeliveryResult {
     pub fn permanent(code: &'static str, message: impl Into<String>) -> Self {
         DeliveryResult {
             permanent: true,
+            ..Self::error(code, message)
+        }
+    }
+
+    /// Not sent, and not an attempt (see [`DeliveryResult::held`]).
+    pub fn held(code: &'static str, message: impl Into<String>) -> Self {
+        DeliveryResult {
+            held: true,
             ..Self::error(code, message)
         }
     }
@@ -112,12 +126,14 @@ pub struct Adapters {
     pub sqs: sqs::SqsAdapter,
     pub eventbridge: eventbridge::EventBridgeAdapter,
     pub redis_stream: redis_stream::RedisStreamAdapter,
+    pub cli: cli::CliAdapter,
 }
 
 impl Adapters {
-    pub fn new(http: http::HttpAdapter, settings: BrokerSettings) -> Self {
+    pub fn new(http: http::HttpAdapter, cli: cli::CliAdapter, settings: BrokerSettings) -> Self {
         Adapters {
             http,
+            cli,
             mock: mock::MockAdapter,
             rabbitmq: rabbitmq::RabbitMqAdapter::new(settings.clone()),
             nats: nats::NatsAdapter::new(settings.clone()),
@@ -131,6 +147,7 @@ impl Adapters {
         match d.kind {
             DestinationKind::Http => &self.http,
             DestinationKind::MockApi => &self.mock,
+            DestinationKind::Cli => &self.cli,
             DestinationKind::Rabbitmq(_) => &self.rabbitmq,
             DestinationKind::Nats(_) => &self.nats,
             DestinationKind::AwsSqs(_) => &self.sqs,

@@ -104,7 +104,9 @@ impl Dispatcher {
                     drop(admission);
                     // If the writer is gone we are shutting down; the lease expires
                     // and the event is delivered again (at-least-once).
-                    let _ = tx.send(outcome).await;
+                    if let Some(outcome) = outcome {
+                        let _ = tx.send(outcome).await;
+                    }
                     drop(permit);
                 });
             }
@@ -124,6 +126,7 @@ impl Dispatcher {
         lease_until: i64,
     ) -> crate::store::StoreResult<LeaseRound> {
         let limited = self.catalog.limited_destinations().await?;
+        let listening = self.adapters.cli.listeners.connections();
         self.limits.retain(&limited);
         let except = limited.iter().map(|d| d.id.clone()).collect();
         // Events that were transformed go out as transformed (the store overlays them).
@@ -134,6 +137,7 @@ impl Dispatcher {
                 free.min(500) as i64,
                 lease_until,
                 &LeaseScope::Except(except),
+                &listening,
             )
             .await?
             .into_iter()
@@ -159,6 +163,7 @@ impl Dispatcher {
                     grant.admissions.len() as i64,
                     lease_until,
                     &LeaseScope::Only(d.id.clone()),
+                    &listening,
                 )
                 .await?;
             // Admissions not used by an event are dropped here: a rate token
@@ -174,7 +179,8 @@ impl Dispatcher {
     }
 
     async fn sleep_until_next_due(&self) -> Duration {
-        match self.store.next_due_at(now_ms()).await {
+        let listening = self.adapters.cli.listeners.connections();
+        match self.store.next_due_at(now_ms(), &listening).await {
             Ok(Some(at)) => {
                 let wait = (at - now_ms()).max(5) as u64;
                 Duration::from_millis(wait).min(self.poll)
@@ -183,7 +189,9 @@ impl Dispatcher {
         }
     }
 
-    async fn attempt(&self, item: DueEvent, lease_until: i64) -> AttemptOutcome {
+    /// One attempt, or `None` when nothing was sent (a CLI destination nobody
+    /// listens for now): the lease is given back and the event waits.
+    async fn attempt(&self, item: DueEvent, lease_until: i64) -> Option<AttemptOutcome> {
         let DueEvent { event, request } = item;
         let attempt_number = event.attempts + 1;
         let started = Instant::now();
@@ -195,6 +203,7 @@ impl Dispatcher {
                 adapter
                     .deliver(&Delivery {
                         event_id: &event.id,
+                        connection_id: &event.connection_id,
                         request: &request,
                         destination: dest,
                         attempt_number,
@@ -204,13 +213,21 @@ impl Dispatcher {
             Ok(None) => DeliveryResult::error("UNKNOWN", "the destination was deleted"),
             Err(e) => DeliveryResult::error("UNKNOWN", format!("could not load destination: {e}")),
         };
+        if result.held {
+            let ids = [event.id.clone()];
+            if let Err(e) = self.store.release_leases(&ids, lease_until).await {
+                // The lease lapses by itself; the event waits until then.
+                tracing::warn!(error = %e, event = %event.id, "giving a lease back failed");
+            }
+            return None;
+        }
         let policy = match self.catalog.connection(&event.connection_id).await {
             Ok(Some(c)) => self.rules.get(&c).retry.clone(),
             _ => None,
         }
         .unwrap_or_else(|| self.default_retry.clone());
         let (status, next_attempt_at) = outcome::decide(&result, attempt_number, &policy, now_ms());
-        AttemptOutcome {
+        Some(AttemptOutcome {
             connection_id: event.connection_id.clone(),
             attempt: Attempt {
                 id: new_id(IdKind::Attempt),
@@ -247,7 +264,7 @@ impl Dispatcher {
             status,
             next_attempt_at,
             lease_until,
-        }
+        })
     }
 }
 

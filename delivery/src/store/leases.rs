@@ -21,19 +21,23 @@ impl Store {
         limit: i64,
         lease_until: i64,
     ) -> StoreResult<Vec<DueEvent>> {
-        self.lease_due_events_in(now, limit, lease_until, &LeaseScope::All)
+        self.lease_due_events_in(now, limit, lease_until, &LeaseScope::All, &[])
             .await
     }
 
     /// [`Store::lease_due_events`] for some destinations only. Each event comes
     /// with the request it delivers: its transformed request where routing stored
     /// one, else the request as received.
+    ///
+    /// Events for CLI destinations are leased only on the connections in
+    /// `listening` (those a `hookyard listen` is connected for); the others wait.
     pub async fn lease_due_events_in(
         &self,
         now: i64,
         limit: i64,
         lease_until: i64,
         scope: &LeaseScope,
+        listening: &[String],
     ) -> StoreResult<Vec<DueEvent>> {
         let mut q = Query::in_order(self.dialect, "UPDATE events SET lease_until = ");
         q.bind(lease_until).push(
@@ -49,6 +53,7 @@ impl Store {
                 ") AND c.paused_at IS NULL AND c.disabled_at IS NULL \
                  AND d.disabled_at IS NULL",
             );
+        only_listened(&mut q, listening);
         match scope {
             LeaseScope::All => {}
             LeaseScope::Except(ids) if ids.is_empty() => {}
@@ -129,7 +134,7 @@ impl Store {
 
     /// When the earliest pending event that is not being delivered becomes due, if
     /// any (for the dispatcher's sleep).
-    pub async fn next_due_at(&self, now: i64) -> StoreResult<Option<i64>> {
+    pub async fn next_due_at(&self, now: i64, listening: &[String]) -> StoreResult<Option<i64>> {
         // The same conditions as leasing: events being delivered right now, or whose
         // connection is paused or destination disabled, are not "due" (counting
         // them would wake the dispatcher in a loop with nothing to lease).
@@ -141,7 +146,9 @@ impl Store {
              AND c.disabled_at IS NULL AND d.disabled_at IS NULL \
              AND (e.lease_until IS NULL OR e.lease_until <= ",
         );
-        q.bind(now).push(") ORDER BY e.next_attempt_at LIMIT 1");
+        q.bind(now).push(")");
+        only_listened(&mut q, listening);
+        q.push(" ORDER BY e.next_attempt_at LIMIT 1");
         Ok(match self.fetch_optional(&self.read, q).await? {
             Some(row) => row.try_get::<Option<i64>, _>("t")?,
             None => None,
@@ -159,5 +166,17 @@ impl Store {
             .iter()
             .map(rows::destination)
             .collect()
+    }
+}
+
+/// Keeps a CLI destination's events out unless a CLI listens on their connection
+/// (`d` is the destinations table, `e` the events').
+fn only_listened(q: &mut Query, listening: &[String]) {
+    if listening.is_empty() {
+        q.push(" AND d.type <> 'CLI'");
+    } else {
+        q.push(" AND (d.type <> 'CLI' OR e.connection_id IN ")
+            .bind_list(listening.iter().cloned())
+            .push(")");
     }
 }

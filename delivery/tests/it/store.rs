@@ -1598,7 +1598,7 @@ async fn record_attempts_body(b: &Backend) {
         lease_ids(st, T0 + 10_000_000, 10, T0 + 20_000_000).await,
         Vec::<String>::new()
     );
-    assert_eq!(st.next_due_at(T0).await.unwrap(), None);
+    assert_eq!(st.next_due_at(T0, &[]).await.unwrap(), None);
     // Recording nothing is fine.
     st.record_attempts(&[], T0).await.unwrap();
 
@@ -1859,7 +1859,7 @@ async fn add_events_body(b: &Backend) {
         .unwrap();
     assert_eq!(listed.count, 3);
     // The dispatcher sleeps until the earliest pending event is due.
-    assert_eq!(st.next_due_at(T0).await.unwrap(), Some(T0 + 1));
+    assert_eq!(st.next_due_at(T0, &[]).await.unwrap(), Some(T0 + 1));
 
     // Adding again counts again.
     add_events(

@@ -260,7 +260,13 @@ async fn prepared_routes_body(b: &Backend) {
 
     // The dispatcher gets the transformed request of the event, not the original.
     let due = st
-        .lease_due_events_in(T0 + 1, 10, T0 + 60_000, &hookyard::store::LeaseScope::All)
+        .lease_due_events_in(
+            T0 + 1,
+            10,
+            T0 + 60_000,
+            &hookyard::store::LeaseScope::All,
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(due.len(), 1, "{}: only the good event is due", b.name);

@@ -1,0 +1,81 @@
+//! One `hookyard listen` session's WebSocket, on the gateway's side: writes the
+//! deliveries, reads the answers, pings, and unregisters the session when the
+//! socket closes or goes silent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::listeners::{Listeners, Outgoing, Reply, Session};
+use super::protocol::{self, Control, ReplyFrame};
+
+/// How often the gateway pings a CLI; one silent for three of these is gone.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Serves one session until its socket closes, then removes it (what it had in
+/// flight goes back to the store, unattempted).
+pub async fn run(
+    ws: WebSocket,
+    session: Arc<Session>,
+    mut outbox: mpsc::Receiver<Outgoing>,
+    listeners: Arc<Listeners>,
+    welcome: Control,
+) {
+    let (mut tx, mut rx) = ws.split();
+    let hello = serde_json::to_string(&welcome).unwrap_or_default();
+    if tx.send(Message::Text(hello.into())).await.is_err() {
+        return;
+    }
+    listeners.add(session.clone());
+    tracing::info!(session = %session.id, destination = %session.destination_id,
+        client = %session.client, "hookyard listen connected");
+    let mut ping = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut heard = Instant::now();
+    let why = loop {
+        tokio::select! {
+            out = outbox.recv() => {
+                let Some(bytes) = out else { break "closed by the gateway" };
+                if tx.send(Message::Binary(Bytes::from(bytes))).await.is_err() {
+                    break "the socket failed while sending";
+                }
+            }
+            msg = rx.next() => {
+                heard = Instant::now();
+                match msg {
+                    Some(Ok(Message::Binary(b))) => match protocol::decode::<ReplyFrame>(&b) {
+                        Ok((frame, body)) => session.answer(Reply {
+                            frame,
+                            body: b.slice(b.len() - body.len()..),
+                        }),
+                        Err(e) => tracing::warn!(session = %session.id, error = %e,
+                            "hookyard listen sent an answer that is not valid; ignored"),
+                    },
+                    Some(Ok(Message::Text(t))) => {
+                        if let Ok(Control::Drain) = serde_json::from_str::<Control>(&t) {
+                            session.drain();
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => break "closed by the CLI",
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) => break "the connection broke",
+                }
+            }
+            _ = ping.tick() => {
+                if heard.elapsed() > HEARTBEAT * 3 {
+                    break "no answer to heartbeats";
+                }
+                if tx.send(Message::Ping(Bytes::new())).await.is_err() {
+                    break "the socket failed while pinging";
+                }
+            }
+        }
+    };
+    listeners.remove(&session);
+    let _ = tx.close().await;
+    tracing::info!(session = %session.id, reason = why, "hookyard listen disconnected");
+}
