@@ -26,6 +26,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EdgeCommand,
     },
+    /// Forward a gateway's events to a server on this machine, e.g.
+    /// `hookyard listen 9000 shop`: events of source `shop` go to
+    /// http://localhost:9000, and what it answers is recorded as the attempt.
+    /// Events sent while no CLI listens wait in the gateway.
+    Listen(ListenArgs),
     /// Work with transformations (WebAssembly components).
     Transform {
         #[command(subcommand)]
@@ -104,6 +109,36 @@ pub struct ServeArgs {
     /// A TOML configuration file (see config.default.toml for every key).
     #[arg(long, env = "HOOKYARD_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListenArgs {
+    /// Where to send events: a port (9000), host:port, or a URL whose path
+    /// prefixes every event's path.
+    pub target: String,
+    /// Sources to listen to (created when new). Without any, the connections
+    /// the CLI destination already has.
+    pub sources: Vec<String>,
+    /// Path on the target (the CLI destination's `cli_path`) before the path
+    /// the provider used [default: /, or the destination's].
+    #[arg(long)]
+    pub path: Option<String>,
+    /// The gateway [env: HOOKYARD_SERVER] [default: the config file's, else
+    /// http://127.0.0.1:8600].
+    #[arg(long, env = "HOOKYARD_SERVER")]
+    pub server: Option<String>,
+    /// The gateway's API key. Prefer HOOKYARD_API_KEY or the config file: given
+    /// here, the CLI moves it out of its arguments at once. Without any, the key
+    /// of a local `hookyard serve` in ./hookyard-data is used.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// The CLI destination's name [default: cli-$USER]. Two CLIs with the same
+    /// name and source share its events; with different names each gets all.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// `text` (one line per event, coloured on a terminal) or `json` (JSON lines).
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: crate::cli::listen::output::Format,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,10 +6,12 @@
 //! - [`edge_config`]: `hookyard edge config`, the Worker's source configuration.
 //! - [`transform_test`]: `hookyard transform test`.
 //! - [`filter_eval`]: `hookyard filter eval`.
+//! - [`listen`]: `hookyard listen`, a gateway's events to a local server.
 
 pub mod args;
 pub mod edge_config;
 pub mod filter_eval;
+pub mod listen;
 pub mod serve;
 pub mod transform_test;
 
@@ -72,6 +74,17 @@ pub fn run(cli: Cli) -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Listen(args) => {
+            listen::settings::hide_key_from_arguments();
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("hookyard: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(listen::run(args))
         }
         Command::Serve(args) => {
             tracing_subscriber::fmt()

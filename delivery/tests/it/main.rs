@@ -20,6 +20,7 @@ mod edge_batch;
 mod edge_config;
 mod egress;
 mod incidents;
+mod listen;
 mod lists;
 mod operations;
 mod replay;

@@ -246,7 +246,17 @@ impl Receiver {
         Self::scripted_at(ip, vec![], Duration::ZERO).await
     }
 
+    /// A receiver answering 200 on 127.0.0.1:`port` (a port chosen before the
+    /// receiver starts, e.g. one a client was already told to use).
+    pub async fn on_port(port: u16) -> Self {
+        Self::bound("127.0.0.1", port, vec![], Duration::ZERO).await
+    }
+
     async fn scripted_at(ip: &str, replies: Vec<Reply>, delay: Duration) -> Self {
+        Self::bound(ip, 0, replies, delay).await
+    }
+
+    async fn bound(ip: &str, port: u16, replies: Vec<Reply>, delay: Duration) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(replies)));
         let (r, s) = (received.clone(), script.clone());
@@ -273,8 +283,11 @@ impl Receiver {
                 resp
             }
         };
-        let app = axum::Router::new().fallback(handler);
-        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        // A local server takes bodies of any size (axum's default stops at 2 MB).
+        let app = axum::Router::new()
+            .fallback(handler)
+            .layer(axum::extract::DefaultBodyLimit::disable());
+        let listener = tokio::net::TcpListener::bind((ip, port)).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver {
