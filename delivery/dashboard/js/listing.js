@@ -96,12 +96,17 @@ const ERROR_SENTENCES = {
   DNS_LOOKUP_FAILED: 'The destination\'s host name could not be resolved (DNS lookup failed).',
   HOST_UNREACHABLE: 'The destination\'s host could not be reached.',
   SSL_ERROR_CA_UNKNOWN: 'The destination\'s TLS certificate was not accepted (unknown or untrusted authority, or a name mismatch).',
+  SELF_SIGNED_CERT: 'The destination\'s TLS certificate is self-signed, so it was not accepted.',
+  PROTOCOL_ERROR: 'The destination\'s answer was not valid HTTP (a protocol error).',
   EGRESS_BLOCKED: 'The gateway\'s egress rules do not allow connecting to the destination\'s address.',
   MISSING_URL: 'The destination has no valid URL to deliver to.',
   OAUTH2_HANDSHAKE_FAILED: 'The gateway could not get an OAuth2 access token, so nothing was sent: the token URL could not be reached, answered with an error, or gave no access_token. Retried; check the token URL, client ID and secret.',
   TRANSFORMATION_FAILED: 'The connection\'s transformation failed, so nothing was sent. Fix the transformation, then retry the request.',
   CANCELLED: 'The event was cancelled (its connection was deleted or disabled) before it was delivered.',
   UNKNOWN: 'The delivery failed for a reason the gateway could not classify; see the message below.',
+  // CLI destinations (hookyard listen); the CLI reports its local server's failures with the codes above.
+  CLI: 'The CLI (hookyard listen) could not deliver to your local server and reported an error it could not classify; see the message below.',
+  CLI_UNAVAILABLE: 'No CLI (hookyard listen) was connected for this destination, or it disconnected before answering, so nothing was sent. Events wait and go out when a CLI connects: run hookyard listen.',
   // Brokers, queues and buses (RabbitMQ, NATS, SQS, EventBridge, Redis).
   NOT_FOUND: 'The queue, exchange, stream or event bus does not exist. Not retried: create it or fix the destination, then retry the event.',
   PERMISSION_DENIED: 'The broker or service refused the credentials, or they lack the permission. Not retried: fix the credentials or the access policy, then retry the event.',

@@ -224,12 +224,17 @@ function summaryCard(e, request) {
   return h('section', {class: 'card', 'aria-label': 'Event summary'}, h('dl', {class: 'kv'}, facts.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])));
 }
 
-/** Whether the event may change soon, and how often to look (ms; 0: it will not). */
-function pollEvery(e) {
-  if (e.status === 'QUEUED') return 1000;
+/**
+ * Whether the event may change soon, and how often to look (ms; 0: it will
+ * not). `cli`: its destination is a CLI one, whose events may wait for a CLI
+ * for hours: looked at less often.
+ */
+function pollEvery(e, {cli = false} = {}) {
+  const soon = cli ? 5000 : 1000;
+  if (e.status === 'QUEUED') return soon;
   if (e.status === 'SCHEDULED') {
     const due = e.next_attempt_at ? Date.parse(e.next_attempt_at) - Date.now() : 0;
-    return due < 120e3 ? 1000 : 10e3;
+    return due < 120e3 ? soon : 10e3;
   }
   if (e.status === 'HOLD') return 5000;
   return 0;
@@ -237,7 +242,8 @@ function pollEvery(e) {
 
 async function render(main, {id}) {
   const event = await api.get(`/events/${encodeURIComponent(id)}`);
-  await lookups();
+  const names = await lookups();
+  const cli = names.destinations.get(event.destination_id)?.type === 'CLI';
   let request = null;
   try { request = await api.get(`/requests/${encodeURIComponent(event.request_id)}`); } catch (e) {
     if (!(e instanceof ApiError && e.status === 404)) throw e;
@@ -282,8 +288,16 @@ async function render(main, {id}) {
   function paintAttempts() {
     const list = state.attempts;
     replace(attemptsSlot,
-      list.length ? list.map(attemptCard) : h('p', {class: 'muted'}, state.event.status === 'QUEUED' ? 'No attempt yet: the first is on its way.' : 'No attempts yet.'),
+      list.length ? list.map(attemptCard) : noAttempt(state.event),
       state.attemptsNext ? button('Older attempts', loadOlder, 'link') : null);
+  }
+
+  function noAttempt(e) {
+    if (cli && (e.status === 'QUEUED' || e.status === 'SCHEDULED')) {
+      return h('p', {class: 'muted'}, 'No attempt yet: events of a CLI destination wait until a CLI (hookyard listen) is connected for them. ',
+        link(`#/destinations/${encodeURIComponent(e.destination_id)}`, 'Is one connected?'));
+    }
+    return h('p', {class: 'muted'}, e.status === 'QUEUED' ? 'No attempt yet: the first is on its way.' : 'No attempts yet.');
   }
 
   async function loadOlder() {
@@ -321,10 +335,10 @@ async function render(main, {id}) {
       state.timer = null;
       if (state.stopped) return;
       try { await refresh(); } catch { /* tried again on the next tick */ }
-      const every = Date.now() < state.busyUntil ? 1000 : pollEvery(state.event);
+      const every = Date.now() < state.busyUntil ? 1000 : pollEvery(state.event, {cli});
       if (every && !state.stopped) state.timer = setTimeout(tick, every);
     };
-    state.timer = setTimeout(tick, forMs ? 300 : pollEvery(state.event) || 1000);
+    state.timer = setTimeout(tick, forMs ? 300 : pollEvery(state.event, {cli}) || 1000);
   }
 
   async function openBookmark() {

@@ -10,10 +10,12 @@ import {
 
 export const EVENT_STATUSES = ['SCHEDULED', 'QUEUED', 'HOLD', 'SUCCESSFUL', 'FAILED'];
 
-/** Error codes an event or attempt can carry (dispatch, HTTP destinations, routing, then brokers). */
+/** Error codes an event or attempt can carry (dispatch, HTTP destinations, routing, CLI destinations, then brokers). */
 export const ERROR_CODES = ['TIMEOUT', 'CONNECTION_REFUSED', 'CONNECTION_RESET', 'SOCKET_CLOSED',
-  'DNS_LOOKUP_FAILED', 'HOST_UNREACHABLE', 'SSL_ERROR_CA_UNKNOWN', 'EGRESS_BLOCKED', 'MISSING_URL', 'OAUTH2_HANDSHAKE_FAILED',
+  'DNS_LOOKUP_FAILED', 'HOST_UNREACHABLE', 'SSL_ERROR_CA_UNKNOWN', 'SELF_SIGNED_CERT', 'PROTOCOL_ERROR',
+  'EGRESS_BLOCKED', 'MISSING_URL', 'OAUTH2_HANDSHAKE_FAILED',
   'TRANSFORMATION_FAILED', 'CANCELLED', 'UNKNOWN',
+  'CLI', 'CLI_UNAVAILABLE',
   'NOT_FOUND', 'PERMISSION_DENIED', 'MESSAGE_REJECTED', 'BROKER_REFUSED', 'UNROUTABLE', 'THROTTLED', 'BROKER_ERROR'];
 
 export function byName(map, label = (x) => x.name) {

@@ -1,11 +1,12 @@
 //! The overview (`#/`): every connection as source → connection → destination,
 //! with the source's ingest URL, the destination's state and backlog and the
-//! last hour's deliveries; pause/unpause and enable from here, and a first-run
-//! guide when nothing is configured yet.
+//! last hour's deliveries, whether a CLI listens for a CLI destination;
+//! pause/unpause and enable from here, and a first-run guide when nothing is
+//! configured yet.
 
 import {h, replace, notice, pageHeader, button, link, code, badge, time, relative, duration} from '../dom.js';
 import {api, all} from '../api.js';
-import {destinationType, destinationTarget} from './resources.js';
+import {destinationType, destinationTarget, cliSessions, cliStatus} from './resources.js';
 
 const REFRESH_MS = 15000;
 const HOUR_MS = 3600e3;
@@ -18,12 +19,14 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 async function loadAll() {
   const [connections, sources, destinations] = await Promise.all([all('/connections'), all('/sources'), all('/destinations')]);
-  const [metrics, backlogs, lastRequests] = await Promise.all([
+  const [metrics, backlogs, lastRequests, cli] = await Promise.all([
     loadMetrics(),
     loadBacklogs(destinations),
     loadLastRequests(sources),
+    // Every CLI destination's sessions in one request, and none without CLI destinations.
+    destinations.some((d) => destinationType(d).type === 'CLI') ? cliSessions() : undefined,
   ]);
-  return {connections, sources, destinations, metrics, backlogs, lastRequests};
+  return {connections, sources, destinations, metrics, backlogs, lastRequests, cli};
 }
 
 /** The last hour per minute, or `{error}` (the endpoint is new: the page works without it). */
@@ -214,13 +217,11 @@ function destinationState(d) {
   return d.disabled_at ? 'disabled' : 'enabled';
 }
 
-/** HTTP, CLI (an HTTP destination without a URL), RABBITMQ… */
-function kindOf(d) {
-  const type = destinationType(d).type;
-  return type === 'HTTP' && !d.url && d.cli_path ? 'CLI' : type;
-}
-
-function destinationNode(d, backlog, metrics, act) {
+/**
+ * A destination. `cli`: the CLI sessions by destination (null: unknown);
+ * `connected`: whether it has connections (for a CLI destination's hint).
+ */
+function destinationNode(d, backlog, metrics, act, {cli, connected}) {
   const id = encodeURIComponent(d.id);
   const state = destinationState(d);
   const totals = metrics && !metrics.error ? destinationTotals(metrics, d.id) : null;
@@ -228,9 +229,10 @@ function destinationNode(d, backlog, metrics, act) {
   const target = destinationTarget(d, {withType: false});
   return h('div', {class: 'node'},
     kind('Destination'),
-    h('div', {class: 'title'}, link(`#/destinations/${id}`, d.name), ' ', badge(kindOf(d)), ' ', badge(state)),
-    // Where its events go: the URL, or a broker's address and queue (credentials left out); the badge says the type.
+    h('div', {class: 'title'}, link(`#/destinations/${id}`, d.name), ' ', badge(destinationType(d).type), ' ', badge(state)),
+    // Where its events go: the URL, the CLI's path, or a broker's address and queue (credentials left out); the badge says the type.
     target ? h('div', {class: 'mono', dataset: {target: ''}}, target) : null,
+    destinationType(d).type === 'CLI' ? cliStatus(d, cli ? cli.get(d.id) || [] : null, {connected}) : null,
     limit || d.max_concurrency ? h('div', {class: 'muted'}, [limit && `Rate limit ${limit}`, d.max_concurrency && `at most ${d.max_concurrency} in flight`].filter(Boolean).join(' · ')) : null,
     d.disabled_at ? notice(state === 'auto-disabled' ? 'error' : 'info',
       state === 'auto-disabled' ? `Disabled by the gateway: ${d.disabled_reason}` : 'Disabled: its events are held.',
@@ -285,7 +287,7 @@ function pipelineOf(c, data, act) {
     h('div', {class: 'pipeline'},
       sourceNode(source, data.lastRequests.get(source.id)),
       connectionNode(c, data.metrics, act),
-      destinationNode(destination, data.backlogs.get(destination.id), data.metrics, act)));
+      destinationNode(destination, data.backlogs.get(destination.id), data.metrics, act, {cli: data.cli, connected: true})));
 }
 
 function unconnected(data, act) {
@@ -301,7 +303,7 @@ function unconnected(data, act) {
         h('a', {href: `#/connections/new?source_id=${encodeURIComponent(s.id)}`, class: 'button'}, 'Connect to a destination'))))] : null,
     destinations.length ? [h('h2', null, 'Destinations without connections'),
       h('div', {class: 'grid'}, destinations.map((d) => h('div', {dataset: {destinationId: d.id}},
-        destinationNode(d, data.backlogs.get(d.id), data.metrics, act),
+        destinationNode(d, data.backlogs.get(d.id), data.metrics, act, {cli: data.cli, connected: false}),
         h('a', {href: `#/connections/new?destination_id=${encodeURIComponent(d.id)}`, class: 'button'}, 'Connect a source'))))] : null,
   ];
 }

@@ -163,6 +163,9 @@ const KINDS = {
       for (const p of panels) p.el.hidden = p !== shown;
       about.textContent = shown.a.about ? shown.a.about(shown.read(false)) : d.hint || '';
     };
+    // A method the destination's type cannot use is put aside (None chosen) and chosen again when it can.
+    let aside = null;
+    type.input.addEventListener('change', () => { aside = null; });
     type.input.addEventListener('change', sync);
     for (const p of panels) p.el.addEventListener('input', sync);
     sync();
@@ -175,6 +178,18 @@ const KINDS = {
         return;
       }
       out[d.key] = {type: a.type, config: read(false)};
+    },
+    /** Hides the methods `unavailable` names (OAuth2 on a CLI destination). */
+    exclude(unavailable) {
+      for (const o of type.input.options) o.hidden = o.disabled = unavailable.includes(o.value);
+      if (unavailable.includes(type.input.value)) {
+        aside = type.input.value;
+        type.input.value = '';
+      } else if (aside && type.input.value === '') {
+        type.input.value = aside;
+        aside = null;
+      }
+      sync();
     }};
   },
 };
@@ -209,6 +224,7 @@ export function buildFields(form, descriptors, values, prefix = '') {
     return {d, ...KINDS[d.kind](form, d, value, prefix)};
   });
   return {
+    controls,
     nodes: controls.flatMap((c) => c.nodes),
     /** Only the controls not marked `more` (for inline forms) and the others. */
     split: () => [controls.filter((c) => !c.d.more).flatMap((c) => c.nodes), controls.filter((c) => c.d.more).flatMap((c) => c.nodes)],
@@ -344,27 +360,48 @@ function awsAccess(regionHint) {
 }
 
 /**
+ * The settings of the HTTP request a delivery is, which HTTP and CLI
+ * destinations share (`shared`): one set of fields, kept when the type changes
+ * from one to the other. The destination's own fields, not a `config`.
+ */
+const HTTP_REQUEST = {
+  fields: [
+    {key: 'http_method', label: 'HTTP method', kind: 'select', more: true,
+      options: [['', 'The method the provider used'], ...HTTP_METHODS.map((m) => [m, m])]},
+    {key: 'path_forwarding_disabled', label: 'Do not append the request\'s path to the URL or CLI path', kind: 'checkbox', more: true},
+  ],
+  // Credentials of HTTP requests: the other types take theirs in their config.
+  delivery: [
+    {key: 'auth_method', label: 'Authentication', kind: 'auth', more: true, hint: 'Credentials added to every delivery.'},
+  ],
+};
+
+/**
  * Kinds of destination the API delivers to (its `type`), with the fields only
  * they have. HTTP's fields are the destination's own (`url`, `http_method`…);
  * a type marked `config` has its fields in the destination's `config` object,
  * which the API replaces whole on update: the form sends all of it, save an
  * empty optional field, left out (the API refuses e.g. an empty region).
  * `delivery`: fields of the type shown with the delivery settings.
+ * `shared`: fields it has in common with other types (HTTP_REQUEST);
+ * `unavailableAuth`: authentication methods it cannot use.
  * `target(d)`: where its events go, in a line (lists and cards).
  */
 export const DESTINATION_TYPES = [
   {type: 'HTTP', label: 'HTTP endpoint', about: 'Sends each event to a URL with the provider\'s method (or the one set); a 2xx answer is a success.',
-    target: (d) => (d.url ? `${d.http_method ? `${d.http_method} ` : ''}${d.url}` : d.cli_path || ''),
+    target: (d) => (d.url ? `${d.http_method ? `${d.http_method} ` : ''}${d.url}` : ''),
+    shared: HTTP_REQUEST,
     fields: [
       {key: 'url', label: 'URL', kind: 'url', hint: 'The http(s) endpoint events are delivered to.'},
-      {key: 'http_method', label: 'HTTP method', kind: 'select', more: true,
-        options: [['', 'The method the provider used'], ...HTTP_METHODS.map((m) => [m, m])]},
-      {key: 'path_forwarding_disabled', label: 'Do not append the request\'s path to the URL', kind: 'checkbox', more: true},
-      {key: 'cli_path', label: 'CLI path', kind: 'text', more: true, hint: 'Kept for Hookdeck CLI compatibility; deliveries go to the URL.'},
-    ],
-    // Credentials of HTTP requests: the other types take theirs in their config.
-    delivery: [
-      {key: 'auth_method', label: 'Authentication', kind: 'auth', more: true, hint: 'Credentials added to every delivery.'},
+    ]},
+  {type: 'CLI', label: 'CLI (hookyard listen)', shared: HTTP_REQUEST,
+    // The local server gets no token: the API refuses OAuth2 here.
+    unavailableAuth: ['OAUTH2_CLIENT_CREDENTIALS'],
+    about: 'Sends each event to a server on a developer\'s machine, through the `hookyard listen` connected for this destination; a 2xx answer is a success. While no CLI is connected, events wait.',
+    target: (d) => `${d.http_method ? `${d.http_method} ` : ''}${d.cli_path || '/'}`,
+    fields: [
+      {key: 'cli_path', label: 'CLI path', kind: 'text', placeholder: '/',
+        hint: 'The path on your local server, after the port: with /webhooks, `hookyard listen 9000` delivers to http://localhost:9000/webhooks. Empty: /.'},
     ]},
   {type: 'MOCK_API', label: 'Mock API (accepts and discards)',
     about: 'Accepts every event and discards it, recording a successful attempt: to try a connection\'s rules without a real endpoint.',
@@ -470,36 +507,50 @@ function destinationFields(form, values, prefix) {
   const types = DESTINATION_TYPES.includes(current) ? DESTINATION_TYPES : [...DESTINATION_TYPES, current];
   const about = h('span');
   const type = form.field(`${prefix}type`, 'Type', select(types.map((t) => [t.type, t.label]), current.type), {hint: about});
+  const panel = (built, ownDelivery) => {
+    const [main, more] = built.split();
+    return {built, ownDelivery, main: h('div', null, main), more: h('div', null, more), delivery: h('div', null, ownDelivery.nodes)};
+  };
   // Every type's fields are built (filled for the current type only) and the picker shows one type's.
   const panels = types.map((t) => {
     const own = t === current ? values : null;
-    const built = buildFields(form, t.fields, t.config ? own?.config : own, t.config ? `${prefix}config.` : prefix);
-    const ownDelivery = buildFields(form, t.delivery || [], own, prefix);
-    const [main, more] = built.split();
-    return {t, built, ownDelivery, main: h('div', null, main), more: h('div', null, more), delivery: h('div', null, ownDelivery.nodes)};
+    return {t, ...panel(buildFields(form, t.fields, t.config ? own?.config : own, t.config ? `${prefix}config.` : prefix),
+      buildFields(form, t.delivery || [], own, prefix))};
+  });
+  // Fields types share (HTTP's and CLI's request settings) are built once, shown with any of them.
+  const groups = [...new Set(types.map((t) => t.shared).filter(Boolean))].map((g) => {
+    const own = current.shared === g ? values : null;
+    return {g, ...panel(buildFields(form, g.fields, own, prefix), buildFields(form, g.delivery || [], own, prefix))};
   });
   const delivery = buildFields(form, DESTINATION_DELIVERY, values, prefix);
   const chosen = () => panels.find((p) => p.t.type === type.input.value);
   const sync = () => {
     const shown = chosen();
     for (const p of panels) p.main.hidden = p.more.hidden = p.delivery.hidden = p !== shown;
+    for (const p of groups) {
+      p.main.hidden = p.more.hidden = p.delivery.hidden = p.g !== shown.t.shared;
+      for (const c of p.ownDelivery.controls) c.exclude?.(shown.t.unavailableAuth || []);
+    }
     about.textContent = shown.t.about || '';
   };
   type.input.addEventListener('change', sync);
   sync();
   const [commonMain, commonMore] = common.split();
-  const deliveryNodes = [panels.map((p) => p.delivery), delivery.nodes];
+  const shown = [...panels, ...groups];
+  const deliveryNodes = [shown.map((p) => p.delivery), delivery.nodes];
   return {
-    main: [commonMain, type.wrap, panels.map((p) => p.main)],
+    main: [commonMain, type.wrap, shown.map((p) => p.main)],
     /** The type's other fields, then the description (the type's fields stay together). */
-    extra: [panels.map((p) => p.more), commonMore],
+    extra: [shown.map((p) => p.more), commonMore],
     delivery: deliveryNodes,
-    more: [commonMore, panels.map((p) => p.more), deliveryNodes],
+    more: [commonMore, shown.map((p) => p.more), deliveryNodes],
     read(isNew) {
       const {t, built, ownDelivery} = chosen();
-      // HTTP's fields are the destination's own; the other types' are its `config` (MOCK_API has none).
+      // HTTP's and CLI's fields are the destination's own; the other types' are its `config` (MOCK_API has none).
       const own = t.keep ? {} : t.config ? {config: built.read(isNew)} : built.read(isNew);
-      return {...common.read(isNew), type: t.type, ...own, ...ownDelivery.read(isNew), ...delivery.read(isNew)};
+      const group = groups.find((p) => p.g === t.shared);
+      const shared = group ? {...group.built.read(isNew), ...group.ownDelivery.read(isNew)} : {};
+      return {...common.read(isNew), type: t.type, ...own, ...shared, ...ownDelivery.read(isNew), ...delivery.read(isNew)};
     },
   };
 }
@@ -649,10 +700,14 @@ async function destinationPage(main, params, query = {}) {
     navigate(generated ? `#/destinations/${encodeURIComponent(saved.id)}?secret=generated` : '#/');
   });
   const signing = signingSecret(dest);
+  // A CLI destination: whether a CLI is connected, looked up once (the page shows meanwhile).
+  const cli = !isNew && destinationType(dest).type === 'CLI' ? h('div', {'aria-live': 'polite'}, h('p', {class: 'muted'}, 'Looking for a connected CLI…')) : null;
+  if (cli) cliSessions({destination_id: dest.id}).then((m) => replace(cli, cliStatus(dest, m && (m.get(dest.id) || []))));
   replace(main,
     pageHeader(isNew ? 'New destination' : `Destination ${dest.name}`,
       isNew ? null : link(`#/events?destination_id=${encodeURIComponent(dest.id)}`, 'Events')),
     isNew ? null : h('p', null, badge(destinationType(dest).type), ' ', h('span', {class: 'mono'}, destinationTarget(dest, {withType: false}))),
+    cli,
     signing && query.secret === 'generated'
       ? notice('ok', 'Saved. The gateway generated the signing secret: copy it (under Delivery, Authentication) into your receiver\'s configuration.')
       : null,
@@ -666,6 +721,66 @@ async function destinationPage(main, params, query = {}) {
       })));
   if (signing && query.secret === 'generated') form.at(`auth_method.config.${signing.type.secret}`)?.reveal?.();
   form.fields.get('name')?.input.focus();
+}
+
+// ---------------------------------------------------------------------------
+// CLI destinations: whether a `hookyard listen` is connected for them.
+
+const CLOCK = new Intl.DateTimeFormat(undefined, {hour: '2-digit', minute: '2-digit', hourCycle: 'h23'});
+const DAY_CLOCK = new Intl.DateTimeFormat(undefined, {month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23'});
+
+/** "23:23" today, else "Dec 01, 23:23", in the viewer's timezone; UTC on hover. */
+function clock(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return h('span', null, String(iso ?? ''));
+  const today = d.toDateString() === new Date().toDateString();
+  return h('time', {datetime: d.toISOString(), title: `${d.toISOString().replace('.000Z', 'Z')} (UTC)`}, (today ? CLOCK : DAY_CLOCK).format(d));
+}
+
+/**
+ * The connected `hookyard listen` sessions by destination id, in one request
+ * (`query`: `{destination_id}` for one destination, none for all); null when
+ * the gateway could not say (an older one has no `/cli/sessions`).
+ */
+export async function cliSessions(query = {}) {
+  try {
+    const byDestination = new Map();
+    for (const s of await api.get('/cli/sessions', query)) {
+      byDestination.set(s.destination_id, [...(byDestination.get(s.destination_id) || []), s]);
+    }
+    return byDestination;
+  } catch {
+    return null;
+  }
+}
+
+/** `alice@laptop` of `alice@laptop (hookyard 0.1.0)`: the version is on hover. */
+function clientName(client) {
+  return String(client || '').replace(/\s*\([^)]*\)$/, '') || 'a CLI';
+}
+
+/**
+ * Whether a CLI is connected for a CLI destination: who and since when, or the
+ * command that connects one. `sessions`: its sessions (null: unknown).
+ * `connected`: whether it has connections (undefined: not known here); without
+ * any, the command names a source, which it connects (a source named while
+ * the destination has a connection from it would get a second one).
+ */
+export function cliStatus(dest, sessions, {connected} = {}) {
+  if (!sessions) {
+    return h('div', {class: 'muted', dataset: {cliStatus: 'unknown'}}, 'Whether a CLI (hookyard listen) is connected could not be looked up.');
+  }
+  if (sessions.length) {
+    return h('div', {dataset: {cliStatus: 'listening'}}, h('strong', null, 'Listening: '),
+      sessions.map((s, i) => [i ? ', ' : '', h('span', {title: s.client || ''}, clientName(s.client)), ' since ', clock(s.connected_at),
+        s.in_flight ? h('span', {class: 'muted'}, ` (${s.in_flight} in flight)`) : null]));
+  }
+  const command = (source) => h('code', {class: 'mono'}, `hookyard listen 9000 ${source ? `${source} ` : ''}--name ${dest.name}`);
+  const port = '9000: your local server\'s port';
+  return h('div', {dataset: {cliStatus: 'none'}}, notice('info', h('strong', null, 'No CLI connected'), ' — events wait. Run ',
+    connected === true ? [command(), ` (${port}): it takes the events of this destination's connections.`]
+      : connected === false ? [command('<source>'), ` (${port}; the source is created if new).`]
+        : [command(), ' for the events of its connections, or ', command('<source>'), ` to connect a source (${port}).`]));
 }
 
 /**
