@@ -186,6 +186,17 @@ struct Listen {
 
 impl Listen {
     fn start(serve: &Serve, home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Listen {
+        Self::start_in(serve, home, home, args, envs)
+    }
+
+    /// [`Listen::start`] with `cwd` as the working directory.
+    fn start_in(
+        serve: &Serve,
+        home: &Path,
+        cwd: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Listen {
         let n = std::fs::read_dir(home).map(|d| d.count()).unwrap_or(0);
         let stdout = home.join(format!("listen-{n}.out"));
         let stderr = home.join(format!("listen-{n}.err"));
@@ -196,6 +207,7 @@ impl Listen {
             .env_remove("HOOKYARD_API_KEY")
             .env("HOOKYARD_CLI_CONFIG", home.join("cli.toml"))
             .env("USER", "dev")
+            .current_dir(cwd)
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap());
         for (k, v) in envs {
@@ -282,6 +294,8 @@ async fn events_reach_the_local_target_byte_exact_and_its_answer_is_the_attempt(
             json_body.clone(),
         )
         .await;
+    // The scripted 201 is for this one.
+    target.wait_for(1).await;
     // Every byte value, with another method.
     let binary: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
     let r2 = serve
@@ -644,6 +658,23 @@ async fn a_wrong_key_is_a_clear_error_and_the_right_one_never_shows_in_the_proce
     serve.wait_sessions(1).await;
     serve.webhook("POST", "shop", &[], b"x".to_vec()).await;
     target.wait_for(1).await;
+
+    // Next to a local gateway's data directory, its key is found there.
+    drop(_next);
+    serve.wait_sessions(0).await;
+    let (home2, work) = (tmp.path().join("home2"), tmp.path().join("work"));
+    std::fs::create_dir(&home2).unwrap();
+    std::fs::create_dir_all(work.join("hookyard-data")).unwrap();
+    std::fs::write(work.join("hookyard-data/api_key"), format!("{KEY}\n")).unwrap();
+    let _local = Listen::start_in(&serve, &home2, &work, &[&port_of(&target), "shop"], &[]);
+    serve.wait_sessions(1).await;
+    assert!(
+        !home2.join("cli.toml").exists(),
+        "a key read from the data directory is not copied"
+    );
+    let mut lost = Listen::start_in(&serve, &home2, &home2, &[&port_of(&target), "shop"], &[]);
+    assert_eq!(lost.exit_code().await, 2, "no key anywhere");
+    assert!(lost.err().contains("no API key"), "{}", lost.err());
 
     // A usage mistake is exit code 2.
     let mut bad = Listen::start(&serve, &home, &["ftp://nope", "shop"], &key_env());
