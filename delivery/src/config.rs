@@ -125,6 +125,10 @@ pub struct DeliveryConfig {
     /// (its events are then held until it is enabled), unless the destination
     /// sets `auto_disable_after`. 0: never.
     pub auto_disable_after: i64,
+    /// How often the gateway pings each `hookyard listen`; a CLI silent for three
+    /// of these is dropped (its deliveries in flight go again), and the CLI takes
+    /// a gateway silent that long for gone and reconnects.
+    pub cli_heartbeat_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -272,6 +276,7 @@ impl Default for Config {
                     count: 5,
                 },
                 auto_disable_after: 100,
+                cli_heartbeat_ms: 10_000,
             },
             alerts: AlertsConfig {
                 check_interval_ms: 1000,
@@ -401,6 +406,11 @@ impl Config {
                 "server.max_connections, server.header_read_timeout_ms and \
                  server.body_read_timeout_ms must be at least 1"
                     .into(),
+            ));
+        }
+        if !(100..=300_000).contains(&self.delivery.cli_heartbeat_ms) {
+            return Err(ConfigError::Value(
+                "delivery.cli_heartbeat_ms must be between 100 and 300000".into(),
             ));
         }
         if self.delivery.auto_disable_after < 0 {

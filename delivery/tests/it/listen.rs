@@ -48,16 +48,25 @@ struct Serve {
     base: String,
     proc: Option<Proc>,
     http: reqwest::Client,
+    envs: Vec<(String, String)>,
 }
 
 impl Serve {
     async fn start(dir: &Path) -> Serve {
+        Self::start_with(dir, &[]).await
+    }
+
+    async fn start_with(dir: &Path, envs: &[(&str, &str)]) -> Serve {
         let mut s = Serve {
             dir: dir.to_owned(),
             port: free_port(),
             base: String::new(),
             proc: None,
             http: reqwest::Client::new(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.base = format!("http://127.0.0.1:{}", s.port);
         s.restart().await;
@@ -78,6 +87,7 @@ impl Serve {
             .env("HOOKYARD_DELIVERY__POLL_INTERVAL_MS", "100")
             // A failed attempt fails the event at once (retries are asked for).
             .env("HOOKYARD_DELIVERY__DEFAULT_RETRY__COUNT", "0")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -201,10 +211,11 @@ impl Listen {
         let stdout = home.join(format!("listen-{n}.out"));
         let stderr = home.join(format!("listen-{n}.err"));
         let mut cmd = Command::new(BIN);
-        cmd.arg("listen")
-            .args(args)
-            .args(["--server", &serve.base])
-            .env_remove("HOOKYARD_API_KEY")
+        cmd.arg("listen").args(args);
+        if !args.contains(&"--server") {
+            cmd.args(["--server", &serve.base]);
+        }
+        cmd.env_remove("HOOKYARD_API_KEY")
             .env("HOOKYARD_CLI_CONFIG", home.join("cli.toml"))
             .env("USER", "dev")
             .current_dir(cwd)
@@ -525,6 +536,50 @@ async fn the_cli_reconnects_by_itself_when_the_gateway_restarts() {
     let err = cli.err();
     assert!(err.contains("Disconnected from"), "{err}");
     assert!(err.contains("Reconnected"), "{err}");
+}
+
+#[tokio::test]
+async fn a_network_gone_silent_is_noticed_on_both_sides_and_the_cli_comes_back() {
+    let tmp = tempfile::TempDir::new().unwrap();
+    let serve = Serve::start_with(
+        tmp.path(),
+        &[("HOOKYARD_DELIVERY__CLI_HEARTBEAT_MS", "200")],
+    )
+    .await;
+    let proxy = common::brokers::Proxy::to(serve.port).await;
+    let via_proxy = format!("http://127.0.0.1:{}", proxy.port);
+    let target = Receiver::start().await;
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let cli = Listen::start(
+        &serve,
+        &home,
+        &[&port_of(&target), "shop", "--server", &via_proxy],
+        &key_env(),
+    );
+    let first = serve.wait_sessions(1).await;
+    serve.webhook("POST", "shop", &[], b"before".to_vec()).await;
+    target.wait_for(1).await;
+
+    // No FIN, no RST: bytes just stop arriving. Both sides must notice on their own.
+    proxy.freeze();
+    eventually("the CLI to notice", || async {
+        cli.err()
+            .contains("no heartbeat from the gateway")
+            .then_some(())
+    })
+    .await;
+    proxy.thaw();
+    let now = eventually("a new session instead of the silent one", || async {
+        let s = serve.wait_sessions(1).await;
+        (s[0]["id"] != first[0]["id"]).then_some(s)
+    })
+    .await;
+    assert_eq!(now.len(), 1, "the gateway dropped the silent session");
+    serve.webhook("POST", "shop", &[], b"after".to_vec()).await;
+    let got = target.wait_for(2).await;
+    assert_eq!(got[1].body.as_ref(), b"after");
+    assert!(cli.err().contains("Reconnected"), "{}", cli.err());
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! One `hookyard listen` session's WebSocket, on the gateway's side: writes the
-//! deliveries, reads the answers, pings, and unregisters the session when the
-//! socket closes or goes silent.
+//! deliveries, reads the answers, pings every `delivery.cli_heartbeat_ms`, and
+//! unregisters the session when the socket closes or is silent for three pings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +14,6 @@ use tokio::time::Instant;
 use super::listeners::{Listeners, Outgoing, Reply, Session};
 use super::protocol::{self, Control, ReplyFrame};
 
-/// How often the gateway pings a CLI; one silent for three of these is gone.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
-
 /// Serves one session until its socket closes, then removes it (what it had in
 /// flight goes back to the store, unattempted).
 pub async fn run(
@@ -25,6 +22,7 @@ pub async fn run(
     mut outbox: mpsc::Receiver<Outgoing>,
     listeners: Arc<Listeners>,
     welcome: Control,
+    heartbeat: Duration,
 ) {
     let (mut tx, mut rx) = ws.split();
     let hello = serde_json::to_string(&welcome).unwrap_or_default();
@@ -34,7 +32,7 @@ pub async fn run(
     listeners.add(session.clone());
     tracing::info!(session = %session.id, destination = %session.destination_id,
         client = %session.client, "hookyard listen connected");
-    let mut ping = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut heard = Instant::now();
     let why = loop {
         tokio::select! {
@@ -66,7 +64,7 @@ pub async fn run(
                 }
             }
             _ = ping.tick() => {
-                if heard.elapsed() > HEARTBEAT * 3 {
+                if heard.elapsed() > heartbeat * 3 {
                     break "no answer to heartbeats";
                 }
                 if tx.send(Message::Ping(Bytes::new())).await.is_err() {

@@ -48,6 +48,30 @@ pub struct Proxy {
     target: u16,
     task: Mutex<Option<JoinHandle<()>>>,
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Copies one direction; while `frozen`, what is read is dropped.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Proxy {
@@ -59,18 +83,34 @@ impl Proxy {
             target,
             task: Mutex::new(None),
             conns: Arc::new(Mutex::new(Vec::new())),
+            frozen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         p.serve(listener);
         p
     }
 
+    /// The network goes silent: connections stay open but every byte through
+    /// them is lost (as behind a dead NAT or a cut cable), until [`Proxy::thaw`].
+    pub fn freeze(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
     fn serve(&self, listener: TcpListener) {
-        let (target, conns) = (self.target, self.conns.clone());
+        let (target, conns, frozen) = (self.target, self.conns.clone(), self.frozen.clone());
         let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let frozen = frozen.clone();
                 let conn = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)).await {
+                        let (ir, iw) = inbound.into_split();
+                        let (or, ow) = outbound.into_split();
+                        // One task for both directions: aborting it cuts both.
+                        tokio::join!(pipe(ir, ow, frozen.clone()), pipe(or, iw, frozen));
                     }
                 });
                 conns.lock().unwrap().push(conn);
