@@ -1,0 +1,218 @@
+//! What `hookyard listen` adds to a delivery's latency on loopback: one webhook
+//! at a time, from the moment it is sent to the gateway until the local server
+//! has it, alternately through an HTTP destination straight to the server and
+//! through a CLI destination and a `hookyard listen` process. Real processes
+//! (`hookyard serve`, `hookyard listen`); prints p50/p90/p99 of both and the
+//! difference.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use axum::body::Bytes;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Mutex};
+
+#[derive(Parser, Debug)]
+#[command(about = "Added latency of deliveries through `hookyard listen` (loopback)")]
+struct Args {
+    /// The `hookyard` binary [default: target/release/hookyard, else target/debug/hookyard].
+    #[arg(long)]
+    hookyard: Option<String>,
+    /// Webhooks measured per path (after the warm-up).
+    #[arg(long, default_value_t = 2000)]
+    events: usize,
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
+}
+
+const KEY: &str = "bench-key";
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let bin = args.hookyard.clone().unwrap_or_else(|| {
+        if std::path::Path::new("target/release/hookyard").exists() {
+            "target/release/hookyard".into()
+        } else {
+            "target/debug/hookyard".into()
+        }
+    });
+    let dir = tempfile::TempDir::new()?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let _serve = Kill(
+        Command::new(&bin)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env("HOOKYARD_API_KEY", KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {bin} serve"))?,
+    );
+    let http = reqwest::Client::new();
+    wait_for(|| async { http.get(format!("{base}/healthz")).send().await.is_ok() }).await?;
+
+    // The local server: tells the measuring loop when each webhook arrives.
+    let (tx, mut arrived) = mpsc::unbounded_channel::<(Bytes, Instant)>();
+    let tx = Arc::new(Mutex::new(tx));
+    let app = axum::Router::new().fallback(move |body: Bytes| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.lock().await.send((body, Instant::now()));
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let target = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let api = |method: reqwest::Method, path: &str, body: Value| {
+        http.request(method, format!("{base}/2024-09-01{path}"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+    };
+    let made = api(
+        reqwest::Method::POST,
+        "/connections",
+        json!({"name": "direct", "source": {"name": "direct"},
+            "destination": {"name": "direct", "url": format!("http://{target}/")}}),
+    )
+    .await?;
+    if !made.status().is_success() {
+        bail!("creating the HTTP connection: {}", made.text().await?);
+    }
+    let home = tempfile::TempDir::new()?;
+    let _listen = Kill(
+        Command::new(&bin)
+            .args([
+                "listen",
+                &target.port().to_string(),
+                "viacli",
+                "--server",
+                &base,
+                "--name",
+                "bench",
+            ])
+            .env("HOOKYARD_API_KEY", KEY)
+            .env("HOOKYARD_CLI_CONFIG", home.path().join("cli.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start hookyard listen")?,
+    );
+    wait_for(|| async {
+        let r = http
+            .get(format!("{base}/2024-09-01/cli/sessions"))
+            .bearer_auth(KEY)
+            .send()
+            .await;
+        match r {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .is_ok_and(|v| v.as_array().is_some_and(|a| !a.is_empty())),
+            Err(_) => false,
+        }
+    })
+    .await?;
+
+    let mut direct = Histogram::<u64>::new(3)?;
+    let mut via_cli = Histogram::<u64>::new(3)?;
+    for i in 0..(args.warmup + args.events) * 2 {
+        let source = if i % 2 == 0 { "direct" } else { "viacli" };
+        let body = format!("{{\"n\":{i}}}");
+        let sent = Instant::now();
+        let resp = http
+            .post(format!("{base}/e/{source}"))
+            .body(body.clone())
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!("webhook {i}: {}", resp.status());
+        }
+        let at = loop {
+            let (got, at) = tokio::time::timeout(Duration::from_secs(10), arrived.recv())
+                .await
+                .context("a webhook did not arrive within 10 s")?
+                .context("the local server stopped")?;
+            if got == body.as_bytes() {
+                break at;
+            }
+        };
+        if i / 2 >= args.warmup {
+            let us = at.duration_since(sent).as_micros() as u64;
+            if source == "direct" {
+                direct.record(us)?
+            } else {
+                via_cli.record(us)?
+            };
+        }
+    }
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "listen latency: {} webhooks per path, one at a time, sent → at the local server",
+        args.events
+    );
+    println!(
+        "{:<28} {:>8} {:>8} {:>8} {:>8}",
+        "path", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for (name, h) in [
+        ("HTTP destination (direct)", &direct),
+        ("CLI destination (listen)", &via_cli),
+    ] {
+        println!(
+            "{name:<28} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            ms(h, 0.5),
+            ms(h, 0.9),
+            ms(h, 0.99),
+            h.max() as f64 / 1000.0
+        );
+    }
+    println!(
+        "added by listen: p50 {:+.2} ms, p99 {:+.2} ms",
+        ms(&via_cli, 0.5) - ms(&direct, 0.5),
+        ms(&via_cli, 0.99) - ms(&direct, 0.99)
+    );
+    Ok(())
+}
+
+async fn wait_for<F, Fut>(mut f: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if f().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("timed out waiting for the gateway or the CLI")
+}
