@@ -38,15 +38,28 @@ impl Target {
         Ok(Target { base })
     }
 
-    /// The target's URL for a path-and-query from the gateway.
-    pub fn url_for(&self, path: &str) -> String {
-        let origin = self.base.as_str().trim_end_matches('/');
-        let prefix_is_root = self.base.path() == "/";
-        if prefix_is_root {
-            format!("{}{path}", origin)
-        } else {
-            format!("{}{}", origin, if path == "/" { "" } else { path })
+    /// The target's URL for a path-and-query from the gateway, or `None` when it
+    /// would leave the target (a path not starting with `/`, or one that turns
+    /// the URL's host into another: `@evil.example/`). The gateway never sends
+    /// one; a CLI connected over plain `ws://` must not be turned into a way to
+    /// reach other hosts from the developer's machine all the same.
+    pub fn url_for(&self, path: &str) -> Option<String> {
+        if !path.starts_with('/') {
+            return None;
         }
+        let origin = self.base.as_str().trim_end_matches('/');
+        let url = if self.base.path() == "/" {
+            format!("{origin}{path}")
+        } else {
+            format!("{origin}{}", if path == "/" { "" } else { path })
+        };
+        let parsed = url::Url::parse(&url).ok()?;
+        let same = parsed.scheme() == self.base.scheme()
+            && parsed.host_str() == self.base.host_str()
+            && parsed.port_or_known_default() == self.base.port_or_known_default()
+            && parsed.username().is_empty()
+            && parsed.password().is_none();
+        same.then_some(url)
     }
 }
 
@@ -72,13 +85,21 @@ pub async fn forward(
     frame: &EventFrame,
     body: Vec<u8>,
 ) -> (ReplyFrame, Vec<u8>) {
-    let url = target.url_for(&frame.path);
     let started = Instant::now();
     let mut reply = ReplyFrame {
         id: frame.id,
-        url: url.clone(),
         ..Default::default()
     };
+    let Some(url) = target.url_for(&frame.path) else {
+        reply.url = target.to_string();
+        reply.error_code = Some("UNKNOWN".into());
+        reply.error_message = Some(format!(
+            "refused by the CLI: the path {:?} does not stay on the target",
+            frame.path
+        ));
+        return (reply, Vec::new());
+    };
+    reply.url = url.clone();
     let method = match reqwest::Method::from_bytes(frame.method.as_bytes()) {
         Ok(m) => m,
         Err(_) => {
@@ -133,18 +154,31 @@ mod tests {
 
     #[test]
     fn targets_from_a_port_a_host_or_a_url() {
+        let at = |t: &Target, p: &str| t.url_for(p).unwrap_or_else(|| panic!("{p}"));
         let t = Target::parse("9000").unwrap();
         assert_eq!(
-            t.url_for("/webhooks?a=1"),
+            at(&t, "/webhooks?a=1"),
             "http://localhost:9000/webhooks?a=1"
         );
         let t = Target::parse("127.0.0.1:3000").unwrap();
-        assert_eq!(t.url_for("/"), "http://127.0.0.1:3000/");
+        assert_eq!(at(&t, "/"), "http://127.0.0.1:3000/");
         let t = Target::parse("http://localhost:3000/api/").unwrap();
-        assert_eq!(t.url_for("/hooks/x"), "http://localhost:3000/api/hooks/x");
-        assert_eq!(t.url_for("/"), "http://localhost:3000/api");
+        assert_eq!(at(&t, "/hooks/x"), "http://localhost:3000/api/hooks/x");
+        assert_eq!(at(&t, "/"), "http://localhost:3000/api");
+        assert_eq!(
+            at(&t, "//evil.example/x"),
+            "http://localhost:3000/api//evil.example/x"
+        );
         assert!(Target::parse("ftp://x").is_err());
         assert!(Target::parse("http://x/?q=1").is_err());
         assert!(Target::parse("not a target").is_err());
+    }
+
+    #[test]
+    fn a_path_cannot_take_the_cli_to_another_host() {
+        let t = Target::parse("9000").unwrap();
+        for p in ["@evil.example/", "evil", ":1234@evil.example/", "", "?x=1"] {
+            assert_eq!(t.url_for(p), None, "{p}");
+        }
     }
 }
