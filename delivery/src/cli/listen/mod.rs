@@ -400,8 +400,12 @@ async fn connect(ctx: &Ctx, plan: &setup::Plan) -> Result<Socket, Failure> {
 }
 
 fn describe(e: &tungstenite::Error) -> String {
+    use tungstenite::error::ProtocolError;
     match e {
         tungstenite::Error::Io(io) => io.to_string(),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            "the connection was cut (the gateway stopped or the network failed)".to_owned()
+        }
         other => other.to_string(),
     }
 }
