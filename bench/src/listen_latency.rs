@@ -27,6 +27,10 @@ struct Args {
     events: usize,
     #[arg(long, default_value_t = 100)]
     warmup: usize,
+    /// Then: webhooks sent while no CLI listens, timed from the CLI's start until
+    /// all have reached the local server (0: skip).
+    #[arg(long, default_value_t = 5000)]
+    backlog: usize,
 }
 
 const KEY: &str = "bench-key";
@@ -108,25 +112,20 @@ async fn main() -> Result<()> {
         bail!("creating the HTTP connection: {}", made.text().await?);
     }
     let home = tempfile::TempDir::new()?;
-    let _listen = Kill(
+    let port = target.port().to_string();
+    let listen = || {
         Command::new(&bin)
             .args([
-                "listen",
-                &target.port().to_string(),
-                "viacli",
-                "--server",
-                &base,
-                "--name",
-                "bench",
+                "listen", &port, "viacli", "--server", &base, "--name", "bench",
             ])
             .env("HOOKYARD_API_KEY", KEY)
             .env("HOOKYARD_CLI_CONFIG", home.path().join("cli.toml"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .context("start hookyard listen")?,
-    );
-    wait_for(|| async {
+            .context("start hookyard listen")
+    };
+    let sessions = || async {
         let r = http
             .get(format!("{base}/2024-09-01/cli/sessions"))
             .bearer_auth(KEY)
@@ -136,11 +135,14 @@ async fn main() -> Result<()> {
             Ok(r) => r
                 .json::<Value>()
                 .await
-                .is_ok_and(|v| v.as_array().is_some_and(|a| !a.is_empty())),
-            Err(_) => false,
+                .ok()
+                .and_then(|v| v.as_array().map(Vec::len))
+                .unwrap_or(0),
+            Err(_) => 0,
         }
-    })
-    .await?;
+    };
+    let cli = Kill(listen()?);
+    wait_for(|| async { sessions().await > 0 }).await?;
 
     let mut direct = Histogram::<u64>::new(3)?;
     let mut via_cli = Histogram::<u64>::new(3)?;
@@ -199,6 +201,42 @@ async fn main() -> Result<()> {
         "added by listen: p50 {:+.2} ms, p99 {:+.2} ms",
         ms(&via_cli, 0.5) - ms(&direct, 0.5),
         ms(&via_cli, 0.99) - ms(&direct, 0.99)
+    );
+    if args.backlog == 0 {
+        return Ok(());
+    }
+
+    // The backlog: the CLI killed, webhooks sent, the CLI started again.
+    drop(cli);
+    wait_for(|| async { sessions().await == 0 }).await?;
+    for i in 0..args.backlog {
+        let resp = http
+            .post(format!("{base}/e/viacli"))
+            .body(format!("b{i}"))
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!("backlog webhook {i}: {}", resp.status());
+        }
+    }
+    let started = Instant::now();
+    let _cli = Kill(listen()?);
+    let mut seen = 0;
+    while seen < args.backlog {
+        let (got, _) = tokio::time::timeout(Duration::from_secs(30), arrived.recv())
+            .await
+            .context("the backlog stopped arriving")?
+            .context("the local server stopped")?;
+        if got.starts_with(b"b") {
+            seen += 1;
+        }
+    }
+    let took = started.elapsed();
+    println!(
+        "backlog: {} webhooks waiting while no CLI listened, all delivered {:.2} s after the CLI started ({:.0} events/s, CLI start and set-up included)",
+        args.backlog,
+        took.as_secs_f64(),
+        args.backlog as f64 / took.as_secs_f64()
     );
     Ok(())
 }
