@@ -51,7 +51,8 @@ pub struct Proxy {
     frozen: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// Copies one direction; while `frozen`, what is read is dropped.
+/// Copies one direction; while `frozen`, what is read is dropped, and an end
+/// of stream is not passed on either (a black hole sends no FIN) until thawed.
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
@@ -61,7 +62,12 @@ async fn pipe(
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => {
+                while frozen.load(std::sync::atomic::Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                break;
+            }
             Ok(n) => n,
         };
         if frozen.load(std::sync::atomic::Ordering::SeqCst) {
