@@ -115,13 +115,16 @@ pub async fn listen(
         heartbeat_ms: st.config.delivery.cli_heartbeat_ms,
     };
     let listeners = st.adapters.cli.listeners.clone();
+    let catalog = st.catalog.clone();
     let heartbeat = std::time::Duration::from_millis(st.config.delivery.cli_heartbeat_ms);
     // An answer holds at most the response body we keep, plus its frame.
     let max = st.config.delivery.response_body_limit + 256 * 1024;
     Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |ws| socket::run(ws, session, outbox, listeners, welcome, heartbeat)))
+        .on_upgrade(move |ws| {
+            socket::run(ws, session, outbox, listeners, catalog, welcome, heartbeat)
+        }))
 }
 
 /// A connected `hookyard listen`.

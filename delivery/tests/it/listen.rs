@@ -458,6 +458,48 @@ async fn a_target_that_is_down_fails_the_event_and_a_retry_delivers_it_once_it_i
 }
 
 #[tokio::test]
+async fn a_destination_disabled_under_a_listening_cli_is_said_not_silent() {
+    let tmp = tempfile::TempDir::new().unwrap();
+    let serve = Serve::start_with(
+        tmp.path(),
+        &[("HOOKYARD_DELIVERY__CLI_HEARTBEAT_MS", "200")],
+    )
+    .await;
+    let port = free_port(); // the local server is down
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let cli = Listen::start(&serve, &home, &[&port.to_string(), "shop"], &key_env());
+    let sessions = serve.wait_sessions(1).await;
+    let id = sessions[0]["destination_id"].as_str().unwrap().to_owned();
+    let (status, v) = serve
+        .api(
+            reqwest::Method::PUT,
+            &format!("/destinations/{id}"),
+            Some(json!({"auto_disable_after": 1})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    serve.webhook("POST", "shop", &[], b"{}".to_vec()).await;
+    eventually("the CLI to say its destination was disabled", || async {
+        cli.err().contains("was disabled").then_some(())
+    })
+    .await;
+    assert!(cli.err().contains("events are held"), "{}", cli.err());
+    let (status, v) = serve
+        .api(
+            reqwest::Method::PUT,
+            &format!("/destinations/{id}/enable"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    eventually("the CLI to say it is enabled again", || async {
+        cli.err().contains("enabled again").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn events_wait_while_no_cli_listens_and_a_kill_9_of_the_cli_loses_none() {
     let tmp = tempfile::TempDir::new().unwrap();
     let serve = Serve::start(tmp.path()).await;

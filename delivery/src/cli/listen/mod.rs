@@ -285,6 +285,11 @@ async fn session(ctx: &Ctx, connected: &mut bool, reconnecting: bool) -> Result<
                             let _ = tx.send((frame, reply, answer)).await;
                         });
                     }
+                    Some(Ok(Message::Text(t))) => {
+                        if let Ok(Control::Notice { message }) = serde_json::from_str::<Control>(&t) {
+                            ctx.out.warn(&message);
+                        }
+                    }
                     Some(Ok(Message::Close(_))) | None => {
                         return Err(Failure::Unreachable("the gateway closed the connection".into()));
                     }

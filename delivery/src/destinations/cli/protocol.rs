@@ -61,6 +61,9 @@ pub enum Control {
     },
     /// CLI → gateway: leaving (Ctrl-C); send nothing more, answers follow.
     Drain,
+    /// Gateway → CLI: something the developer should know (the destination was
+    /// disabled and its events are held, or enabled again), shown as a warning.
+    Notice { message: String },
 }
 
 #[derive(Debug, thiserror::Error)]
