@@ -85,6 +85,7 @@ pub struct Catalog {
     store: Arc<Store>,
     signals: Signals,
     sources_by_name: TtlCache<Source>,
+    sources: TtlCache<Source>,
     destinations: TtlCache<Destination>,
     connections: TtlCache<Connection>,
     connections_of_source: TtlCache<Vec<Connection>>,
@@ -97,6 +98,7 @@ impl Catalog {
             store,
             signals,
             sources_by_name: TtlCache::new(ttl),
+            sources: TtlCache::new(ttl),
             destinations: TtlCache::new(ttl),
             connections: TtlCache::new(ttl),
             connections_of_source: TtlCache::new(ttl),
@@ -108,6 +110,10 @@ impl Catalog {
         self.sources_by_name
             .get(name, self.store.find_source_by_name(name))
             .await
+    }
+
+    pub async fn source(&self, id: &str) -> StoreResult<Option<Arc<Source>>> {
+        self.sources.get(id, self.store.get_source(id)).await
     }
 
     pub async fn destination(&self, id: &str) -> StoreResult<Option<Arc<Destination>>> {
@@ -155,12 +161,14 @@ impl Catalog {
     /// events (pause, disable), dispatch delivers what became deliverable.
     fn changed(&self) {
         self.sources_by_name.clear();
+        self.sources.clear();
         self.destinations.clear();
         self.connections.clear();
         self.connections_of_source.clear();
         self.limited_destinations.clear();
         self.signals.notify(Signal::Monitor);
         self.signals.notify(Signal::Dispatch);
+        self.signals.notify(Signal::Sources);
     }
 
     pub async fn insert_source(&self, s: &Source) -> StoreResult<()> {

@@ -23,9 +23,11 @@ pub enum Signal {
     BulkRetry,
     /// Nobody sends it: retention runs on its interval (and on shutdown stops).
     Retention,
+    /// Sources were created, changed or deleted: the broker consumers' supervisor.
+    Sources,
 }
 
-const COUNT: usize = 6;
+const COUNT: usize = 7;
 
 /// The process's wake-ups; cheap to clone, every clone shares them.
 #[derive(Clone, Default)]

@@ -36,6 +36,31 @@ pub struct ConnectionIn {
     /// `filter`, `retry`, `delay` (and `transform`) rules, as in Hookdeck.
     #[schema(value_type = Option<Vec<Object>>)]
     pub rules: Option<Vec<Rule>>,
+    /// Hookyard's addition: topic patterns this connection takes (`orders.*`,
+    /// `invoice.created`, `*`); absent or `null`: every request of the source.
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub topics: Option<Option<Vec<String>>>,
+}
+
+/// Checks topic patterns; errors name the pattern (`topics[1]`).
+fn check_topics(topics: Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(list) = topics else { return Ok(None) };
+    if list.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "invalid field `topics`: list at least one pattern, or give null to take every request"
+                .into(),
+        ));
+    }
+    if list.len() > 100 {
+        return Err(ApiError::Unprocessable(
+            "invalid field `topics`: at most 100 patterns".into(),
+        ));
+    }
+    for (i, p) in list.iter().enumerate() {
+        crate::model::check_topic_pattern(p)
+            .map_err(|e| ApiError::Unprocessable(format!("invalid field `topics[{i}]`: {e}")))?;
+    }
+    Ok(Some(list))
 }
 
 /// Checks rules the way routing will use them; a bad filter is refused here, never
@@ -124,6 +149,7 @@ async fn create_connection(st: &AppState, input: ConnectionIn) -> Result<Connect
     }
     validate::description("description", &input.description)?;
     let rules = check_rules(st, input.rules.unwrap_or_default()).await?;
+    let topics = check_topics(input.topics.flatten())?;
     let (source, new_source) = resolve_source(st, input.source_id, input.source).await?;
     let (destination, new_destination) =
         resolve_destination(st, input.destination_id, input.destination).await?;
@@ -135,6 +161,7 @@ async fn create_connection(st: &AppState, input: ConnectionIn) -> Result<Connect
         source_id: source.id.clone(),
         destination_id: destination.id.clone(),
         rules,
+        topics,
         disabled_at: None,
         paused_at: None,
         created_at: now,
@@ -274,6 +301,9 @@ pub async fn upsert(
             if let Some(rules) = input.rules {
                 c.rules = check_rules(&st, rules).await?;
             }
+            if let Some(topics) = input.topics {
+                c.topics = check_topics(topics)?;
+            }
             if input.description.is_some() {
                 validate::description("description", &input.description)?;
                 c.description = input.description;
@@ -310,6 +340,9 @@ pub struct ConnectionUpdate {
     pub description: Option<String>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub rules: Option<Vec<Rule>>,
+    /// Topic patterns; `null`: every request.
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub topics: Option<Option<Vec<String>>>,
 }
 
 #[utoipa::path(put, path = "/connections/{id}", tag = "connections", request_body = ConnectionUpdate,
@@ -330,6 +363,9 @@ pub async fn update(
     }
     if let Some(rules) = input.rules {
         c.rules = check_rules(&st, rules).await?;
+    }
+    if let Some(topics) = input.topics {
+        c.topics = check_topics(topics)?;
     }
     c.updated_at = now_ms();
     st.catalog.update_connection(&c).await?;

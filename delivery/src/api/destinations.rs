@@ -508,6 +508,7 @@ fn test_request(d: &Destination) -> crate::model::RequestRecord {
         body: Some(body),
         verified: None,
         rejection_cause: None,
+        topic: Some("hookyard.test".into()),
         events_count: 0,
         ignored_count: 0,
         routed: false,

@@ -98,7 +98,7 @@ pub async fn evaluate(
         }
         (None, Some(r)) => {
             let http = input_request(r);
-            RequestView::new(&RouteInput::of_http("", &http))
+            RequestView::new(&RouteInput::of_http("", &http, None))
         }
     };
     let failed = failed_parts(&filter, &view);

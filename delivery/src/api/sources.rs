@@ -13,7 +13,7 @@ use super::views::{self, SourceOut};
 use super::{parse_flag, validate, JsonBody, ListQuery, PageParams, Paginated};
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
-use crate::model::{CustomResponse, Source};
+use crate::model::{CustomResponse, Source, SourceKind};
 use crate::state::AppState;
 use crate::store::SourceFilter;
 
@@ -40,6 +40,19 @@ pub struct SourceIn {
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<i64>)]
     pub max_body_bytes: Option<Option<i64>>,
+    /// `WEBHOOK` (default: HTTP at `/e/<name>` and the publish API), or a broker
+    /// the gateway consumes: `RABBITMQ`, `NATS`, `AWS_SQS`, `REDIS_STREAM`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The broker type's settings (queue, stream, consumers…).
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Option<serde_json::Value>>,
+    /// Where a webhook's topic is: `{"header": "X-GitHub-Event"}` or
+    /// `{"body": "type"}` (a dotted path into a JSON body); `null` removes it.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub topic_from: Option<Option<crate::model::TopicFrom>>,
 }
 
 impl SourceIn {
@@ -116,6 +129,30 @@ impl SourceIn {
                 )));
             }
             s.max_body_bytes = max;
+        }
+        if self.kind.is_some() || self.config.is_some() {
+            let type_name = self
+                .kind
+                .as_deref()
+                .map(str::to_ascii_uppercase)
+                .unwrap_or_else(|| s.kind.type_name().to_owned());
+            let config = match self.config {
+                Some(c) => c,
+                // Only the type given: the old config if the type stays.
+                None if type_name == s.kind.type_name() => s.kind.config_json(),
+                None => None,
+            };
+            s.kind = SourceKind::from_parts(&type_name, config).map_err(|e| {
+                ApiError::Unprocessable(format!("invalid field `{}`: {}", f(&e.field), e.message))
+            })?;
+        }
+        if let Some(t) = self.topic_from {
+            if let Some(rule) = &t {
+                rule.check().map_err(|e| {
+                    ApiError::Unprocessable(format!("invalid field `{}`: {e}", f("topic_from")))
+                })?;
+            }
+            s.topic_from = t;
         }
         s.updated_at = now;
         Ok(s)

@@ -31,6 +31,15 @@ pub struct SourceOut {
     pub custom_response: Option<Value>,
     /// Hookyard's addition: the source's own body limit (`null`: the gateway's).
     pub max_body_bytes: Option<i64>,
+    /// Hookyard's addition: `WEBHOOK`, `RABBITMQ`, `NATS`, `AWS_SQS` or `REDIS_STREAM`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Hookyard's addition: a broker type's settings (`null` for WEBHOOK).
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// Hookyard's addition: where a webhook's topic is found.
+    #[schema(value_type = Option<Object>)]
+    pub topic_from: Option<Value>,
     pub disabled_at: Option<String>,
     pub updated_at: String,
     pub created_at: String,
@@ -55,6 +64,12 @@ pub fn source(s: &Source, public_url: &str) -> SourceOut {
             .as_ref()
             .and_then(|c| serde_json::to_value(c).ok()),
         max_body_bytes: s.max_body_bytes,
+        kind: s.kind.type_name(),
+        config: s.kind.config_json(),
+        topic_from: s
+            .topic_from
+            .as_ref()
+            .and_then(|t| serde_json::to_value(t).ok()),
         disabled_at: time(s.disabled_at),
         updated_at: rfc3339(s.updated_at),
         created_at: rfc3339(s.created_at),
@@ -136,6 +151,8 @@ pub struct ConnectionOut {
     pub source: SourceOut,
     #[schema(value_type = Vec<Object>)]
     pub rules: Value,
+    /// Hookyard's addition: the topic patterns it subscribes to (`null`: every request).
+    pub topics: Option<Vec<String>>,
     pub disabled_at: Option<String>,
     pub paused_at: Option<String>,
     pub updated_at: String,
@@ -155,6 +172,7 @@ pub fn connection(c: &Connection, s: &Source, d: &Destination, public_url: &str)
         destination: destination(d),
         source: source(s, public_url),
         rules: serde_json::to_value(&c.rules).unwrap_or(Value::Array(vec![])),
+        topics: c.topics.clone(),
         disabled_at: time(c.disabled_at),
         paused_at: time(c.paused_at),
         updated_at: rfc3339(c.updated_at),
@@ -222,6 +240,8 @@ pub struct RequestOut {
     /// Hookyard's addition: the path after `/e/<source>` (without the body that
     /// `data` carries).
     pub path: String,
+    /// Hookyard's addition: what the request is about (`invoice.created`), when known.
+    pub topic: Option<String>,
     pub body_size: i64,
     pub updated_at: String,
     pub created_at: String,
@@ -244,6 +264,7 @@ pub fn request(r: &RequestRecord) -> RequestOut {
         ignored_count: Some(r.ignored_count),
         method: r.method.clone(),
         path: r.path.clone(),
+        topic: r.topic.clone(),
         body_size: r.body_size,
         updated_at: rfc3339(r.updated_at),
         created_at: rfc3339(r.created_at),

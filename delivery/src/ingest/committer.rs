@@ -18,11 +18,21 @@ use tokio::sync::{mpsc, oneshot};
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::model::NewRequest;
-use crate::route::{walk, RulesCache};
+use crate::route::{walk, RouteInput, RulesCache};
 use crate::signals::{Signal, Signals};
 use crate::store::{Store, StoreError};
 
-type Reply = oneshot::Sender<Result<(), Arc<StoreError>>>;
+/// The id the sender is answered with: its own, or for a duplicate of a
+/// request already stored (same dedup key) the stored one's.
+type Reply = oneshot::Sender<Result<Committed, Arc<StoreError>>>;
+
+/// A request stored (or found already stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub request_id: String,
+    /// An earlier request with the same dedup key was stored; this one was not.
+    pub duplicate: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
@@ -46,15 +56,16 @@ impl Committer {
         Committer { tx }
     }
 
-    /// Stores the request durably (idempotent on its id); returns once committed.
-    pub async fn commit(&self, req: NewRequest) -> Result<(), CommitError> {
+    /// Stores the request durably (idempotent on its id, and on its dedup key
+    /// within its source); returns once committed.
+    pub async fn commit(&self, req: NewRequest) -> Result<Committed, CommitError> {
         let (reply, done) = oneshot::channel();
         self.tx
             .send((req, reply))
             .await
             .map_err(|_| CommitError::Closed)?;
         match done.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(CommitError::Store(e)),
             Err(_) => Err(CommitError::Closed),
         }
@@ -70,6 +81,23 @@ pub struct CommitContext {
     pub signals: Signals,
 }
 
+/// Gives each request without a topic the one its source's `topic_from` finds.
+async fn find_topics(ctx: &CommitContext, reqs: &mut [NewRequest]) {
+    for req in reqs.iter_mut().filter(|r| r.topic.is_none()) {
+        match ctx.catalog.source(&req.source_id).await {
+            Ok(Some(source)) => {
+                if let Some(rule) = &source.topic_from {
+                    req.topic = rule.topic_of(&req.envelope.headers, &req.envelope.body);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "source unavailable; request stored without its topic")
+            }
+        }
+    }
+}
+
 /// Routes each request that is not rejected; leaves it unrouted when its
 /// connections cannot be read.
 async fn route_all(ctx: &CommitContext, reqs: &mut [NewRequest]) {
@@ -80,7 +108,7 @@ async fn route_all(ctx: &CommitContext, reqs: &mut [NewRequest]) {
             // ingest commit. The walker leaves such requests to the router.
             Ok(conns) => {
                 req.route = walk(
-                    &(&req.envelope).into(),
+                    &RouteInput::of_envelope(&req.envelope, req.topic.as_deref()),
                     &req.source_id,
                     &conns,
                     &ctx.rules,
@@ -94,10 +122,66 @@ async fn route_all(ctx: &CommitContext, reqs: &mut [NewRequest]) {
     }
 }
 
+type DedupKey = (String, String);
+
+fn dedup_key(r: &NewRequest) -> Option<DedupKey> {
+    r.dedup_key
+        .as_ref()
+        .map(|k| (r.source_id.clone(), k.clone()))
+}
+
+/// Answers the requests of `batch` whose dedup key is already stored, with the
+/// stored request's id, and returns the others. Of several in the batch with
+/// one key, the first is kept; the later ones are answered after its commit.
+async fn take_duplicates(
+    ctx: &CommitContext,
+    batch: Vec<(NewRequest, Reply)>,
+) -> Result<(Vec<(NewRequest, Reply)>, Vec<(DedupKey, Reply)>), (Arc<StoreError>, Vec<Reply>)> {
+    let keys: Vec<DedupKey> = batch.iter().filter_map(|(r, _)| dedup_key(r)).collect();
+    if keys.is_empty() {
+        return Ok((batch, Vec::new()));
+    }
+    let stored = match ctx.store.requests_by_dedup_key(&keys).await {
+        Ok(s) => s,
+        Err(e) => return Err((Arc::new(e), batch.into_iter().map(|(_, r)| r).collect())),
+    };
+    let mut kept = Vec::with_capacity(batch.len());
+    let mut later = Vec::new();
+    let mut in_batch = std::collections::HashSet::new();
+    for (req, reply) in batch {
+        let Some(key) = dedup_key(&req) else {
+            kept.push((req, reply));
+            continue;
+        };
+        if let Some(id) = stored.get(&key) {
+            let _ = reply.send(Ok(Committed {
+                request_id: id.clone(),
+                duplicate: true,
+            }));
+        } else if !in_batch.insert(key.clone()) {
+            later.push((key, reply));
+        } else {
+            kept.push((req, reply));
+        }
+    }
+    Ok((kept, later))
+}
+
 async fn run(ctx: CommitContext, mut rx: mpsc::Receiver<(NewRequest, Reply)>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let (mut reqs, replies): (Vec<NewRequest>, Vec<Reply>) = batch.drain(..).unzip();
+        let (kept, later) = match take_duplicates(&ctx, std::mem::take(&mut batch)).await {
+            Ok(x) => x,
+            Err((e, replies)) => {
+                tracing::error!(error = %e, "ingest commit failed (reading dedup keys)");
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                continue;
+            }
+        };
+        let (mut reqs, replies): (Vec<NewRequest>, Vec<Reply>) = kept.into_iter().unzip();
+        find_topics(&ctx, &mut reqs).await;
         route_all(&ctx, &mut reqs).await;
         let result = ctx.store.insert_requests(&reqs, now_ms()).await;
         let outcome = match result {
@@ -106,29 +190,104 @@ async fn run(ctx: CommitContext, mut rx: mpsc::Receiver<(NewRequest, Reply)>, ma
                 for r in reqs.iter().filter(|r| new_ids.contains(&r.envelope.id)) {
                     crate::telemetry::request_received(&r.source_id, r.rejection_cause.is_some());
                 }
-                Ok(())
+                answers(&ctx, &reqs, &new_ids, later).await
             }
             Err(e) => {
                 tracing::error!(error = %e, batch = reqs.len(), "ingest commit failed");
                 Err(Arc::new(e))
             }
         };
-        for reply in replies {
-            let _ = reply.send(outcome.clone());
+        match outcome {
+            Ok((ids, later)) => {
+                for (reply, committed) in replies.into_iter().zip(ids) {
+                    let _ = reply.send(Ok(committed));
+                }
+                for (reply, committed) in later {
+                    let _ = reply.send(Ok(committed));
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                continue;
+            }
         }
-        if outcome.is_ok() {
-            let routed_later = reqs
-                .iter()
-                .any(|r| r.rejection_cause.is_none() && r.route.is_none());
-            if routed_later {
-                ctx.signals.notify(Signal::Route);
-            }
-            if reqs
-                .iter()
-                .any(|r| r.route.as_ref().is_some_and(|x| !x.events.is_empty()))
-            {
-                ctx.signals.notify(Signal::Dispatch);
-            }
+        let routed_later = reqs
+            .iter()
+            .any(|r| r.rejection_cause.is_none() && r.route.is_none());
+        if routed_later {
+            ctx.signals.notify(Signal::Route);
+        }
+        if reqs
+            .iter()
+            .any(|r| r.route.as_ref().is_some_and(|x| !x.events.is_empty()))
+        {
+            ctx.signals.notify(Signal::Dispatch);
         }
     }
+}
+
+type Answers = (Vec<Committed>, Vec<(Reply, Committed)>);
+
+/// What each committed request is answered with. A request with a dedup key
+/// that was not new lost to one stored meanwhile (another replica): its id is
+/// looked up. The transaction is committed either way, so a failed lookup
+/// answers with the request's own id rather than an error that would make the
+/// sender send it again.
+async fn answers(
+    ctx: &CommitContext,
+    reqs: &[NewRequest],
+    new_ids: &[String],
+    later: Vec<(DedupKey, Reply)>,
+) -> Result<Answers, Arc<StoreError>> {
+    let new: std::collections::HashSet<&str> = new_ids.iter().map(String::as_str).collect();
+    let lost: Vec<DedupKey> = reqs
+        .iter()
+        .filter(|r| !new.contains(r.envelope.id.as_str()))
+        .filter_map(dedup_key)
+        .collect();
+    let stored = if lost.is_empty() {
+        Default::default()
+    } else {
+        ctx.store
+            .requests_by_dedup_key(&lost)
+            .await
+            .unwrap_or_default()
+    };
+    let first_of: std::collections::HashMap<DedupKey, String> = reqs
+        .iter()
+        .filter_map(|r| dedup_key(r).map(|k| (k, r.envelope.id.clone())))
+        .collect();
+    let ids = reqs
+        .iter()
+        .map(|r| match dedup_key(r).and_then(|k| stored.get(&k)) {
+            Some(id) if *id != r.envelope.id => Committed {
+                request_id: id.clone(),
+                duplicate: true,
+            },
+            _ => Committed {
+                request_id: r.envelope.id.clone(),
+                duplicate: false,
+            },
+        })
+        .collect();
+    let later = later
+        .into_iter()
+        .map(|(key, reply)| {
+            let id = stored
+                .get(&key)
+                .or_else(|| first_of.get(&key))
+                .cloned()
+                .unwrap_or_default();
+            (
+                reply,
+                Committed {
+                    request_id: id,
+                    duplicate: true,
+                },
+            )
+        })
+        .collect();
+    Ok((ids, later))
 }

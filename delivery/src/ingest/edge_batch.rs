@@ -129,9 +129,11 @@ async fn store_one(st: &AppState, item: BatchItem) -> ItemResult {
         verified: source.verification.as_ref().map(|_| true),
         rejection_cause,
         route: None,
+        topic: None,
+        dedup_key: None,
     };
     match st.committer.commit(req).await {
-        Ok(()) => ItemResult {
+        Ok(_) => ItemResult {
             id,
             status: ItemStatus::Stored,
             message: None,

@@ -55,6 +55,13 @@ pub async fn ingest(
         .source_by_name(source_name)
         .await?
         .ok_or_else(|| Refusal::UnknownSource(source_name.to_owned()))?;
+    if source.kind.is_broker() {
+        return Err(ApiError::Conflict(format!(
+            "source {:?} is consumed from {} and takes no HTTP requests",
+            source.name,
+            source.kind.type_name()
+        )));
+    }
     let verification = stored_verification(&source)?;
     let rules = admission_rules(&st, &source, verification.as_ref());
 
@@ -110,6 +117,8 @@ pub async fn ingest(
             verified: None,
             rejection_cause: None,
             route: None,
+            topic: None,
+            dedup_key: None,
         })
         .await
         .map_err(|e| match e {

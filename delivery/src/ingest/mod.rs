@@ -10,6 +10,7 @@
 //!   in the same transaction and answered only after it.
 
 pub mod body;
+pub mod brokers;
 pub mod committer;
 pub mod edge_batch;
 pub mod edge_config;

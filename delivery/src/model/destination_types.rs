@@ -43,7 +43,7 @@ pub struct ConfigError {
     pub message: String,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         field: field.to_owned(),
         message: message.into(),
@@ -166,7 +166,9 @@ impl DestinationKind {
 }
 
 /// One type's config, with errors at the path inside `config`.
-fn typed<T: serde::de::DeserializeOwned>(c: serde_json::Value) -> Result<T, ConfigError> {
+pub(super) fn typed<T: serde::de::DeserializeOwned>(
+    c: serde_json::Value,
+) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(c).map_err(|e| {
         let path = e.path().to_string();
         let field = match path.as_str() {
@@ -182,7 +184,7 @@ fn yes() -> bool {
 }
 
 /// A URL with one of `schemes` and a host.
-fn check_url(field: &str, v: &str, schemes: &[&str]) -> Result<url::Url, ConfigError> {
+pub(super) fn check_url(field: &str, v: &str, schemes: &[&str]) -> Result<url::Url, ConfigError> {
     let u = url::Url::parse(v).map_err(|e| invalid(field, format!("is not a valid URL ({e})")))?;
     if !schemes.contains(&u.scheme()) || u.host_str().is_none_or(str::is_empty) {
         return Err(invalid(
@@ -201,7 +203,7 @@ fn check_url(field: &str, v: &str, schemes: &[&str]) -> Result<url::Url, ConfigE
     Ok(u)
 }
 
-fn check_text(field: &str, v: &str, max: usize) -> Result<(), ConfigError> {
+pub(super) fn check_text(field: &str, v: &str, max: usize) -> Result<(), ConfigError> {
     if v.is_empty() {
         return Err(invalid(field, "must not be empty"));
     }

@@ -11,6 +11,8 @@ mod metrics;
 mod query;
 mod resources;
 mod routing;
+mod source_types;
+mod topics;
 mod traffic;
 mod transformations;
 
@@ -23,5 +25,7 @@ pub use metrics::*;
 pub use query::*;
 pub use resources::*;
 pub use routing::*;
+pub use source_types::*;
+pub use topics::*;
 pub use traffic::*;
 pub use transformations::*;

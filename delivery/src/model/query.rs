@@ -228,6 +228,10 @@ impl TimeMatch {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
+    /// The request's topic (`invoice.created`); one or several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<Vec<String>>)]
+    pub topic: Option<OneOrMany<String>>,
     /// Event ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<Vec<String>>)]
@@ -306,6 +310,10 @@ pub struct EventQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RequestQuery {
+    /// The request's topic (`invoice.created`); one or several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<Vec<String>>)]
+    pub topic: Option<OneOrMany<String>>,
     /// Request ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<Vec<String>>)]

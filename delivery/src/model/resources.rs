@@ -44,6 +44,11 @@ pub struct Source {
     pub verification: Option<serde_json::Value>,
     /// Largest accepted body; `None`: the gateway's `ingest.max_body_bytes`.
     pub max_body_bytes: Option<i64>,
+    /// `WEBHOOK`, or a broker the gateway consumes, with its config.
+    pub kind: super::SourceKind,
+    /// Where a webhook's topic is found; `None`: webhooks have none (published
+    /// requests and broker messages bring their own).
+    pub topic_from: Option<super::TopicFrom>,
     pub disabled_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -60,6 +65,8 @@ impl Source {
             custom_response: None,
             verification: None,
             max_body_bytes: None,
+            kind: super::SourceKind::Webhook,
+            topic_from: None,
             disabled_at: None,
             created_at: now,
             updated_at: now,
@@ -323,6 +330,8 @@ pub struct Connection {
     pub source_id: String,
     pub destination_id: String,
     pub rules: Vec<Rule>,
+    /// Topic patterns it subscribes to (`orders.*`, `*`); `None`: every request.
+    pub topics: Option<Vec<String>>,
     pub disabled_at: Option<i64>,
     pub paused_at: Option<i64>,
     pub created_at: i64,

@@ -11,6 +11,9 @@ pub enum RejectionCause {
     VerificationFailed,
     UnsupportedHttpMethod,
     PayloadTooLarge,
+    /// A broker message that cannot become a request (bad headers, no body…);
+    /// stored to be seen and acknowledged, never redelivered forever.
+    InvalidMessage,
 }
 
 impl RejectionCause {
@@ -21,6 +24,7 @@ impl RejectionCause {
             RejectionCause::VerificationFailed => "VERIFICATION_FAILED",
             RejectionCause::UnsupportedHttpMethod => "UNSUPPORTED_HTTP_METHOD",
             RejectionCause::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            RejectionCause::InvalidMessage => "INVALID_MESSAGE",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -30,6 +34,7 @@ impl RejectionCause {
             RejectionCause::VerificationFailed,
             RejectionCause::UnsupportedHttpMethod,
             RejectionCause::PayloadTooLarge,
+            RejectionCause::InvalidMessage,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -50,6 +55,8 @@ pub struct RequestRecord {
     pub body_size: i64,
     pub verified: Option<bool>,
     pub rejection_cause: Option<RejectionCause>,
+    /// What the request is about (`invoice.created`), when it says.
+    pub topic: Option<String>,
     pub events_count: i64,
     pub ignored_count: i64,
     pub routed: bool,
@@ -81,6 +88,12 @@ pub struct NewRequest {
     /// Routing decided before storing (local ingest does this so a request and its
     /// events commit together); `None`: the router routes it after it is stored.
     pub route: Option<super::RouteResult>,
+    /// The topic; `None`: the committer asks the source's `topic_from`.
+    pub topic: Option<String>,
+    /// De-duplicates within the source (a broker's message id, a publish
+    /// idempotency key): a second request with the same key is not stored, and
+    /// its sender is answered with the first one's id.
+    pub dedup_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -137,6 +137,7 @@ impl EventQuery {
             created_at: time("created_at", &self.created_at)?,
             successful_at: time("successful_at", &self.successful_at)?,
             last_attempt_at: time("last_attempt_at", &self.last_attempt_at)?,
+            topics: values(&self.topic),
         };
         let content = content_terms(
             &self.body,
@@ -179,6 +180,7 @@ impl RequestQuery {
             events_count: number(&self.events_count),
             ignored_count: number(&self.ignored_count),
             ingested_at: time("ingested_at", &self.ingested_at)?,
+            topics: values(&self.topic),
         };
         let content = content_terms(
             &self.body,

@@ -16,6 +16,8 @@ pub struct RouteInput<'a> {
     pub query: &'a str,
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
+    /// What connections' topic subscriptions match.
+    pub topic: Option<&'a str>,
 }
 
 impl<'a> From<&'a RequestRecord> for RouteInput<'a> {
@@ -27,12 +29,14 @@ impl<'a> From<&'a RequestRecord> for RouteInput<'a> {
             query: &r.query,
             headers: &r.headers,
             body: r.body.as_deref().unwrap_or_default(),
+            topic: r.topic.as_deref(),
         }
     }
 }
 
-impl<'a> From<&'a Envelope> for RouteInput<'a> {
-    fn from(e: &'a Envelope) -> Self {
+impl<'a> RouteInput<'a> {
+    /// A request about to be stored, with its topic.
+    pub fn of_envelope(e: &'a Envelope, topic: Option<&'a str>) -> RouteInput<'a> {
         RouteInput {
             request_id: &e.id,
             method: &e.method,
@@ -40,11 +44,10 @@ impl<'a> From<&'a Envelope> for RouteInput<'a> {
             query: &e.query,
             headers: &e.headers,
             body: &e.body,
+            topic,
         }
     }
-}
 
-impl<'a> RouteInput<'a> {
     /// The request as a transformation receives it.
     pub fn to_http(&self) -> HttpRequest {
         HttpRequest {
@@ -56,8 +59,13 @@ impl<'a> RouteInput<'a> {
         }
     }
 
-    /// A transformed request, for the rules after the transformation.
-    pub fn of_http(request_id: &'a str, r: &'a HttpRequest) -> RouteInput<'a> {
+    /// A transformed request, for the rules after the transformation (its
+    /// topic is the original's: a transformation rewrites HTTP, not the topic).
+    pub fn of_http(
+        request_id: &'a str,
+        r: &'a HttpRequest,
+        topic: Option<&'a str>,
+    ) -> RouteInput<'a> {
         RouteInput {
             request_id,
             method: &r.method,
@@ -65,6 +73,7 @@ impl<'a> RouteInput<'a> {
             query: &r.query,
             headers: &r.headers,
             body: &r.body,
+            topic,
         }
     }
 }

@@ -16,8 +16,8 @@ use super::cache::RulesCache;
 use super::view::{failed_parts, RequestView, RouteInput};
 use crate::clock::new_id;
 use crate::model::{
-    Connection, EventStatus, Execution, HttpRequest, IgnoredEvent, NewEvent, PreparedRoute,
-    RejectionCause, Rule, Transformation,
+    subscribed, Connection, EventStatus, Execution, HttpRequest, IgnoredEvent, NewEvent,
+    PreparedRoute, RejectionCause, Rule, Transformation,
 };
 use crate::transform::Transforms;
 
@@ -98,6 +98,15 @@ fn walk_connection(
         out.route.ignored.push(ignore("DISABLED", None));
         return;
     }
+    // The subscription comes before every rule: a connection does not see, or
+    // spend a transformation on, what it did not subscribe to.
+    if !subscribed(c.topics.as_deref(), req.topic) {
+        out.route.ignored.push(ignore(
+            "TOPIC_NOT_SUBSCRIBED",
+            Some(serde_json::json!({"topic": req.topic, "topics": c.topics})),
+        ));
+        return;
+    }
     let compiled = rules.get(c);
     let event_id = new_id(IdKind::Event);
     // `None` until a transformation rewrote the request.
@@ -113,7 +122,7 @@ fn walk_connection(
                     ),
                     Some(t) => failed_parts(
                         f,
-                        &RequestView::new(&RouteInput::of_http(req.request_id, t)),
+                        &RequestView::new(&RouteInput::of_http(req.request_id, t, req.topic)),
                     ),
                 };
                 if !failed.is_empty() {

@@ -6,7 +6,7 @@ use super::sources::source_insert;
 use super::sql::connect::conflict_as_typed;
 use super::sql::query::Query;
 use super::sql::rows::{self, CONNECTION_COLS};
-use super::sql::text::to_json;
+use super::sql::text::{opt_json, to_json};
 use super::{ConnectionFilter, Page, PageQuery, Store, StoreResult};
 use crate::model::{Connection, Destination, Source};
 
@@ -45,7 +45,8 @@ impl Store {
                 .bind(c.disabled_at)
                 .bind(c.paused_at)
                 .bind(c.created_at)
-                .bind(c.updated_at);
+                .bind(c.updated_at)
+                .bind(opt_json(&c.topics)?);
             Ok(())
         })?;
         let (sql, args) = q.build()?;
@@ -139,6 +140,8 @@ impl Store {
             .bind(c.disabled_at)
             .push(", paused_at = ")
             .bind(c.paused_at)
+            .push(", topics = ")
+            .bind(opt_json(&c.topics)?)
             .push(", updated_at = ")
             .bind(c.updated_at)
             .push(" WHERE id = ")

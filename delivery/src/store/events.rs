@@ -24,6 +24,11 @@ fn event_filters(q: &mut Query, f: &EventFilter) {
         .and_bounds("created_at", &f.created_at)
         .and_bounds("successful_at", &f.successful_at)
         .and_bounds("last_attempt_at", &f.last_attempt_at);
+    if !f.topics.is_empty() {
+        q.push(" AND request_id IN (SELECT id FROM requests WHERE topic IN ")
+            .bind_list(f.topics.iter().cloned())
+            .push(")");
+    }
 }
 
 impl Store {

@@ -178,6 +178,7 @@ pub struct RequestFilter {
     pub ignored_count: Bounds,
     /// When received (Unix ms).
     pub ingested_at: Bounds,
+    pub topics: Vec<String>,
 }
 
 /// Which events: every field given must hold; a list holds when any of its values does.
@@ -200,6 +201,8 @@ pub struct EventFilter {
     pub created_at: Bounds,
     pub successful_at: Bounds,
     pub last_attempt_at: Bounds,
+    /// The topic of the event's request.
+    pub topics: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -20,7 +20,7 @@ fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreR
     q.push(
         "INSERT INTO requests (id, source_id, method, path, query, headers, body, \
          body_size, verified, rejection_cause, routed, events_count, ignored_count, \
-         received_at, created_at, updated_at) VALUES ",
+         received_at, created_at, updated_at, topic, dedup_key) VALUES ",
     );
     q.values(chunk, |row, r| {
         let e = &r.envelope;
@@ -44,10 +44,65 @@ fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreR
             .bind(route.map_or(0, |x| x.ignored.len() as i64))
             .bind(e.received_at_ms)
             .bind(now)
-            .bind(now);
+            .bind(now)
+            .bind(r.topic.as_deref().map(storable_text))
+            .bind(r.dedup_key.as_deref().map(storable_text));
         Ok(())
     })?;
-    q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+    // No conflict target: a stored id (a redelivery from the edge) and a stored
+    // `(source_id, dedup_key)` are both skipped.
+    q.push(" ON CONFLICT DO NOTHING RETURNING id");
+    Ok(())
+}
+
+/// `(source id, topic, received at, request id)` of the requests with a topic.
+fn topic_rows<'a>(
+    reqs: impl Iterator<Item = &'a NewRequest>,
+) -> Vec<(&'a str, &'a str, i64, &'a str)> {
+    reqs.filter_map(|r| {
+        r.topic.as_deref().map(|t| {
+            (
+                r.source_id.as_str(),
+                t,
+                r.envelope.received_at_ms,
+                r.envelope.id.as_str(),
+            )
+        })
+    })
+    .collect()
+}
+
+/// Appends the upsert counting `rows` into `topics`; with `only_new_requests`,
+/// only rows whose request is not stored yet (for a script that inserts the
+/// requests after it).
+fn push_topics_upsert(
+    q: &mut Query,
+    rows: &[(&str, &str, i64, &str)],
+    only_new_requests: bool,
+) -> StoreResult<()> {
+    q.push(
+        "INSERT INTO topics (source_id, name, count, first_seen_at, last_seen_at) \
+         SELECT v.column1, v.column2, COUNT(*), MIN(v.column3), MAX(v.column3) FROM (VALUES ",
+    );
+    q.values(rows, |r, (source, topic, at, id)| {
+        r.bind((*source).to_owned())
+            .bind(storable_text(topic))
+            .bind(*at)
+            .bind((*id).to_owned());
+        Ok(())
+    })?;
+    // SQLite needs a WHERE before an upsert's ON CONFLICT in INSERT … SELECT.
+    q.push(if only_new_requests {
+        ") AS v WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = v.column4)"
+    } else {
+        ") AS v WHERE 1 = 1"
+    });
+    q.push(
+        " GROUP BY v.column1, v.column2 ON CONFLICT (source_id, name) DO UPDATE SET \
+         count = topics.count + excluded.count, \
+         last_seen_at = CASE WHEN excluded.last_seen_at > topics.last_seen_at \
+         THEN excluded.last_seen_at ELSE topics.last_seen_at END",
+    );
     Ok(())
 }
 
@@ -59,7 +114,8 @@ pub(super) fn request_filters(q: &mut Query, f: &RequestFilter) {
         .and_in("rejection_cause", &f.rejection_causes)
         .and_bounds("events_count", &f.events_count)
         .and_bounds("ignored_count", &f.ignored_count)
-        .and_bounds("received_at", &f.ingested_at);
+        .and_bounds("received_at", &f.ingested_at)
+        .and_in("topic", &f.topics);
     match f.verified {
         Some(true) => {
             q.push(" AND verified = 1");
@@ -91,6 +147,11 @@ impl Store {
         }
         for chunk in ignored.chunks(INSERT_CHUNK) {
             push_ignored_insert(&mut q, chunk, true)?;
+            q.push("; ");
+        }
+        let topics = topic_rows(reqs.iter());
+        for chunk in topics.chunks(INSERT_CHUNK) {
+            push_topics_upsert(&mut q, chunk, true)?;
             q.push("; ");
         }
         for chunk in reqs.chunks(INSERT_CHUNK) {
@@ -155,6 +216,16 @@ impl Store {
         ));
         Self::insert_events_tx(self.dialect, &mut tx, &events, now).await?;
         Self::insert_ignored_tx(self.dialect, &mut tx, &ignored).await?;
+        let topics = topic_rows(
+            reqs.iter()
+                .filter(|r| new_ids.contains(r.envelope.id.as_str())),
+        );
+        for chunk in topics.chunks(INSERT_CHUNK) {
+            let mut q = Query::in_order(self.dialect, "");
+            push_topics_upsert(&mut q, chunk, false)?;
+            let (sql, args) = q.build()?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(inserted)
     }
@@ -213,6 +284,63 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The requests already stored under these `(source id, dedup key)`s, as
+    /// `(source id, dedup key) → request id`.
+    pub async fn requests_by_dedup_key(
+        &self,
+        keys: &[(String, String)],
+    ) -> StoreResult<std::collections::HashMap<(String, String), String>> {
+        let mut by_source: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (source, key) in keys {
+            by_source
+                .entry(source.as_str())
+                .or_default()
+                .push(storable_text(key));
+        }
+        let mut out = std::collections::HashMap::with_capacity(keys.len());
+        for (source, keys) in by_source {
+            for chunk in keys.chunks(INSERT_CHUNK) {
+                let mut q = Query::new("SELECT id, dedup_key FROM requests WHERE source_id = ");
+                q.bind(source.to_owned()).push(" AND dedup_key IN ");
+                q.bind_list(chunk.iter().cloned());
+                for row in self.fetch_all(&self.write, q).await? {
+                    out.insert(
+                        (source.to_owned(), row.try_get("dedup_key")?),
+                        row.try_get("id")?,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The topics seen, most recent first; of one source when given.
+    pub async fn list_topics(
+        &self,
+        source_id: Option<&str>,
+    ) -> StoreResult<Vec<crate::model::TopicStat>> {
+        let mut q = Query::new(
+            "SELECT source_id, name, count, first_seen_at, last_seen_at FROM topics WHERE 1 = 1",
+        );
+        if let Some(s) = source_id {
+            q.push(" AND source_id = ").bind(s.to_owned());
+        }
+        q.push(" ORDER BY last_seen_at DESC, name LIMIT 1000");
+        self.fetch_all(&self.read, q)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(crate::model::TopicStat {
+                    source_id: row.try_get("source_id")?,
+                    name: row.try_get("name")?,
+                    count: row.try_get("count")?,
+                    first_seen_at: row.try_get("first_seen_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn ignored_events_of_request(

@@ -18,7 +18,10 @@ fn source_values(q: &mut Query, s: &Source) -> StoreResult<()> {
             .bind(s.max_body_bytes)
             .bind(s.disabled_at)
             .bind(s.created_at)
-            .bind(s.updated_at);
+            .bind(s.updated_at)
+            .bind(s.kind.type_name())
+            .bind(opt_json(&s.kind.config_json())?)
+            .bind(opt_json(&s.topic_from)?);
         Ok(())
     })?;
     Ok(())

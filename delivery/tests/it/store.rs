@@ -117,6 +117,7 @@ fn connection(s: &Source, d: &Destination, name: Option<&str>) -> Connection {
         source_id: s.id.clone(),
         destination_id: d.id.clone(),
         rules: Vec::new(),
+        topics: None,
         disabled_at: None,
         paused_at: None,
         created_at: T0,
@@ -143,6 +144,8 @@ fn request(s: &Source, body: &[u8], headers: &[(&str, &str)]) -> NewRequest {
         verified: Some(true),
         rejection_cause: None,
         route: None,
+        topic: None,
+        dedup_key: None,
     }
 }
 
@@ -951,6 +954,7 @@ async fn insert_requests_body(b: &Backend) {
             body_size: e.body.len() as i64,
             verified,
             rejection_cause: None,
+            topic: None,
             events_count: 0,
             ignored_count: 0,
             routed: false,

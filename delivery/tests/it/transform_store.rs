@@ -164,6 +164,7 @@ async fn prepared_routes_body(b: &Backend) {
             transformation_id: Some(t.id.clone()),
             transformation: None,
         }],
+        topics: None,
         disabled_at: None,
         paused_at: None,
         created_at: T0,
@@ -187,6 +188,8 @@ async fn prepared_routes_body(b: &Backend) {
             verified: None,
             rejection_cause: None,
             route: None,
+            topic: None,
+            dedup_key: None,
         };
         ids.push(r.envelope.id.clone());
         st.insert_requests(&[r], T0).await.unwrap();

@@ -12,15 +12,15 @@ use crate::model::{
 use crate::store::{StoreError, StoreResult};
 
 pub const SOURCE_COLS: &str = "id, name, description, allowed_http_methods, custom_response, \
-     verification, max_body_bytes, disabled_at, created_at, updated_at";
+     verification, max_body_bytes, disabled_at, created_at, updated_at, type, config, topic_from";
 pub const DESTINATION_COLS: &str = "id, name, description, url, cli_path, http_method, \
      auth_method, rate_limit, rate_limit_period, path_forwarding_disabled, disabled_at, \
      created_at, updated_at, max_concurrency, auto_disable_after, disabled_reason, type, config";
 pub const CONNECTION_COLS: &str = "id, name, description, source_id, destination_id, rules, \
-     disabled_at, paused_at, created_at, updated_at";
+     disabled_at, paused_at, created_at, updated_at, topics";
 pub const REQUEST_COLS: &str = "id, source_id, method, path, query, headers, body_size, \
      verified, rejection_cause, events_count, ignored_count, routed, received_at, created_at, \
-     updated_at";
+     updated_at, topic";
 pub const EVENT_COLS: &str = "id, request_id, connection_id, source_id, destination_id, status, \
      attempts, next_attempt_at, next_trigger, last_attempt_at, response_status, error_code, \
      successful_at, created_at, updated_at, issue_id, muted_at, bulk_retry_id";
@@ -54,6 +54,8 @@ pub fn source(row: &AnyRow) -> StoreResult<Source> {
         custom_response: json(row, "custom_response")?,
         verification: json(row, "verification")?,
         max_body_bytes: row.try_get("max_body_bytes")?,
+        kind: typed_kind(row, "source")?,
+        topic_from: json(row, "topic_from")?,
         disabled_at: row.try_get("disabled_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -61,7 +63,7 @@ pub fn source(row: &AnyRow) -> StoreResult<Source> {
 }
 
 /// `type` and `config` read back into a typed kind (not re-checked: it was at write).
-fn destination_kind(row: &AnyRow) -> StoreResult<crate::model::DestinationKind> {
+fn typed_kind<T: DeserializeOwned>(row: &AnyRow, what: &str) -> StoreResult<T> {
     let type_name: String = row.try_get("type")?;
     let config: Option<serde_json::Value> = json(row, "config")?;
     let mut whole = serde_json::Map::new();
@@ -70,7 +72,7 @@ fn destination_kind(row: &AnyRow) -> StoreResult<crate::model::DestinationKind> 
         whole.insert("config".into(), c);
     }
     serde_json::from_value(serde_json::Value::Object(whole))
-        .map_err(|e| StoreError::Corrupt(format!("destination type/config: {e}")))
+        .map_err(|e| StoreError::Corrupt(format!("{what} type/config: {e}")))
 }
 
 pub fn destination(row: &AnyRow) -> StoreResult<Destination> {
@@ -85,7 +87,7 @@ pub fn destination(row: &AnyRow) -> StoreResult<Destination> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
-        kind: destination_kind(row)?,
+        kind: typed_kind(row, "destination")?,
         url: row.try_get("url")?,
         cli_path: row.try_get("cli_path")?,
         http_method: row.try_get("http_method")?,
@@ -110,6 +112,7 @@ pub fn connection(row: &AnyRow) -> StoreResult<Connection> {
         source_id: row.try_get("source_id")?,
         destination_id: row.try_get("destination_id")?,
         rules: required_json(row, "rules")?,
+        topics: json(row, "topics")?,
         disabled_at: row.try_get("disabled_at")?,
         paused_at: row.try_get("paused_at")?,
         created_at: row.try_get("created_at")?,
@@ -136,6 +139,7 @@ pub fn request(row: &AnyRow, with_body: bool) -> StoreResult<RequestRecord> {
         rejection_cause: cause
             .map(|c| parsed(c, "rejection_cause", RejectionCause::parse))
             .transpose()?,
+        topic: row.try_get("topic")?,
         events_count: row.try_get("events_count")?,
         ignored_count: row.try_get("ignored_count")?,
         routed: row.try_get::<i64, _>("routed")? != 0,
