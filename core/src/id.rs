@@ -24,6 +24,7 @@ pub enum IdKind {
     Bookmark,
     /// A `hookyard listen` session (not stored).
     CliSession,
+    PublishKey,
 }
 
 impl IdKind {
@@ -43,6 +44,7 @@ impl IdKind {
             IdKind::IssueTrigger => "it",
             IdKind::Bookmark => "bmk",
             IdKind::CliSession => "cls",
+            IdKind::PublishKey => "pbk",
         }
     }
 }

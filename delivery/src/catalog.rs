@@ -90,6 +90,7 @@ pub struct Catalog {
     connections: TtlCache<Connection>,
     connections_of_source: TtlCache<Vec<Connection>>,
     limited_destinations: TtlCache<Vec<Arc<Destination>>>,
+    publish_keys: TtlCache<crate::model::PublishKey>,
 }
 
 impl Catalog {
@@ -103,6 +104,7 @@ impl Catalog {
             connections: TtlCache::new(ttl),
             connections_of_source: TtlCache::new(ttl),
             limited_destinations: TtlCache::new(ttl),
+            publish_keys: TtlCache::new(ttl),
         }
     }
 
@@ -140,6 +142,23 @@ impl Catalog {
             })
             .await?;
         Ok(found.unwrap_or_default())
+    }
+
+    /// The publish key with this SHA-256 (hex). A deleted key stops working
+    /// within the cache's lifetime on other replicas, at once on this one.
+    pub async fn publish_key(
+        &self,
+        hash: &str,
+    ) -> StoreResult<Option<Arc<crate::model::PublishKey>>> {
+        self.publish_keys
+            .get(hash, self.store.publish_key_by_hash(hash))
+            .await
+    }
+
+    pub async fn delete_publish_key(&self, id: &str) -> StoreResult<bool> {
+        let found = self.store.delete_publish_key(id).await?;
+        self.publish_keys.clear();
+        Ok(found)
     }
 
     /// Active destinations with a rate or concurrency limit (the dispatcher asks

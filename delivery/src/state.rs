@@ -38,3 +38,11 @@ pub struct AppState {
     /// The destination adapters (the dispatcher's), for `PUT /destinations/{id}/test`.
     pub adapters: Arc<crate::destinations::Adapters>,
 }
+
+impl AppState {
+    /// Whether `given` is the gateway's API key (compared in constant time).
+    pub fn is_api_key(&self, given: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(given.as_bytes().ct_eq(self.api_key.as_bytes()))
+    }
+}

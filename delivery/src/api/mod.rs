@@ -18,9 +18,11 @@ pub mod issues;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod publish_keys;
 pub mod query;
 pub mod requests;
 pub mod sources;
+pub mod topics;
 pub mod transformations;
 pub mod validate;
 pub mod views;
@@ -37,7 +39,6 @@ use axum::response::Response;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -61,7 +62,18 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(filters::router())
         .merge(event_metrics::router())
         .merge(listen::router())
+        .merge(publish_keys::router())
+        .merge(topics::router())
         .layer(axum::middleware::from_fn_with_state(state, require_api_key))
+        // Producers authenticate themselves, with a publish key or the API key.
+        .route(
+            "/publish",
+            axum::routing::post(crate::ingest::publish::publish),
+        )
+        .route(
+            "/publish/batch",
+            axum::routing::post(crate::ingest::publish::publish_batch),
+        )
 }
 
 /// Accepts `Authorization: Bearer <key>` and, as Hookdeck does, HTTP basic auth with
@@ -91,6 +103,13 @@ async fn require_api_key(
             }
         });
     if let Some(key) = given {
+        if key.starts_with(crate::ingest::publish::PUBLISH_KEY_PREFIX) {
+            return Err(ApiError::Forbidden(
+                "this is a publish key: it can only publish (POST /publish); use the API key to \
+                 read or change the configuration"
+                    .into(),
+            ));
+        }
         return if is_api_key(&st, &key) {
             Ok(next.run(req).await)
         } else {
@@ -106,7 +125,7 @@ async fn require_api_key(
 
 /// Whether `given` is the gateway's API key (compared in constant time).
 pub fn is_api_key(st: &AppState, given: &str) -> bool {
-    bool::from(given.as_bytes().ct_eq(st.api_key.as_bytes()))
+    st.is_api_key(given)
 }
 
 /// A write made with the session cookie must carry the session's CSRF token:

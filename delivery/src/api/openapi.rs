@@ -5,7 +5,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, bookmarks, bulk, connections, destinations, event_metrics, events, filters,
-    issue_triggers, issues, listen, requests, sources, transformations, views,
+    issue_triggers, issues, listen, publish_keys, requests, sources, topics, transformations,
+    views,
 };
 
 struct BearerAuth;
@@ -56,6 +57,8 @@ impl Modify for BearerAuth {
         bookmarks::delete, bookmarks::raw, bookmarks::trigger,
         filters::evaluate, event_metrics::events,
         listen::listen, listen::sessions,
+        crate::ingest::publish::publish, crate::ingest::publish::publish_batch,
+        publish_keys::create, publish_keys::list, publish_keys::remove, topics::list,
     ),
     components(schemas(
         sources::SourceIn, destinations::DestinationIn, connections::ConnectionIn,
@@ -78,6 +81,10 @@ impl Modify for BearerAuth {
         crate::model::RabbitMqConfig, crate::model::NatsConfig, crate::model::SqsConfig,
         crate::model::EventBridgeConfig, crate::model::DetailFormat,
         crate::model::RedisStreamConfig, destinations::TestOut, listen::SessionOut,
+        crate::model::RabbitMqSourceConfig, crate::model::NatsSourceConfig,
+        crate::model::SqsSourceConfig, crate::model::RedisStreamSourceConfig,
+        crate::model::TopicFrom, publish_keys::PublishKeyIn, publish_keys::PublishKeyOut,
+        publish_keys::PublishKeyList, topics::TopicOut, topics::TopicList,
     ))
 )]
 pub struct ApiDoc;

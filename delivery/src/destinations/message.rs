@@ -22,13 +22,18 @@ pub const HOP_BY_HOP: &[&str] = &[
 ];
 
 /// Hookyard's own headers on every delivery: the event id (stable across retries,
-/// for de-duplication), the request id and the attempt number.
-pub fn id_headers(d: &Delivery<'_>) -> [(&'static str, String); 3] {
-    [
+/// for de-duplication), the request id, the attempt number, and the topic when
+/// the request has one.
+pub fn id_headers(d: &Delivery<'_>) -> Vec<(&'static str, String)> {
+    let mut out = vec![
         ("x-hookyard-event-id", d.event_id.to_owned()),
         ("x-hookyard-request-id", d.request.id.clone()),
         ("x-hookyard-attempt", d.attempt_number.to_string()),
-    ]
+    ];
+    if let Some(t) = &d.request.topic {
+        out.push(("x-hookyard-topic", t.clone()));
+    }
+    out
 }
 
 /// The request's headers (without hop-by-hop ones and without any `x-hookyard-*`
@@ -44,7 +49,7 @@ pub fn headers(d: &Delivery<'_>) -> Vec<(String, String)> {
         })
         .cloned()
         .collect();
-    out.extend(id_headers(d).map(|(k, v)| (k.to_owned(), v)));
+    out.extend(id_headers(d).into_iter().map(|(k, v)| (k.to_owned(), v)));
     out
 }
 
@@ -65,9 +70,13 @@ pub fn headers_json(d: &Delivery<'_>) -> String {
     serde_json::Value::Object(headers_object(d)).to_string()
 }
 
-/// The first of the usual "what happened" headers providers send (GitHub,
-/// Shopify, generic), to name an event where a broker wants a type.
+/// The request's topic, else the first of the usual "what happened" headers
+/// providers send (GitHub, Shopify, generic), to name an event where a broker
+/// wants a type.
 pub fn topic<'a>(d: &Delivery<'a>) -> Option<&'a str> {
+    if let Some(t) = &d.request.topic {
+        return Some(t);
+    }
     const TOPIC_HEADERS: [&str; 4] = [
         "x-github-event",
         "x-shopify-topic",

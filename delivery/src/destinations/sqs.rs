@@ -63,6 +63,8 @@ fn attribute(value: impl Into<String>) -> Option<MessageAttributeValue> {
 
 fn attributes(d: &Delivery<'_>, base64_body: bool) -> HashMap<String, MessageAttributeValue> {
     let mut out = HashMap::new();
+    // At most 10 attributes (SQS's limit): 3 or 4 ids, headers, content-type,
+    // body-encoding.
     for (k, v) in message::id_headers(d) {
         out.extend(attribute(v).map(|a| (k.to_owned(), a)));
     }

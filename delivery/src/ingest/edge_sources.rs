@@ -71,7 +71,8 @@ pub async fn edge_config(store: &Store, cfg: &Config) -> Result<EdgeConfig, Edge
             ..Default::default()
         };
         let page = store.list_sources(&SourceFilter::default(), &q).await?;
-        for s in &page.models {
+        // A broker source takes no HTTP: unknown to the edge, refused there.
+        for s in page.models.iter().filter(|s| !s.kind.is_broker()) {
             out.sources.insert(s.name.clone(), edge_source(s)?);
         }
         match page.next {

@@ -27,6 +27,7 @@ mod health;
 mod issues;
 mod leases;
 mod metrics;
+mod publish_keys;
 mod requests;
 mod retention;
 mod routing;

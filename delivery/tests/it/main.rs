@@ -23,6 +23,7 @@ mod incidents;
 mod listen;
 mod lists;
 mod operations;
+mod publish;
 mod replay;
 mod retention;
 mod signed_http;
