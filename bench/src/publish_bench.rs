@@ -113,7 +113,12 @@ async fn main() -> Result<()> {
     let base = format!("http://127.0.0.1:{port}");
     let _serve = Kill(
         Command::new(&bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(dir.path())
             .env("HOOKYARD_API_KEY", KEY)
             .stdout(Stdio::null())
@@ -133,7 +138,10 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let setup = |path: &str, body: Value| {
-        http.post(format!("{api}{path}")).bearer_auth(KEY).json(&body).send()
+        http.post(format!("{api}{path}"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
     };
     let conn = setup(
         "/connections",
@@ -144,7 +152,10 @@ async fn main() -> Result<()> {
     if !conn.status().is_success() {
         bail!("connection: {}", conn.text().await?);
     }
-    let key: Value = setup("/publish-keys", json!({"name": "bench"})).await?.json().await?;
+    let key: Value = setup("/publish-keys", json!({"name": "bench"}))
+        .await?
+        .json()
+        .await?;
     let key = key["key"].as_str().context("publish key")?.to_owned();
 
     println!(
@@ -154,10 +165,26 @@ async fn main() -> Result<()> {
     println!("| call | events/call | calls/s | events/s | call p50 | call p99 |");
     println!("|---|---|---|---|---|---|");
     // A short warm-up so both phases meet a running gateway.
-    phase(&http, &format!("{api}/publish"), &key, 500, 1, args.concurrency).await?;
+    phase(
+        &http,
+        &format!("{api}/publish"),
+        &key,
+        500,
+        1,
+        args.concurrency,
+    )
+    .await?;
     for (path, per_call) in [("/publish", 1), ("/publish/batch", args.batch)] {
         let calls = args.events / per_call;
-        let (took, h) = phase(&http, &format!("{api}{path}"), &key, calls, per_call, args.concurrency).await?;
+        let (took, h) = phase(
+            &http,
+            &format!("{api}{path}"),
+            &key,
+            calls,
+            per_call,
+            args.concurrency,
+        )
+        .await?;
         let secs = took.as_secs_f64();
         println!(
             "| `POST {path}` | {per_call} | {:.0} | {:.0} | {:.2} ms | {:.2} ms |",

@@ -16,8 +16,9 @@ use crate::store::{IgnoredSelection, RequestFilter, Store, StoreResult};
 pub type CompiledRequestQuery = Compiled<RequestFilter>;
 
 /// The causes an ignored event can have (Hookdeck's, and Hookyard's `DISABLED`).
-const IGNORED_CAUSES: [&str; 5] = [
+const IGNORED_CAUSES: [&str; 6] = [
     "FILTERED",
+    "TOPIC_NOT_SUBSCRIBED",
     "DISABLED",
     "TRANSFORMATION_FAILED",
     "CLI_DISCONNECTED",

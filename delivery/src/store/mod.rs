@@ -32,6 +32,7 @@ mod requests;
 mod retention;
 mod routing;
 mod sources;
+mod topics;
 mod transformations;
 mod triggers;
 

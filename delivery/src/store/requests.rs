@@ -11,6 +11,7 @@ use super::sql::query::{Query, INSERT_CHUNK};
 use super::sql::rows::{self, IGNORED_COLS, REQUEST_COLS};
 use super::sql::scripts::Durability;
 use super::sql::text::{storable_text, to_json};
+use super::topics::{push_topics_upsert, topic_rows};
 use super::{Page, PageQuery, RequestFilter, Store, StoreResult};
 use crate::model::{IgnoredEvent, NewRequest, RequestRecord};
 
@@ -52,57 +53,6 @@ fn push_requests_insert(q: &mut Query, chunk: &[NewRequest], now: i64) -> StoreR
     // No conflict target: a stored id (a redelivery from the edge) and a stored
     // `(source_id, dedup_key)` are both skipped.
     q.push(" ON CONFLICT DO NOTHING RETURNING id");
-    Ok(())
-}
-
-/// `(source id, topic, received at, request id)` of the requests with a topic.
-fn topic_rows<'a>(
-    reqs: impl Iterator<Item = &'a NewRequest>,
-) -> Vec<(&'a str, &'a str, i64, &'a str)> {
-    reqs.filter_map(|r| {
-        r.topic.as_deref().map(|t| {
-            (
-                r.source_id.as_str(),
-                t,
-                r.envelope.received_at_ms,
-                r.envelope.id.as_str(),
-            )
-        })
-    })
-    .collect()
-}
-
-/// Appends the upsert counting `rows` into `topics`; with `only_new_requests`,
-/// only rows whose request is not stored yet (for a script that inserts the
-/// requests after it).
-fn push_topics_upsert(
-    q: &mut Query,
-    rows: &[(&str, &str, i64, &str)],
-    only_new_requests: bool,
-) -> StoreResult<()> {
-    q.push(
-        "INSERT INTO topics (source_id, name, count, first_seen_at, last_seen_at) \
-         SELECT v.column1, v.column2, COUNT(*), MIN(v.column3), MAX(v.column3) FROM (VALUES ",
-    );
-    q.values(rows, |r, (source, topic, at, id)| {
-        r.bind((*source).to_owned())
-            .bind(storable_text(topic))
-            .bind(*at)
-            .bind((*id).to_owned());
-        Ok(())
-    })?;
-    // SQLite needs a WHERE before an upsert's ON CONFLICT in INSERT … SELECT.
-    q.push(if only_new_requests {
-        ") AS v WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = v.column4)"
-    } else {
-        ") AS v WHERE 1 = 1"
-    });
-    q.push(
-        " GROUP BY v.column1, v.column2 ON CONFLICT (source_id, name) DO UPDATE SET \
-         count = topics.count + excluded.count, \
-         last_seen_at = CASE WHEN excluded.last_seen_at > topics.last_seen_at \
-         THEN excluded.last_seen_at ELSE topics.last_seen_at END",
-    );
     Ok(())
 }
 
@@ -314,33 +264,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// The topics seen, most recent first; of one source when given.
-    pub async fn list_topics(
-        &self,
-        source_id: Option<&str>,
-    ) -> StoreResult<Vec<crate::model::TopicStat>> {
-        let mut q = Query::new(
-            "SELECT source_id, name, count, first_seen_at, last_seen_at FROM topics WHERE 1 = 1",
-        );
-        if let Some(s) = source_id {
-            q.push(" AND source_id = ").bind(s.to_owned());
-        }
-        q.push(" ORDER BY last_seen_at DESC, name LIMIT 1000");
-        self.fetch_all(&self.read, q)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(crate::model::TopicStat {
-                    source_id: row.try_get("source_id")?,
-                    name: row.try_get("name")?,
-                    count: row.try_get("count")?,
-                    first_seen_at: row.try_get("first_seen_at")?,
-                    last_seen_at: row.try_get("last_seen_at")?,
-                })
-            })
-            .collect()
     }
 
     pub async fn ignored_events_of_request(

@@ -433,6 +433,21 @@ async fn connections_take_the_topics_they_subscribe_to() {
     )
     .await;
     orders_created.wait_for(2).await;
+    // What it did not subscribe to before is there to retry, by cause.
+    let op = gw
+        .post(
+            "/bulk/ignored-events/retry",
+            json!({"query": {"cause": "TOPIC_NOT_SUBSCRIBED", "webhook_id": id}}),
+        )
+        .await;
+    assert_eq!(op["type"], "retry_ignored_event", "{op}");
+    let got = orders_created.wait_for(4).await;
+    let mut late: Vec<String> = got[2..]
+        .iter()
+        .map(|r| r.header("x-hookyard-topic").unwrap())
+        .collect();
+    late.sort();
+    assert_eq!(late, ["invoice.created", "invoice.paid"]);
     gw.stop().await;
 }
 
