@@ -14,6 +14,8 @@ import * as bulk from './pages/bulk.js';
 import * as issues from './pages/issues.js';
 import * as transformations from './pages/transformations.js';
 import * as metrics from './pages/metrics.js';
+import * as topics from './pages/topics.js';
+import * as publish from './pages/publish.js';
 
 const root = document.getElementById('app');
 
@@ -21,9 +23,11 @@ const NAV = [
   ['#/', 'Connections'],
   ['#/requests', 'Requests'],
   ['#/events', 'Events'],
+  ['#/topics', 'Topics'],
   ['#/issues', 'Issues'],
   ['#/bulk', 'Bulk retries'],
   ['#/transformations', 'Transformations'],
+  ['#/publish-keys', 'Publish keys'],
   ['#/metrics', 'Metrics'],
 ];
 
@@ -88,7 +92,7 @@ router.onError((el, e) => {
   replace(el, notice('error', e instanceof ApiError ? `${e.status}: ${e.message}` : `Something went wrong: ${e.message}`));
 });
 
-for (const page of [overview, resources, filters, requests, events, eventDetail, bulk, issues, transformations, metrics]) {
+for (const page of [overview, resources, filters, requests, events, eventDetail, bulk, issues, transformations, metrics, topics, publish]) {
   for (const [pattern, render] of page.routes) router.register(pattern, render);
 }
 

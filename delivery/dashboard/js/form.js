@@ -25,6 +25,7 @@ export class FieldProblem extends Error {
  * "config is invalid: missing field `exchange`" (a required field left out) → config.exchange;
  * "destination.url is not a valid URL…", "filter.body: …" → destination.url, filter.body;
  * "invalid field `auth_method.config`: missing field `token`" → auth_method.config.token;
+ * "invalid field `config`: is invalid: missing field `queue`" (a source's) → config.queue;
  * "invalid field `destination.auth_method.config`: …" → destination.auth_method.config;
  * else the path the message starts with ("code …" → code).
  */
@@ -41,7 +42,7 @@ export function errorPath(message) {
   r = /^([a-z_]+(?:\.[a-z_]+|\[\d+\])*)(?::| (?:is|must|has|cannot|should|does|needs)\b)/.exec(m);
   if (r) return r[1];
   // Serde's wording: the path is quoted, wherever it is in the sentence.
-  r = /`([A-Za-z][\w.[\]]*)`: missing field `([A-Za-z_]\w*)`/.exec(m);
+  r = /`([A-Za-z][\w.[\]]*)`: (?:is invalid: )?missing field `([A-Za-z_]\w*)`/.exec(m);
   if (r) return `${r[1]}.${r[2]}`;
   r = /`([A-Za-z][\w.[\]]*)`/.exec(m);
   if (r) return r[1];

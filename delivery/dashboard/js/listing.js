@@ -21,17 +21,20 @@ let names = null;
 let namesAt = 0;
 let namesLoading = null;
 
-/** Maps id → record for sources, destinations and connections, cached for a minute. */
+/** Maps id → record for sources, destinations and connections (and the topics seen), cached for a minute. */
 export async function lookups({force = false} = {}) {
   if (!force && names && Date.now() - namesAt < 60e3) return names;
   if (force && namesLoading) return namesLoading;
   namesLoading = (async () => {
-    const [sources, destinations, connections] = await Promise.all([
-      all('/sources'), all('/destinations'), all('/connections')]);
+    const [sources, destinations, connections, topics] = await Promise.all([
+      all('/sources'), all('/destinations'), all('/connections'),
+      // Only suggestions for the topic filter: the lists work without them.
+      api.get('/topics').then((t) => t.models, () => [])]);
     names = {
       sources: new Map(sources.map((s) => [s.id, s])),
       destinations: new Map(destinations.map((d) => [d.id, d])),
       connections: new Map(connections.map((c) => [c.id, c])),
+      topics: [...new Set(topics.map((t) => t.name))].sort(),
     };
     namesAt = Date.now();
     return names;
@@ -77,13 +80,50 @@ export function requestColumns() {
   return [
     {label: 'Time', cell: (r) => time(r.ingested_at || r.created_at)},
     {label: 'Source', cell: (r) => sourceName(r.source_id)},
+    {label: 'Topic', cell: (r) => (r.topic ? h('span', {class: 'mono', dataset: {topic: r.topic}}, r.topic) : h('span', {class: 'muted'}, '—'))},
     {label: 'Request', cell: (r) => h('span', {class: 'mono'}, r.method, ' ', r.path ?? r.data?.path ?? '')},
     {label: 'Size', cell: (r) => bytes(r.body_size)},
     {label: 'Events', cell: (r) => [
-      r.rejection_cause ? [badge('rejected'), ' ', h('span', {class: 'mono'}, r.rejection_cause)] : String(r.events_count ?? 0),
+      r.rejection_cause ? [badge('rejected'), ' ', h('span', {class: 'mono', title: rejectionSentence(r.rejection_cause)}, r.rejection_cause)] : String(r.events_count ?? 0),
       r.ignored_count ? h('span', {class: 'muted'}, ` · ${r.ignored_count} ignored`) : null]},
     {label: 'Verified', cell: (r) => (r.verified === true ? 'yes' : r.verified === false ? badge('no') : h('span', {class: 'muted'}, '—'))},
   ];
+}
+
+/* ---------- why a request made no event, in words ---------- */
+
+const REJECTION_SENTENCES = {
+  SOURCE_DISABLED: 'Its source was disabled when it arrived, so no connection saw it.',
+  NO_CONNECTION: 'Its source had no connection, so it went nowhere.',
+  VERIFICATION_FAILED: 'Its signature did not verify with the source\'s verification settings, so no connection saw it.',
+  UNSUPPORTED_HTTP_METHOD: 'Its HTTP method is not one the source accepts, so no connection saw it.',
+  PAYLOAD_TOO_LARGE: 'Its body was larger than the source accepts (413), so no connection saw it.',
+  INVALID_MESSAGE: 'A message taken from the source\'s broker that could not become a request (bad encoding or headers, no body…). It is kept to be seen and was acknowledged to the broker, so it is not redelivered.',
+};
+
+/** A request's rejection cause as a sentence. */
+export function rejectionSentence(cause) {
+  if (!cause) return '';
+  return REJECTION_SENTENCES[cause] || `It was rejected (${cause}).`;
+}
+
+/**
+ * Why a connection ignored a request, in words; `meta` is the ignored event's
+ * details (a filter's failed parts, a topic and the patterns subscribed to).
+ */
+export function ignoredSentence(cause, meta) {
+  switch (cause) {
+    case 'DISABLED': return 'The connection was disabled.';
+    case 'FILTERED': return `The connection's filter did not match${Array.isArray(meta) && meta.length ? ` (failed: ${meta.join(', ')})` : ''}.`;
+    case 'TOPIC_NOT_SUBSCRIBED': {
+      const topics = Array.isArray(meta?.topics) ? meta.topics.join(', ') : '';
+      const subscribed = topics ? ` (${topics})` : '';
+      return meta?.topic
+        ? `Its topic ${meta.topic} matches none of the topics the connection subscribes to${subscribed}.`
+        : `It has no topic, and the connection subscribes only to topics${subscribed}: only * takes requests without one.`;
+    }
+    default: return `Ignored (${cause}).`;
+  }
 }
 
 /* ---------- attempt error codes, in words ---------- */
@@ -193,6 +233,23 @@ export function selectFilter(name, label, options) {
       select.value = v;
     },
     write(out) { if (select.value) out.append(name, select.value); },
+  };
+}
+
+let datalists = 0;
+
+/**
+ * Topics (topic=a&topic=b): typed comma-separated, the topics seen offered as
+ * suggestions; a request has one topic, so several mean any of them.
+ */
+export function topicFilter(known = []) {
+  const list = h('datalist', {id: `topic-suggestions-${++datalists}`}, known.map((t) => h('option', {value: t})));
+  const input = h('input', {type: 'search', name: 'topic', placeholder: 'orders.created, invoice.paid', autocomplete: 'off', list: list.id});
+  const el = wrap('Topic', input, list);
+  return {
+    names: ['topic'], el, field: filterField('topic', el, input),
+    read(p) { input.value = p.getAll('topic').join(', '); },
+    write(out) { input.value.split(',').map((t) => t.trim()).filter(Boolean).forEach((t) => out.append('topic', t)); },
   };
 }
 

@@ -209,16 +209,18 @@ function nextAttempt(e) {
 }
 
 function summaryCard(e, request) {
-  const facts = [
+  const shown = [
     ['Status', [badge(e.status), e.muted_at ? [' ', badge('muted'), h('span', {class: 'muted'}, ' since '), time(e.muted_at)] : null]],
     ['Connection', [h('span', null, connectionName(e.webhook_id)), h('div', {class: 'muted'}, `${sourceName(e.source_id)} → ${destinationName(e.destination_id)}`)]],
     ['Request', [link(`#/requests/${encodeURIComponent(e.request_id)}`, e.request_id), request ? h('span', {class: 'muted'}, ` · ${request.method} · ${bytes(request.body_size)}`) : null]],
+    request?.topic ? ['Topic', h('span', {class: 'mono'}, request.topic)] : null,
     ['Created', time(e.created_at)],
     ['Attempts', String(e.attempts)],
     ['Last attempt', e.last_attempt_at ? [time(e.last_attempt_at), h('span', {class: 'muted'}, ` (${relative(e.last_attempt_at)})`)] : '—'],
     ['Next attempt', nextAttempt(e)],
     ['Last response', e.response_status || e.status === 'SUCCESSFUL' ? responseInWords(e) : '—'],
   ];
+  const facts = shown.filter(Boolean);
   if (e.error_code) facts.push(['Error', [h('span', null, errorSentence(e.error_code)), ' ', h('span', {class: 'mono muted'}, `(${e.error_code})`)]]);
   if (e.successful_at) facts.push(['Delivered', time(e.successful_at)]);
   return h('section', {class: 'card', 'aria-label': 'Event summary'}, h('dl', {class: 'kv'}, facts.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])));

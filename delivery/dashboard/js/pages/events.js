@@ -5,7 +5,7 @@
 import {h} from '../dom.js';
 import {
   mountList, eventColumns, chipsFilter, selectFilter, textFilter, timeRangeFilter,
-  responseStatusFilter, jsonFilter,
+  responseStatusFilter, jsonFilter, topicFilter,
 } from '../listing.js';
 
 export const EVENT_STATUSES = ['SCHEDULED', 'QUEUED', 'HOLD', 'SUCCESSFUL', 'FAILED'];
@@ -27,6 +27,7 @@ function controls(n) {
   return [
     chipsFilter('status', 'Status', EVENT_STATUSES),
     selectFilter('source_id', 'Source', byName(n.sources)),
+    topicFilter(n.topics),
     selectFilter('destination_id', 'Destination', byName(n.destinations)),
     selectFilter('webhook_id', 'Connection', byName(n.connections, (c) => c.full_name || c.name)),
     responseStatusFilter(),

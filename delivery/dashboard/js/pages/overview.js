@@ -6,7 +6,7 @@
 
 import {h, replace, notice, pageHeader, button, link, code, badge, time, relative, duration} from '../dom.js';
 import {api, all} from '../api.js';
-import {destinationType, destinationTarget, cliSessions, cliStatus} from './resources.js';
+import {destinationType, destinationTarget, cliSessions, cliStatus, sourceType, isBrokerSource, sourceAddress, topicFromInWords} from './resources.js';
 
 const REFRESH_MS = 15000;
 const HOUR_MS = 3600e3;
@@ -174,16 +174,25 @@ function destinationTotals(metrics, destinationId) {
 // ---------------------------------------------------------------------------
 // Nodes of the pipeline.
 
+/**
+ * A source: a webhook source's URL (with a curl to try it), or for a broker
+ * source its type and where it is consumed from, without the credentials.
+ */
 function sourceNode(s, last) {
+  const broker = isBrokerSource(s);
   const noWebhookYet = last === null;
+  const topicFrom = topicFromInWords(s.topic_from);
   return h('div', {class: 'node'},
     kind('Source'),
-    h('div', {class: 'title'}, link(`#/sources/${encodeURIComponent(s.id)}`, s.name), ' ', s.disabled_at ? badge('disabled') : null),
+    h('div', {class: 'title'}, link(`#/sources/${encodeURIComponent(s.id)}`, s.name), ' ',
+      broker ? [badge(sourceType(s).type), ' '] : null, s.disabled_at ? badge('disabled') : null),
     s.description ? h('div', {class: 'muted'}, s.description) : null,
-    copyable(ingestUrl(s), `ingest URL of ${s.name}`),
-    last ? h('div', null, 'Last webhook: ', link(`#/requests/${encodeURIComponent(last.id)}`, time(last.created_at)), h('span', {class: 'muted'}, ` (${relative(last.created_at)})`)) : null,
-    noWebhookYet ? h('div', null, h('div', {class: 'muted'}, 'No webhook yet. Send one:'), code(curlFor(s)))
-      : h('details', null, h('summary', null, 'Send a test webhook'), code(curlFor(s))),
+    broker ? h('div', {class: 'mono', dataset: {address: ''}}, sourceAddress(s)) : copyable(ingestUrl(s), `ingest URL of ${s.name}`),
+    topicFrom ? h('div', {class: 'muted'}, `Topic from ${topicFrom}`) : null,
+    last ? h('div', null, broker ? 'Last message: ' : 'Last webhook: ', link(`#/requests/${encodeURIComponent(last.id)}`, time(last.created_at)), h('span', {class: 'muted'}, ` (${relative(last.created_at)})`)) : null,
+    broker ? (noWebhookYet ? h('div', {class: 'muted'}, 'No message yet: each message the gateway takes from the broker becomes a request.') : null)
+      : noWebhookYet ? h('div', null, h('div', {class: 'muted'}, 'No webhook yet. Send one:'), code(curlFor(s)))
+        : h('details', null, h('summary', null, 'Send a test webhook'), code(curlFor(s))),
     h('div', {class: 'actions'}, link(`#/requests?source_id=${encodeURIComponent(s.id)}`, 'Requests')));
 }
 
@@ -197,6 +206,8 @@ function connectionNode(c, metrics, act) {
     kind('Connection'),
     h('div', {class: 'title'}, link(`#/connections/${id}`, c.name || c.full_name || c.id), ' ', badge(state)),
     c.paused_at ? h('div', {class: 'muted'}, 'Paused since ', time(c.paused_at), ': events are held.') : null,
+    // Without a subscription it takes every request: nothing to say.
+    c.topics ? h('div', {dataset: {topics: ''}}, 'Topics: ', h('span', {class: 'mono'}, c.topics.join(', '))) : null,
     h('div', {class: 'muted'}, rules.length ? rules.join(' · ') : 'No rules: every request is delivered.'),
     h('h3', null, 'Last hour'),
     h('dl', {class: 'kv'},

@@ -7,17 +7,18 @@ import {api, all, ApiError} from '../api.js';
 import {navigate} from '../router.js';
 import {
   mountList, lookups, requestColumns, eventColumns, selectFilter, textFilter, timeRangeFilter, jsonFilter,
-  sourceName, connectionName,
+  topicFilter, sourceName, connectionName, rejectionSentence, ignoredSentence,
 } from '../listing.js';
 import {requestBlock} from './event.js';
 import {byName} from './events.js';
 
-const REJECTION_CAUSES = ['SOURCE_DISABLED', 'NO_CONNECTION', 'VERIFICATION_FAILED', 'UNSUPPORTED_HTTP_METHOD', 'PAYLOAD_TOO_LARGE'];
+const REJECTION_CAUSES = ['SOURCE_DISABLED', 'NO_CONNECTION', 'VERIFICATION_FAILED', 'UNSUPPORTED_HTTP_METHOD', 'PAYLOAD_TOO_LARGE', 'INVALID_MESSAGE'];
 
 function controls(n) {
   return [
     selectFilter('status', 'Status', [['accepted', 'Accepted'], ['rejected', 'Rejected']]),
     selectFilter('source_id', 'Source', byName(n.sources)),
+    topicFilter(n.topics),
     selectFilter('rejection_cause', 'Rejected because', REJECTION_CAUSES.map((c) => [c, c])),
     selectFilter('verified', 'Signature', [['true', 'Verified'], ['false', 'Not verified']]),
     selectFilter('events_count', 'Events', [['0', 'None (all ignored or rejected)']]),
@@ -52,6 +53,10 @@ function list(main) {
 function summaryCard(r) {
   const facts = [
     ['Source', sourceName(r.source_id)],
+    ['Topic', r.topic
+      ? [h('span', {class: 'mono', dataset: {topic: r.topic}}, r.topic), ' ',
+        link(`#/requests?${new URLSearchParams({topic: r.topic, source_id: r.source_id})}`, 'Requests with this topic')]
+      : h('span', {class: 'muted'}, 'none')],
     ['Received', [time(r.ingested_at || r.created_at), h('span', {class: 'muted'}, ` (${relative(r.ingested_at || r.created_at)})`)]],
     ['Method', h('span', {class: 'mono'}, r.method)],
     ['Body size', bytes(r.body_size)],
@@ -59,14 +64,17 @@ function summaryCard(r) {
     ['Events', String(r.events_count ?? 0)],
     ['Ignored', String(r.ignored_count ?? 0)],
   ];
-  if (r.rejection_cause) facts.push(['Rejected', [badge('rejected'), ' ', h('span', {class: 'mono'}, r.rejection_cause)]]);
+  if (r.rejection_cause) {
+    facts.push(['Rejected', [badge('rejected'), ' ', h('span', {class: 'mono'}, r.rejection_cause),
+      h('div', {dataset: {cause: r.rejection_cause}}, rejectionSentence(r.rejection_cause))]]);
+  }
   return h('section', {class: 'card', 'aria-label': 'Request summary'}, h('dl', {class: 'kv'}, facts.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])));
 }
 
 function ignoredTable(list) {
   return table([
     {label: 'Connection', cell: (i) => connectionName(i.webhook_id)},
-    {label: 'Cause', cell: (i) => h('span', {class: 'mono'}, i.cause)},
+    {label: 'Cause', cell: (i) => [h('span', {class: 'mono'}, i.cause), h('div', {dataset: {cause: i.cause}}, ignoredSentence(i.cause, i.meta))]},
     {label: 'Details', cell: (i) => (i.meta ? h('span', {class: 'mono'}, JSON.stringify(i.meta)) : h('span', {class: 'muted'}, '—'))},
     {label: 'Time', cell: (i) => time(i.created_at)},
   ], list, {empty: 'No connection ignored it.'});

@@ -241,12 +241,13 @@ export function buildFields(form, descriptors, values, prefix = '') {
 
 const NAME_HINT = 'Letters, digits, - and _ (at most 155).';
 
+/** A source's own fields; those marked `webhook` are about HTTP and only WEBHOOK sources have them. */
 export const SOURCE_FIELDS = [
   {key: 'name', label: 'Name', kind: 'text', required: true, hint: `${NAME_HINT} Webhooks are sent to /e/<name>.`},
   {key: 'description', label: 'Description', kind: 'textarea', clearable: true, more: true},
-  {key: 'allowed_http_methods', label: 'Accepted methods', kind: 'methods', default: DEFAULT_SOURCE_METHODS, more: true},
-  {key: 'custom_response', label: 'Response to the provider', kind: 'custom_response', more: true},
-  {key: 'verification', label: 'Signature verification (JSON)', kind: 'json', more: true,
+  {key: 'allowed_http_methods', label: 'Accepted methods', kind: 'methods', default: DEFAULT_SOURCE_METHODS, more: true, webhook: true},
+  {key: 'custom_response', label: 'Response to the provider', kind: 'custom_response', more: true, webhook: true},
+  {key: 'verification', label: 'Signature verification (JSON)', kind: 'json', more: true, webhook: true,
     placeholder: '{"type": "stripe", "configs": {"webhook_secret_key": "whsec_…"}}',
     hint: 'Types: hmac, basic_auth, api_key, stripe, github, shopify, standard_webhooks, svix, twilio, slack, paddle, linear. Empty: no verification.'},
   {key: 'max_body_bytes', label: 'Largest body (bytes)', kind: 'int', more: true, placeholder: 'Gateway default',
@@ -327,7 +328,7 @@ function signingSecret(dest) {
 }
 
 /** Copies an input's value: the Clipboard API, else (plain http) the selected text. */
-async function copyValue(input) {
+export async function copyValue(input) {
   try {
     await navigator.clipboard.writeText(input.value);
     return true;
@@ -555,10 +556,166 @@ function destinationFields(form, values, prefix) {
   };
 }
 
+// ---------------------------------------------------------------------------
+// Source types: WEBHOOK (HTTP at /e/<name> and the publish API) or a broker
+// the gateway consumes, each message becoming a request.
+
+/** How many consumers a broker source runs (every broker type has it). */
+const CONSUMERS = {key: 'consumers', label: 'Consumers', kind: 'int', placeholder: '1',
+  hint: '1 to 64: how many the gateway runs for this source on each replica. Empty: 1.'};
+
+/**
+ * Kinds of source (the API's `type`). A broker type's fields are its `config`,
+ * which the API replaces whole on update: the form sends all of it, save an
+ * empty optional field, left out. `address(config)`: where the gateway
+ * consumes from, in a line without credentials (cards, lists).
+ */
+export const SOURCE_TYPES = [
+  {type: 'WEBHOOK', label: 'Webhook (HTTP)', fields: [],
+    about: 'Receives webhooks at /e/<name>, and events your services publish (POST /publish).'},
+  {type: 'RABBITMQ', label: 'RabbitMQ queue',
+    about: 'The gateway consumes a queue: each message becomes a request, acknowledged to the broker once stored.',
+    address: (c) => `${withoutCredentials(c.url)} → queue ${c.queue}${c.exchange ? ` (bound to ${c.exchange}${c.routing_key ? `, key ${c.routing_key}` : ''})` : ''}`,
+    fields: [
+      {key: 'url', label: 'Broker URL', kind: 'url', required: true, placeholder: 'amqp://user:password@rabbitmq:5672/%2f',
+        hint: 'amqp:// or amqps://, with the credentials and the virtual host (%2f is "/").'},
+      {key: 'queue', label: 'Queue', kind: 'text', required: true, placeholder: 'webhooks', hint: 'Declared (durable) when it does not exist.'},
+      CONSUMERS,
+      {key: 'exchange', label: 'Bind to exchange', kind: 'text', more: true, hint: 'The queue is bound to this exchange, which must exist. Empty: no binding.'},
+      {key: 'routing_key', label: 'Binding key', kind: 'text', more: true, placeholder: '#', hint: 'With an exchange: the routing keys the queue takes. Empty: # (all).'},
+    ]},
+  {type: 'NATS', label: 'NATS JetStream stream',
+    about: 'The gateway reads a JetStream stream with a durable consumer: each message becomes a request, acknowledged once stored.',
+    address: (c) => `${withoutCredentials(c.url)} → stream ${c.stream}${c.subject ? ` (${c.subject})` : ''}`,
+    fields: [
+      {key: 'url', label: 'Server URL', kind: 'url', required: true, placeholder: 'nats://nats:4222', hint: 'nats:// or tls://.'},
+      {key: 'stream', label: 'Stream', kind: 'text', required: true, placeholder: 'ORDERS'},
+      CONSUMERS,
+      {key: 'subject', label: 'Subject filter', kind: 'text', more: true, placeholder: 'orders.>',
+        hint: 'Only messages whose subject matches (wildcards allowed). Empty: the whole stream.'},
+      {key: 'durable', label: 'Durable consumer name', kind: 'text', more: true, placeholder: 'hookyard-<source id>'},
+    ]},
+  {type: 'AWS_SQS', label: 'Amazon SQS queue',
+    about: 'The gateway long-polls an SQS queue: each message becomes a request, deleted from the queue once stored.',
+    address: (c) => c.queue_url,
+    fields: [
+      {key: 'queue_url', label: 'Queue URL', kind: 'url', required: true, placeholder: 'https://sqs.us-east-1.amazonaws.com/123456789012/webhooks'},
+      CONSUMERS,
+      ...awsAccess('Empty: the region in the queue URL, else AWS_REGION or the profile\'s.'),
+    ]},
+  {type: 'REDIS_STREAM', label: 'Redis Stream',
+    about: 'The gateway reads a Redis stream in a consumer group: each entry becomes a request, acknowledged (XACK) once stored.',
+    address: (c) => `${withoutCredentials(c.url)} → stream ${c.stream}${c.group ? ` (group ${c.group})` : ''}`,
+    fields: [
+      {key: 'url', label: 'Redis URL', kind: 'url', required: true, placeholder: 'redis://:password@redis:6379/0', hint: 'redis:// or rediss://.'},
+      {key: 'stream', label: 'Stream', kind: 'text', required: true, placeholder: 'webhooks', hint: 'The stream\'s key.'},
+      CONSUMERS,
+      {key: 'group', label: 'Consumer group', kind: 'text', more: true, placeholder: 'hookyard',
+        hint: 'Created, with the stream, when missing. Empty: hookyard.'},
+    ]},
+];
+
+/** A source's entry in SOURCE_TYPES; a type this dashboard does not know is kept as it is. */
+export function sourceType(s) {
+  const name = s?.type || 'WEBHOOK';
+  return SOURCE_TYPES.find((t) => t.type === name)
+    || {type: name, label: name, about: 'A type this dashboard cannot edit: its settings are kept as they are.', fields: [], keep: true, address: () => ''};
+}
+
+/** Whether the gateway consumes the source from a broker (no /e/ URL, no publishing). */
+export function isBrokerSource(s) {
+  return sourceType(s).type !== 'WEBHOOK';
+}
+
+/** Where a broker source is consumed from, without credentials (`amqp://host/%2f → queue orders`); '' for WEBHOOK. */
+export function sourceAddress(s) {
+  const t = sourceType(s);
+  return t.address && s?.config ? t.address(s.config) : '';
+}
+
+/** Where a source finds a request's topic, in words, or ''. */
+export function topicFromInWords(rule) {
+  if (rule?.header) return `the ${rule.header} header`;
+  if (rule?.body) return `the body's ${rule.body} field`;
+  return '';
+}
+
+/** `topic_from`: none, a header's name, or a dotted path into a JSON body. */
+function topicFromField(form, value, prefix) {
+  const path = `${prefix}topic_from`;
+  const current = value?.header !== undefined ? 'header' : value?.body !== undefined ? 'body' : '';
+  const kind = form.field(`${path}.kind`, 'Topic from', select([['', 'Nowhere: requests bring their own, or have none'],
+    ['header', 'A header'], ['body', 'A field of the JSON body']], current),
+  {hint: 'Where a request\'s topic is found when it brings none (published events and broker messages may bring theirs). Connections subscribe to topics.'});
+  const hint = h('span');
+  const where = form.field(path, 'Header name', textInput(value?.header ?? value?.body ?? ''), {hint});
+  const label = where.wrap.querySelector('label');
+  const box = toggled(where.wrap);
+  const sync = () => {
+    box.hidden = kind.input.value === '';
+    const header = kind.input.value === 'header';
+    label.textContent = header ? 'Header name' : 'JSON field path';
+    where.input.placeholder = header ? 'X-GitHub-Event' : 'type';
+    hint.textContent = header ? 'X-GitHub-Event (GitHub), X-Shopify-Topic (Shopify)… Its value is the topic.'
+      : 'A dotted path: type (Stripe), data.object.type, items.0.kind. A string or number there is the topic.';
+  };
+  kind.input.addEventListener('change', sync);
+  sync();
+  return {nodes: [kind.wrap, box], read(out, isNew) {
+    const k = kind.input.value;
+    if (k === '') {
+      // null removes a stored rule; a new source has none.
+      if (!isNew) out.topic_from = null;
+      return;
+    }
+    const t = where.input.value.trim();
+    if (!t) throw new FieldProblem(path, k === 'header' ? 'Give the header\'s name.' : 'Give the path of the field, like type.');
+    out.topic_from = {[k]: t};
+  }};
+}
+
+/**
+ * The source fields: name, the type picker and the type's fields (a broker's
+ * `config`), where the topic is found, and WEBHOOK's HTTP settings.
+ */
 function sourceFields(form, values, prefix) {
-  const built = buildFields(form, SOURCE_FIELDS, values, prefix);
-  const [main, more] = built.split();
-  return {main, more, read: built.read};
+  const common = buildFields(form, SOURCE_FIELDS.filter((d) => !d.webhook), values, prefix);
+  const webhook = buildFields(form, SOURCE_FIELDS.filter((d) => d.webhook), values, prefix);
+  const current = sourceType(values);
+  const types = SOURCE_TYPES.includes(current) ? SOURCE_TYPES : [...SOURCE_TYPES, current];
+  const about = h('span');
+  const type = form.field(`${prefix}type`, 'Type', select(types.map((t) => [t.type, t.label]), current.type), {hint: about});
+  // Every type's fields are built (filled for the current type only) and the picker shows one type's.
+  const panels = types.map((t) => {
+    const built = buildFields(form, t.fields, t === current ? values?.config : null, `${prefix}config.`);
+    const [main, more] = built.split();
+    return {t, built, main: h('div', null, main), more: h('div', null, more)};
+  });
+  const topicFrom = topicFromField(form, values?.topic_from, prefix);
+  const http = h('div', null, webhook.nodes);
+  const chosen = () => panels.find((p) => p.t.type === type.input.value);
+  const sync = () => {
+    const shown = chosen();
+    for (const p of panels) p.main.hidden = p.more.hidden = p !== shown;
+    http.hidden = shown.t.type !== 'WEBHOOK';
+    about.textContent = shown.t.about || '';
+  };
+  type.input.addEventListener('change', sync);
+  sync();
+  const [commonMain, commonMore] = common.split();
+  return {
+    main: [commonMain, type.wrap, panels.map((p) => p.main)],
+    /** The type's other fields, the topic's rule, the description, then HTTP's settings. */
+    more: [panels.map((p) => p.more), topicFrom.nodes, commonMore, http],
+    read(isNew) {
+      const {t, built} = chosen();
+      const out = {...common.read(isNew), type: t.type};
+      if (t.type === 'WEBHOOK') Object.assign(out, webhook.read(isNew));
+      else if (!t.keep) out.config = built.read(isNew);
+      topicFrom.read(out, isNew);
+      return out;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -661,8 +818,11 @@ async function sourcePage(main, params) {
     pageHeader(isNew ? 'New source' : `Source ${source.name}`,
       isNew ? null : link(`#/requests?source_id=${encodeURIComponent(source.id)}`, 'Requests'),
       isNew ? null : link(`#/connections/new?source_id=${encodeURIComponent(source.id)}`, 'Connect to a destination')),
-    isNew ? h('p', {class: 'muted'}, 'A source is where a provider sends webhooks: its URL is ', h('span', {class: 'mono'}, `${location.origin}/e/<name>`), '.')
-      : h('p', null, 'Ingest URL: ', h('span', {class: 'mono'}, `${location.origin}/e/${source.name}`)),
+    isNew ? h('p', {class: 'muted'}, 'A source is where a provider sends webhooks: its URL is ', h('span', {class: 'mono'}, `${location.origin}/e/<name>`),
+      '. Or a broker\'s queue or stream, which the gateway consumes.')
+      : isBrokerSource(source)
+        ? h('p', null, badge(sourceType(source).type), ' Consumed from ', h('span', {class: 'mono', dataset: {address: ''}}, sourceAddress(source)))
+        : h('p', null, 'Ingest URL: ', h('span', {class: 'mono'}, `${location.origin}/e/${source.name}`)),
     el,
     isNew ? null : stateCard('sources', source, 'source', () => sourcePage(main, params)),
     isNew ? null : h('div', {class: 'card'}, h('h2', null, 'Delete'),
@@ -877,6 +1037,10 @@ function filterSummary(connection) {
       : h('div', {class: 'hint'}, 'Save the connection first, then add a filter with a live test against its requests.'));
 }
 
+function sourceOption(s) {
+  return isBrokerSource(s) ? `${s.name} (${sourceType(s).type} · ${sourceAddress(s)})` : s.name;
+}
+
 function destinationOption(d) {
   const target = destinationTarget(d);
   return target ? `${d.name} (${target})` : d.name;
@@ -890,7 +1054,7 @@ function pickOrCreate(form, kind, items, chosenId, buildInline) {
   const existing = h('input', {type: 'radio', name, value: 'existing', checked: useExisting, disabled: !items.length});
   const inline = h('input', {type: 'radio', name, value: 'new', checked: !useExisting});
   const pick = form.field(idPath, kind === 'source' ? 'Source' : 'Destination',
-    select([['', `Choose a ${kind}…`], ...items.map((i) => [i.id, kind === 'destination' ? destinationOption(i) : i.name])], chosenId));
+    select([['', `Choose a ${kind}…`], ...items.map((i) => [i.id, kind === 'destination' ? destinationOption(i) : sourceOption(i)])], chosenId));
   const fields = buildInline();
   const pickBox = toggled(pick.wrap);
   const inlineBox = h('div', null, fields.main, moreOptions(`More ${kind} options`, fields.more));
@@ -914,6 +1078,20 @@ function pickOrCreate(form, kind, items, chosenId, buildInline) {
       return {[kind]: fields.read(true)};
     },
   };
+}
+
+/**
+ * The topics a connection subscribes to: patterns, comma-separated; empty is
+ * every request (`null`, which clears a subscription).
+ */
+function topicsField(form, connection) {
+  const f = form.field('topics', 'Topics', textInput((connection?.topics || []).join(', '), {placeholder: 'Every request'}), {
+    hint: 'Comma-separated topic patterns it takes: invoice.paid, orders.* (orders.created, orders.line.updated…), *.created, or * (every request, with a topic or not). Empty: every request. Checked before the rules; a request it does not take is ignored (TOPIC_NOT_SUBSCRIBED).'});
+  return {nodes: [f.wrap], read(out, isNew) {
+    const list = f.input.value.split(',').map((t) => t.trim()).filter(Boolean);
+    if (list.length) out.topics = list;
+    else if (!isNew) out.topics = null;
+  }};
 }
 
 /** The connection's rules with the form's retry/delay/transform, others (filter) kept, order kept. */
@@ -962,6 +1140,7 @@ async function connectionPage(main, params, query) {
       h('div', {class: 'hint'}, 'A connection\'s source and destination cannot change: create another connection instead.'));
   }
 
+  const topics = topicsField(form, connection);
   const retry = optionalRule(form, 'retry', 'Retry rule (otherwise the gateway\'s default retries)', RETRY_FIELDS, ruleOf('retry'));
   const delay = optionalRule(form, 'delay', 'Delay each event', DELAY_FIELDS, ruleOf('delay'));
   const transform = transformRule(form, transformations, ruleOf('transform'));
@@ -974,6 +1153,7 @@ async function connectionPage(main, params, query) {
   const el = formShell(form,
     h('fieldset', null, h('legend', null, 'Connection'), own.nodes),
     ends,
+    h('fieldset', null, h('legend', null, 'Topic subscription'), topics.nodes),
     h('fieldset', null, h('legend', null, 'Rules'),
       filterSummary(connection), transform.nodes, retry.nodes, delay.nodes),
     h('div', {class: 'actions'}, submit, link('#/', 'Cancel')));
@@ -986,6 +1166,7 @@ async function connectionPage(main, params, query) {
       const fromForm = [transform.read(), retry.read(), delay.read()].filter(Boolean);
       body.rules = mergeRules(rules, fromForm);
       sentKinds = body.rules.map((r) => r.type);
+      topics.read(body, isNew);
       if (isNew) {
         Object.assign(body, source.read(), destination.read());
         return api.post('/connections', body);
