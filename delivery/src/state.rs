@@ -46,3 +46,21 @@ impl AppState {
         bool::from(given.as_bytes().ct_eq(self.api_key.as_bytes()))
     }
 }
+
+/// The key a request presents: `Authorization: Bearer <key>`, or HTTP basic auth
+/// with the key as the user name (as Hookdeck takes it).
+pub fn presented_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    if let Some(token) = v.strip_prefix("Bearer ") {
+        return Some(token.trim().to_owned());
+    }
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v.strip_prefix("Basic ")?.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    Some(text.split(':').next().unwrap_or("").to_owned())
+}

@@ -84,24 +84,7 @@ async fn require_api_key(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            if let Some(token) = v.strip_prefix("Bearer ") {
-                Some(token.trim().to_owned())
-            } else if let Some(b64) = v.strip_prefix("Basic ") {
-                use base64::Engine as _;
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .ok()?;
-                let text = String::from_utf8(raw).ok()?;
-                Some(text.split(':').next().unwrap_or("").to_owned())
-            } else {
-                None
-            }
-        });
+    let given = crate::state::presented_key(req.headers());
     if let Some(key) = given {
         if key.starts_with(crate::ingest::publish::PUBLISH_KEY_PREFIX) {
             return Err(ApiError::Forbidden(

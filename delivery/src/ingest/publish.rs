@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::Json;
 use hookyard_core::envelope::Envelope;
 use hookyard_core::id::IdKind;
@@ -52,22 +52,7 @@ enum Publisher {
 /// `Authorization: Bearer <publish key or API key>` (or basic auth with the key
 /// as user name, as the API takes it).
 async fn publisher(st: &AppState, headers: &HeaderMap) -> Result<Publisher, ApiError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            if let Some(t) = v.strip_prefix("Bearer ") {
-                Some(t.trim().to_owned())
-            } else {
-                use base64::Engine as _;
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(v.strip_prefix("Basic ")?.trim())
-                    .ok()?;
-                let text = String::from_utf8(raw).ok()?;
-                Some(text.split(':').next().unwrap_or("").to_owned())
-            }
-        })
-        .ok_or(ApiError::Unauthorized)?;
+    let given = crate::state::presented_key(headers).ok_or(ApiError::Unauthorized)?;
     if given.starts_with(PUBLISH_KEY_PREFIX) {
         return match st.catalog.publish_key(&key_hash(&given)).await? {
             Some(k) => Ok(Publisher::Key(k)),
