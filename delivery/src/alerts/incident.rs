@@ -102,6 +102,7 @@ fn issue_details(c: &IssueContext<'_>) -> Vec<(&'static str, String)> {
     let optional = [
         ("connection_id", i.connection_id.clone()),
         ("destination_id", i.destination_id.clone()),
+        ("source_id", i.source_id.clone()),
         ("response_status", i.response_status.map(|s| s.to_string())),
         ("error_code", i.error_code.clone()),
         ("reference_event_id", i.reference_event_id.clone()),
@@ -110,8 +111,14 @@ fn issue_details(c: &IssueContext<'_>) -> Vec<(&'static str, String)> {
     d
 }
 
-fn source(d: Option<&Destination>) -> String {
-    d.map_or_else(|| "Hookyard".to_owned(), |d| d.name.clone())
+/// What is affected: the broker source of a `source` issue, else the
+/// destination, else Hookyard.
+fn source(c: &IssueContext<'_>) -> String {
+    match (c.issue.issue_type, c.source, c.destination) {
+        (IssueType::Source, Some(s), _) => s.name.clone(),
+        (_, _, Some(d)) => d.name.clone(),
+        _ => "Hookyard".to_owned(),
+    }
 }
 
 /// The incident for an issue's alert (`Open`) or its end (`Resolve`); `m` is
@@ -123,10 +130,13 @@ pub fn for_issue(c: &IssueContext<'_>, m: &Message, action: Action, now: i64) ->
         action,
         summary: m.subject.clone(),
         description: m.body.clone(),
-        source: source(c.destination),
+        source: source(c),
+        // A source that cannot be consumed is an error as failing deliveries
+        // are: the gateway keeps trying on its own and nothing is lost in it
+        // (critical is for what waits on someone, as a disabled destination).
         severity: match i.issue_type {
             IssueType::Backpressure => Severity::Warning,
-            _ => Severity::Error,
+            IssueType::Delivery | IssueType::Transformation | IssueType::Source => Severity::Error,
         },
         at: match action {
             Action::Open => i.last_seen_at,

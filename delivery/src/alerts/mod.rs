@@ -1,5 +1,5 @@
-//! Alerts: tell people when deliveries fail, by email, chat webhook, PagerDuty
-//! and Opsgenie.
+//! Alerts: tell people when deliveries fail or a broker source cannot be
+//! consumed, by email, chat webhook, PagerDuty and Opsgenie.
 //!
 //! One alert when an issue opens (once its trigger's threshold is met), then at
 //! most one digest every `alerts.digest_interval_secs` while issues keep
@@ -129,7 +129,8 @@ impl Notifier {
     }
 
     /// The triggers in force: the configured ones, or, when there are none, one
-    /// built from the config's default recipients (all delivery issues).
+    /// built from the config's default recipients (all delivery, transformation
+    /// and source issues: a broker source nobody can read is news too).
     async fn triggers(&self) -> StoreResult<Vec<IssueTrigger>> {
         let mut list: Vec<IssueTrigger> = self
             .store
@@ -141,7 +142,11 @@ impl Notifier {
         if list.is_empty() {
             let channels = self.default_channels();
             if channels.email.is_some() || channels.webhook.is_some() {
-                for t in [IssueType::Delivery, IssueType::Transformation] {
+                for t in [
+                    IssueType::Delivery,
+                    IssueType::Transformation,
+                    IssueType::Source,
+                ] {
                     list.push(IssueTrigger {
                         id: "default".into(),
                         name: None,
@@ -150,6 +155,7 @@ impl Notifier {
                             strategy: TriggerStrategy::FirstAttempt,
                             connections: NameMatch::Pattern("*".into()),
                             destinations: NameMatch::Pattern("*".into()),
+                            sources: NameMatch::Pattern("*".into()),
                             threshold: None,
                             delay: None,
                         },
@@ -291,6 +297,10 @@ impl Notifier {
             Some(id) => self.catalog.destination(id).await?,
             None => None,
         };
+        let source = match &issue.source_id {
+            Some(id) => self.catalog.source(id).await?,
+            None => None,
+        };
         let mut to = Recipients::default();
         for t in triggers.iter().filter(|t| t.issue_type == issue.issue_type) {
             let c = &t.configs;
@@ -301,7 +311,13 @@ impl Notifier {
                         .matches(id, d.as_ref().map(|d| d.name.as_str())),
                     _ => false,
                 },
-                _ => match &issue.connection_id {
+                IssueType::Source => match &issue.source_id {
+                    Some(id) => c
+                        .sources
+                        .matches(id, source.as_ref().map(|s| s.name.as_str())),
+                    None => false,
+                },
+                IssueType::Delivery | IssueType::Transformation => match &issue.connection_id {
                     Some(id) => c
                         .connections
                         .matches(id, connection.as_ref().and_then(|c| c.name.as_deref())),
@@ -320,9 +336,12 @@ impl Notifier {
     }
 
     async fn threshold_reached(&self, issue: &Issue, c: &TriggerConfigs) -> StoreResult<bool> {
-        let count = match c.strategy {
-            TriggerStrategy::FirstAttempt => issue.opened_count,
-            TriggerStrategy::FinalAttempt => issue.final_count,
+        let count = match (issue.issue_type, c.strategy) {
+            // A source's failures are failed reads of its broker, not attempts
+            // with or without a retry left: every one counts.
+            (IssueType::Source, _) => issue.opened_count,
+            (_, TriggerStrategy::FirstAttempt) => issue.opened_count,
+            (_, TriggerStrategy::FinalAttempt) => issue.final_count,
         };
         if count < 1 && issue.issue_type != IssueType::Backpressure {
             return Ok(false);
@@ -353,6 +372,10 @@ impl Notifier {
             },
             destination: match &issue.destination_id {
                 Some(id) => self.store.get_destination(id).await?,
+                None => None,
+            },
+            source: match &issue.source_id {
+                Some(id) => self.store.get_source(id).await?,
                 None => None,
             },
             attempt: match &issue.reference_attempt_id {
@@ -454,6 +477,7 @@ fn redacted_incident(i: &Incident) -> Incident {
 struct LoadedContext {
     connection: Option<crate::model::Connection>,
     destination: Option<crate::model::Destination>,
+    source: Option<crate::model::Source>,
     attempt: Option<crate::model::Attempt>,
 }
 
@@ -463,6 +487,7 @@ impl LoadedContext {
             issue,
             connection: self.connection.as_ref(),
             destination: self.destination.as_ref(),
+            source: self.source.as_ref(),
             attempt: self.attempt.as_ref(),
             base_url,
         }

@@ -22,13 +22,19 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerIn {
-    /// delivery, transformation or backpressure. Required to create; an update
-    /// without it keeps the trigger's.
+    /// delivery, transformation, backpressure or source. Required to create; an
+    /// update without it keeps the trigger's.
     #[serde(rename = "type")]
     pub issue_type: Option<String>,
     /// `{strategy: first_attempt|final_attempt, connections: "*" | [ids],
-    /// destinations: "*" | [ids], threshold: {consecutive_failures,
-    /// failure_rate: {rate, window_secs, min_attempts}}, delay}`.
+    /// destinations: "*" | [ids], sources: "*" | [ids], threshold:
+    /// {consecutive_failures, failure_rate: {rate, window_secs, min_attempts}},
+    /// delay}`.
+    ///
+    /// Which configs apply depends on the type: `connections` (delivery,
+    /// transformation), `destinations` and `delay` (backpressure), `sources`
+    /// (source: a broker source the gateway cannot consume; a name pattern
+    /// with `*` or source ids). Each defaults to `"*"`.
     ///
     /// `delay` (backpressure): the oldest pending event's age that opens an
     /// issue, in **milliseconds** as in Hookdeck, from 60000 (1 minute) to
@@ -115,7 +121,7 @@ impl TriggerIn {
             (None, Some(b)) => b.issue_type,
             (None, None) => {
                 return Err(ApiError::Unprocessable(
-                    "type is required: delivery, transformation or backpressure".into(),
+                    "type is required: delivery, transformation, backpressure or source".into(),
                 ))
             }
         };
@@ -214,7 +220,7 @@ impl TriggerIn {
 pub struct TriggerListParams {
     /// The trigger with this name.
     pub name: Option<String>,
-    /// delivery, transformation or backpressure.
+    /// delivery, transformation, backpressure or source.
     #[serde(rename = "type")]
     pub issue_type: Option<String>,
     /// `true`: only disabled triggers; `false`: only enabled ones.

@@ -1,4 +1,5 @@
-//! `/issues`: failures grouped by connection and cause (Hookdeck's issues).
+//! `/issues`: failures grouped by connection and cause (Hookdeck's issues), and
+//! broker sources that cannot be consumed (Hookyard's `source` issues).
 
 use std::sync::Arc;
 
@@ -41,6 +42,8 @@ pub struct IssueOut {
     pub event_count: i64,
     pub opened_count: i64,
     pub destination_id: Option<String>,
+    /// Hookyard's addition: the broker source a `source` issue is about.
+    pub source_id: Option<String>,
     pub updated_at: String,
     pub created_at: String,
 }
@@ -64,6 +67,13 @@ pub fn view(i: &Issue) -> IssueOut {
             json!({ "destination_id": i.destination_id.iter().collect::<Vec<_>>() }),
             json!({ "destination_id": i.destination_id }),
         ),
+        IssueType::Source => (
+            json!({
+                "source_id": i.source_id.iter().collect::<Vec<_>>(),
+                "error_code": i.error_code.iter().collect::<Vec<_>>(),
+            }),
+            json!({ "source_id": i.source_id }),
+        ),
     };
     IssueOut {
         id: i.id.clone(),
@@ -82,6 +92,7 @@ pub fn view(i: &Issue) -> IssueOut {
         event_count: i.event_count,
         opened_count: i.opened_count,
         destination_id: i.destination_id.clone(),
+        source_id: i.source_id.clone(),
         updated_at: rfc3339(i.updated_at),
         created_at: rfc3339(i.created_at),
     }
@@ -94,7 +105,7 @@ pub struct IssueListParams {
     /// Issue ids.
     #[param(value_type = Option<Vec<String>>)]
     pub id: Option<OneOrMany<String>>,
-    /// delivery, transformation or backpressure; one or several.
+    /// delivery, transformation, backpressure or source; one or several.
     #[serde(rename = "type")]
     #[param(value_type = Option<Vec<String>>)]
     pub issue_type: Option<OneOrMany<String>>,
@@ -104,6 +115,8 @@ pub struct IssueListParams {
     /// Hookyard's addition: the issues of one connection.
     pub webhook_id: Option<String>,
     pub destination_id: Option<String>,
+    /// Hookyard's addition: the issues of one broker source.
+    pub source_id: Option<String>,
     /// RFC 3339 time or operators (`created_at[gte]=…`).
     #[param(value_type = Option<Object>, style = DeepObject, explode)]
     pub created_at: Option<TimeMatch>,
@@ -135,7 +148,7 @@ fn parse_status(s: &str, field: &str) -> Result<IssueStatus, ApiError> {
 pub fn parse_type(s: &str, field: &str) -> Result<IssueType, ApiError> {
     IssueType::parse(s).ok_or_else(|| {
         ApiError::Unprocessable(format!(
-            "{field} must be delivery, transformation or backpressure, not {s:?}"
+            "{field} must be delivery, transformation, backpressure or source, not {s:?}"
         ))
     })
 }
@@ -154,6 +167,7 @@ impl IssueListParams {
                 .collect::<Result<_, _>>()?,
             connection_id: self.webhook_id,
             destination_id: self.destination_id,
+            source_id: self.source_id,
             created_at: time_bounds("created_at", &self.created_at)?,
             first_seen_at: time_bounds("first_seen_at", &self.first_seen_at)?,
             last_seen_at: time_bounds("last_seen_at", &self.last_seen_at)?,

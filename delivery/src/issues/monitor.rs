@@ -119,6 +119,7 @@ impl Monitor {
                 issue_type: IssueType::Backpressure,
                 connection_id: None,
                 destination_id: Some(id.clone()),
+                source_id: None,
                 response_status: None,
                 error_code: Some("BACKPRESSURE".into()),
                 event_id: None,

@@ -48,6 +48,7 @@ impl Tracker {
                 issue_type: IssueType::Delivery,
                 connection_id: Some(o.connection_id.clone()),
                 destination_id: Some(a.destination_id.clone()),
+                source_id: None,
                 response_status: a.response_status,
                 error_code: a.error_code.clone(),
                 event_id: Some(a.event_id.clone()),

@@ -1,5 +1,5 @@
-//! Issues: delivery failures grouped by connection and cause, and the triggers
-//! that alert on them.
+//! Issues: delivery failures grouped by connection and cause (and broker
+//! sources that cannot be consumed), and the triggers that alert on them.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,9 @@ pub enum IssueType {
     Transformation,
     /// A destination's backlog is older than allowed.
     Backpressure,
+    /// A broker source (RABBITMQ, NATS, AWS_SQS, REDIS_STREAM) could not be
+    /// consumed: its broker is unreachable or refuses (Hookyard's addition).
+    Source,
 }
 
 impl IssueType {
@@ -21,6 +24,7 @@ impl IssueType {
             IssueType::Delivery => "delivery",
             IssueType::Transformation => "transformation",
             IssueType::Backpressure => "backpressure",
+            IssueType::Source => "source",
         }
     }
 
@@ -29,6 +33,7 @@ impl IssueType {
             "delivery" => IssueType::Delivery,
             "transformation" => IssueType::Transformation,
             "backpressure" => IssueType::Backpressure,
+            "source" => IssueType::Source,
             _ => return None,
         })
     }
@@ -64,8 +69,8 @@ impl IssueStatus {
     }
 }
 
-/// One group of failures. Its `fingerprint` (type, connection or destination,
-/// cause) is what later failures are matched on; a failure on a resolved or
+/// One group of failures. Its `fingerprint` (type, connection, destination or
+/// source, cause) is what later failures are matched on; a failure on a resolved or
 /// dismissed issue opens it again rather than creating a second one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issue {
@@ -75,6 +80,8 @@ pub struct Issue {
     pub status: IssueStatus,
     pub connection_id: Option<String>,
     pub destination_id: Option<String>,
+    /// The broker source a `source` issue is about.
+    pub source_id: Option<String>,
     pub response_status: Option<i64>,
     pub error_code: Option<String>,
     /// Failures grouped into it, ever.
@@ -106,6 +113,8 @@ pub struct Failure {
     pub issue_type: IssueType,
     pub connection_id: Option<String>,
     pub destination_id: Option<String>,
+    /// The broker source that could not be consumed (`source` failures).
+    pub source_id: Option<String>,
     pub response_status: Option<i64>,
     pub error_code: Option<String>,
     pub event_id: Option<String>,
@@ -124,9 +133,11 @@ impl Failure {
             (None, None) => "unknown".to_owned(),
         };
         let place = match self.issue_type {
-            IssueType::Backpressure => self.destination_id.as_deref().unwrap_or(""),
-            _ => self.connection_id.as_deref().unwrap_or(""),
+            IssueType::Backpressure => self.destination_id.as_deref(),
+            IssueType::Source => self.source_id.as_deref(),
+            IssueType::Delivery | IssueType::Transformation => self.connection_id.as_deref(),
         };
+        let place = place.unwrap_or("");
         format!("{}:{place}:{cause}", self.issue_type.as_str())
     }
 }
@@ -138,6 +149,7 @@ pub struct IssueFilter {
     pub statuses: Vec<IssueStatus>,
     pub connection_id: Option<String>,
     pub destination_id: Option<String>,
+    pub source_id: Option<String>,
     pub created_at: super::Bounds,
     pub first_seen_at: super::Bounds,
     pub last_seen_at: super::Bounds,
@@ -160,6 +172,10 @@ pub struct TriggerConfigs {
     /// Destination ids or a name pattern (backpressure issues).
     #[serde(default = "everything")]
     pub destinations: NameMatch,
+    /// Source ids or a name pattern (source issues: a broker source that cannot
+    /// be consumed).
+    #[serde(default = "everything")]
+    pub sources: NameMatch,
     /// How bad it must get before the first alert; none: the first failure.
     #[serde(default)]
     pub threshold: Option<Threshold>,
@@ -369,6 +385,7 @@ mod tests {
             strategy: TriggerStrategy::FirstAttempt,
             connections: everything(),
             destinations: everything(),
+            sources: everything(),
             threshold: None,
             delay: None,
         };
@@ -385,6 +402,7 @@ mod tests {
             issue_type: IssueType::Delivery,
             connection_id: Some("web_1".into()),
             destination_id: Some("des_1".into()),
+            source_id: None,
             response_status: status,
             error_code: code.map(str::to_owned),
             event_id: None,
@@ -403,5 +421,46 @@ mod tests {
             f(None, Some("TIMEOUT")).fingerprint(),
             "delivery:web_1:error:TIMEOUT"
         );
+    }
+
+    #[test]
+    fn a_source_failure_is_grouped_by_source_and_error() {
+        let f = |source: &str, code: &str| Failure {
+            issue_type: IssueType::Source,
+            connection_id: None,
+            destination_id: None,
+            source_id: Some(source.into()),
+            response_status: None,
+            error_code: Some(code.into()),
+            event_id: None,
+            attempt_id: None,
+            is_final: false,
+        };
+        assert_eq!(
+            f("src_1", "CONNECTION_REFUSED").fingerprint(),
+            "source:src_1:error:CONNECTION_REFUSED"
+        );
+        assert_ne!(
+            f("src_1", "CONNECTION_REFUSED").fingerprint(),
+            f("src_1", "BROKER_REFUSED").fingerprint()
+        );
+        assert_ne!(
+            f("src_1", "BROKER_REFUSED").fingerprint(),
+            f("src_2", "BROKER_REFUSED").fingerprint()
+        );
+        assert_eq!(IssueType::parse("source"), Some(IssueType::Source));
+        assert_eq!(IssueType::Source.as_str(), "source");
+    }
+
+    #[test]
+    fn a_trigger_covers_every_source_unless_told() {
+        let c: TriggerConfigs = serde_json::from_str("{}").unwrap();
+        assert_eq!(c.sources, NameMatch::Pattern("*".into()));
+        assert!(c.sources.matches("src_1", Some("orders-queue")));
+        let c: TriggerConfigs = serde_json::from_str(r#"{"sources": "orders-*"}"#).unwrap();
+        assert!(c.sources.matches("src_1", Some("orders-queue")));
+        assert!(!c.sources.matches("src_2", Some("billing-queue")));
+        let c: TriggerConfigs = serde_json::from_str(r#"{"sources": ["src_2"]}"#).unwrap();
+        assert!(c.sources.matches("src_2", Some("billing-queue")));
     }
 }

@@ -168,6 +168,7 @@ async fn record_transformation_issues(store: &Store, routes: &[PreparedRoute]) {
                     issue_type: IssueType::Transformation,
                     connection_id: Some(e.connection_id.clone()),
                     destination_id: Some(e.destination_id.clone()),
+                    source_id: None,
                     response_status: None,
                     error_code: Some("TRANSFORMATION_FAILED".into()),
                     event_id: Some(id.clone()),

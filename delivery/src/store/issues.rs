@@ -8,7 +8,7 @@ use super::{Page, PageQuery, Store, StoreError, StoreResult};
 use crate::model::{Failure, Issue, IssueFilter, IssueStatus, IssueType};
 
 pub(super) const ISSUE_COLS: &str =
-    "id, type, fingerprint, status, connection_id, destination_id, \
+    "id, type, fingerprint, status, connection_id, destination_id, source_id, \
      response_status, error_code, event_count, opened_count, final_count, reference_event_id, \
      reference_attempt_id, opened_at, first_seen_at, last_seen_at, dismissed_at, \
      auto_resolved_at, resolved_at, alerted_at, alerted_count, recovery_alerted_at, \
@@ -26,6 +26,7 @@ pub(super) fn issue(row: &AnyRow) -> StoreResult<Issue> {
             .ok_or_else(|| StoreError::Corrupt(format!("issue status {s:?}")))?,
         connection_id: row.try_get("connection_id")?,
         destination_id: row.try_get("destination_id")?,
+        source_id: row.try_get("source_id")?,
         response_status: row.try_get("response_status")?,
         error_code: row.try_get("error_code")?,
         event_count: row.try_get("event_count")?,
@@ -51,6 +52,7 @@ fn issue_filters(q: &mut Query, f: &IssueFilter) {
     q.and_in("id", &f.ids)
         .and_eq("connection_id", &f.connection_id)
         .and_eq("destination_id", &f.destination_id)
+        .and_eq("source_id", &f.source_id)
         .and_bounds("created_at", &f.created_at)
         .and_bounds("first_seen_at", &f.first_seen_at)
         .and_bounds("last_seen_at", &f.last_seen_at)
@@ -108,6 +110,7 @@ impl Store {
                     .bind(IssueStatus::Opened.as_str())
                     .bind(f.connection_id.clone())
                     .bind(f.destination_id.clone())
+                    .bind(f.source_id.clone())
                     .bind(f.response_status)
                     .bind(f.error_code.clone())
                     .sql("1")
@@ -180,13 +183,46 @@ impl Store {
         if connection_ids.is_empty() {
             return Ok(Vec::new());
         }
-        // Called after every batch of results: look on a reader first, so the
-        // (single, on SQLite) writer only works when there is something to resolve.
-        let mut q = Query::new(
-            "SELECT COUNT(*) AS n FROM issues WHERE type IN ('delivery', 'transformation') \
-             AND status IN ('OPENED', 'ACKNOWLEDGED') AND connection_id IN ",
-        );
-        q.bind_list(connection_ids.iter().cloned());
+        self.resolve_open(
+            &|q: &mut Query| {
+                q.push(" AND type IN ('delivery', 'transformation') AND connection_id IN ")
+                    .bind_list(connection_ids.iter().cloned());
+            },
+            now,
+        )
+        .await
+    }
+
+    /// Resolves the open `source` issues of a broker source, whatever their
+    /// error (it is consumed again). Returns the issues resolved, so the caller
+    /// knows whether to wake the notifier for their recovery alerts.
+    pub async fn resolve_source_issues(
+        &self,
+        source_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<Issue>> {
+        self.resolve_open(
+            &|q: &mut Query| {
+                q.push(" AND type = 'source' AND source_id = ")
+                    .bind(source_id.to_owned());
+            },
+            now,
+        )
+        .await
+    }
+
+    /// Resolves the open issues `term` (` AND …`) selects. Called after every
+    /// batch of results and every broker (re)connect: it looks on a reader
+    /// first, so the (single, on SQLite) writer only works when there is
+    /// something to resolve.
+    async fn resolve_open(
+        &self,
+        term: &(dyn Fn(&mut Query) + Sync),
+        now: i64,
+    ) -> StoreResult<Vec<Issue>> {
+        const OPEN: &str = " WHERE status IN ('OPENED', 'ACKNOWLEDGED')";
+        let mut q = Query::new(&format!("SELECT COUNT(*) AS n FROM issues{OPEN}"));
+        term(&mut q);
         if self.count_rows(q).await? == 0 {
             return Ok(Vec::new());
         }
@@ -196,12 +232,9 @@ impl Store {
             .bind(now)
             .push(", updated_at = ")
             .bind(now)
-            .push(
-                " WHERE type IN ('delivery', 'transformation') \
-                 AND status IN ('OPENED', 'ACKNOWLEDGED') AND connection_id IN ",
-            )
-            .bind_list(connection_ids.iter().cloned())
-            .push(" RETURNING id");
+            .push(OPEN);
+        term(&mut q);
+        q.push(" RETURNING id");
         let ids: Vec<String> = self
             .fetch_all(&self.write, q)
             .await?

@@ -122,7 +122,8 @@ impl SortColumn {
                  WHEN 'OPENED' THEN 2 ELSE 3 END"
             }
             SortColumn::TriggerType => {
-                "CASE type WHEN 'backpressure' THEN 0 WHEN 'delivery' THEN 1 ELSE 2 END"
+                "CASE type WHEN 'backpressure' THEN 0 WHEN 'delivery' THEN 1 \
+                 WHEN 'source' THEN 2 ELSE 3 END"
             }
         }
     }

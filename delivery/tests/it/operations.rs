@@ -353,6 +353,97 @@ async fn issue_opens_alerts_once_and_recovers(postgres: bool) {
     gw.stop().await;
 }
 
+/// A broker source that cannot be consumed opens a `source` issue; the
+/// triggers whose `sources` match it alert in words, and its recovery is told.
+/// (The failures are recorded as the broker consumers record them.)
+#[tokio::test]
+async fn a_source_issue_alerts_the_triggers_of_its_source_and_recovers() {
+    use hookyard::model::{Failure, IssueType};
+    use hookyard::store::{SqliteSync, Store};
+
+    let gw = Gateway::start_with(|c| c.alerts.check_interval_ms = 100).await;
+    let chat = Receiver::start().await;
+    let trigger = gw
+        .post(
+            "/issue-triggers",
+            json!({"type": "source", "configs": {"sources": "orders-*"},
+                   "channels": {"webhook": {"url": chat.url}}}),
+        )
+        .await;
+    assert_eq!(trigger["type"], "source");
+    assert_eq!(trigger["configs"]["sources"], "orders-*");
+    let orders = gw.post("/sources", json!({"name": "orders-queue"})).await;
+    let orders_id = orders["id"].as_str().unwrap().to_owned();
+    let billing = gw.post("/sources", json!({"name": "billing-queue"})).await;
+    let billing_id = billing["id"].as_str().unwrap().to_owned();
+
+    let store = Store::connect(&gw.database_url, SqliteSync::Normal)
+        .await
+        .unwrap();
+    let down = |id: &str| Failure {
+        issue_type: IssueType::Source,
+        source_id: Some(id.to_owned()),
+        error_code: Some("CONNECTION_REFUSED".into()),
+        connection_id: None,
+        destination_id: None,
+        response_status: None,
+        event_id: None,
+        attempt_id: None,
+        is_final: false,
+    };
+    let now = hookyard::clock::now_ms();
+    store
+        .record_failures(&[down(&orders_id), down(&billing_id)], now)
+        .await
+        .unwrap();
+
+    let v = gw
+        .get(&format!("/issues?type=source&source_id={orders_id}"))
+        .await;
+    assert_eq!(count(&v), 1, "{v}");
+    let issue = &v["models"][0];
+    assert_eq!(issue["type"], "source");
+    assert_eq!(issue["source_id"], orders_id.as_str());
+    assert_eq!(
+        issue["aggregation_keys"],
+        json!({"source_id": [orders_id], "error_code": ["CONNECTION_REFUSED"]})
+    );
+    assert_eq!(issue["reference"], json!({"source_id": orders_id}));
+
+    let first = chat.wait_for(1).await;
+    let text = |r: &common::gateway::Received| -> String {
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        v["text"].as_str().unwrap().to_owned()
+    };
+    assert!(
+        text(&first[0])
+            .contains("Source `orders-queue` (WEBHOOK) cannot be consumed: CONNECTION_REFUSED"),
+        "{}",
+        text(&first[0])
+    );
+
+    let resolved = store
+        .resolve_source_issues(&orders_id, now + 1)
+        .await
+        .unwrap();
+    assert_eq!(resolved.len(), 1);
+    let all = chat.wait_for(2).await;
+    assert!(
+        text(&all[1]).contains("Recovered: Source `orders-queue` is consumed again"),
+        "{}",
+        text(&all[1])
+    );
+    // billing-queue is no trigger's: its issue is open, and nobody was told.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(chat.received().len(), 2, "{:?}", chat.received());
+    let v = gw
+        .get(&format!("/issues?type=source&source_id={billing_id}"))
+        .await;
+    assert_eq!(v["models"][0]["status"], "OPENED");
+    drop(store);
+    gw.stop().await;
+}
+
 #[tokio::test]
 async fn an_issue_opens_alerts_once_and_recovers_sqlite() {
     issue_opens_alerts_once_and_recovers(false).await;
@@ -538,7 +629,7 @@ async fn triggers_list_in_pages_with_hookdecks_filters() {
         ("channels=email", "`channels`"),
         (
             "type=outage",
-            "type must be delivery, transformation or backpressure",
+            "type must be delivery, transformation, backpressure or source",
         ),
         ("type=delivery&type=backpressure", "type"),
         (

@@ -9,8 +9,8 @@ use common::Backend;
 use hookyard::model::Destination;
 use hookyard::model::DestinationResults;
 use hookyard::model::{BulkQuery, BulkRetry};
-use hookyard::model::{Failure, IssueStatus, IssueType};
-use hookyard::store::{SqliteSync, Store};
+use hookyard::model::{Failure, IssueFilter, IssueStatus, IssueType};
+use hookyard::store::{PageQuery, SqliteSync, Store};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -19,6 +19,7 @@ fn failure(conn: &str, status: i64) -> Failure {
         issue_type: IssueType::Delivery,
         connection_id: Some(conn.into()),
         destination_id: Some("des_x".into()),
+        source_id: None,
         response_status: Some(status),
         error_code: None,
         event_id: None,
@@ -82,6 +83,106 @@ async fn issues_group_reopen_and_resolve(b: &Backend) {
         .unwrap();
     assert_eq!(still[0].status, IssueStatus::Ignored);
     assert_eq!(still[0].event_count, 4);
+}
+
+fn source_failure(source: &str, code: &str) -> Failure {
+    Failure {
+        issue_type: IssueType::Source,
+        source_id: Some(source.into()),
+        connection_id: None,
+        destination_id: None,
+        response_status: None,
+        error_code: Some(code.into()),
+        event_id: None,
+        attempt_id: None,
+        is_final: false,
+    }
+}
+
+/// A broker source that cannot be consumed: one issue per source and cause,
+/// every open one resolved when the source is consumed again, and opened again
+/// by the next failure.
+async fn source_issues_open_resolve_and_reopen(b: &Backend) {
+    let st = &b.store;
+    let refused = source_failure("src_a", "CONNECTION_REFUSED");
+    st.record_failures(std::slice::from_ref(&refused), T0)
+        .await
+        .unwrap();
+    let touched = st
+        .record_failures(std::slice::from_ref(&refused), T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(touched.len(), 1);
+    let issue = &touched[0];
+    assert_eq!(issue.issue_type, IssueType::Source);
+    assert_eq!(issue.fingerprint, "source:src_a:error:CONNECTION_REFUSED");
+    assert_eq!(issue.source_id.as_deref(), Some("src_a"));
+    assert_eq!((issue.event_count, issue.opened_count), (2, 2));
+    assert_eq!(issue.status, IssueStatus::Opened);
+    // Another cause on the same source, and another source.
+    st.record_failures(
+        &[
+            source_failure("src_a", "BROKER_REFUSED"),
+            source_failure("src_b", "CONNECTION_REFUSED"),
+        ],
+        T0 + 2,
+    )
+    .await
+    .unwrap();
+    let of_a = IssueFilter {
+        source_id: Some("src_a".into()),
+        ..Default::default()
+    };
+    let page = PageQuery {
+        limit: 50,
+        ..Default::default()
+    };
+    assert_eq!(st.list_issues(&of_a, &page).await.unwrap().models.len(), 2);
+    assert_eq!(st.count_issues(&of_a).await.unwrap(), 2);
+
+    assert!(st.claim_issue_alert(&issue.id, T0 + 3).await.unwrap());
+    let resolved = st.resolve_source_issues("src_a", T0 + 10).await.unwrap();
+    assert_eq!(
+        resolved.len(),
+        2,
+        "every open issue of the source, whatever its cause"
+    );
+    assert!(resolved.iter().all(|i| i.status == IssueStatus::Resolved
+        && i.resolved_at == Some(T0 + 10)
+        && i.auto_resolved_at == Some(T0 + 10)));
+    assert_eq!(
+        st.issues_awaiting_recovery().await.unwrap().len(),
+        1,
+        "the alerted one is told of its recovery"
+    );
+    let b_open = st
+        .list_issues(
+            &IssueFilter {
+                source_id: Some("src_b".into()),
+                ..Default::default()
+            },
+            &page,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        b_open.models[0].status,
+        IssueStatus::Opened,
+        "other sources stay open"
+    );
+    assert!(
+        st.resolve_source_issues("src_a", T0 + 11)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing left to resolve"
+    );
+
+    let again = st.record_failures(&[refused], T0 + 20).await.unwrap();
+    assert_eq!(again[0].id, issue.id);
+    assert_eq!(again[0].status, IssueStatus::Opened);
+    assert_eq!((again[0].event_count, again[0].opened_count), (3, 1));
+    assert_eq!(again[0].alerted_at, None, "a new opening is alerted anew");
 }
 
 async fn claims_are_won_by_one_replica(b: &Backend) {
@@ -212,6 +313,7 @@ async fn failure_streaks_disable_a_destination(b: &Backend) {
 
 conformance! {
     issues_group_by_cause_reopen_and_resolve => issues_group_reopen_and_resolve;
+    source_issues_open_resolve_and_reopen_by_source => source_issues_open_resolve_and_reopen;
     alert_and_bulk_claims_are_won_by_one_replica => claims_are_won_by_one_replica;
     failure_streaks_disable_a_destination_past_its_threshold => failure_streaks_disable_a_destination;
 }

@@ -1,4 +1,5 @@
-//! Issues (failures grouped by connection and cause): the list by status, one
+//! Issues (failures grouped by connection and cause, and broker sources that
+//! cannot be consumed): the list by status, one
 //! issue with its events and a sample attempt, its status changes; and the issue
 //! triggers that decide who is alerted (email, webhook, Slack, PagerDuty, Opsgenie).
 
@@ -11,25 +12,27 @@ import {responseInWords} from '../listing.js';
 const STATUSES = [
   ['OPENED', 'Open'], ['ACKNOWLEDGED', 'Acknowledged'], ['RESOLVED', 'Resolved'], ['IGNORED', 'Ignored'], ['', 'All'],
 ];
-const TYPES = ['delivery', 'transformation', 'backpressure'];
+const TYPES = ['delivery', 'transformation', 'backpressure', 'source'];
 const ORDERS = [['last_seen_at', 'Last seen'], ['first_seen_at', 'First seen'], ['opened_at', 'Opened'], ['created_at', 'Created']];
 const PAGE = 25;
 
-/* ---------- names of connections and destinations (ids are all issues carry) ---------- */
+/* ---------- names of connections, destinations and sources (ids are all issues carry) ---------- */
 
 let namesCache = null;
 
-/** Connection and destination names by id, fetched once a minute at most. */
+/** Connection, destination and source names by id, fetched once a minute at most. */
 async function loadNames() {
   if (namesCache && Date.now() - namesCache.at < 60e3) return namesCache;
-  const [conns, dests] = await Promise.all([
+  const [conns, dests, sources] = await Promise.all([
     all('/connections').catch(() => []),
     all('/destinations').catch(() => []),
+    all('/sources').catch(() => []),
   ]);
   namesCache = {
     at: Date.now(),
     connections: new Map(conns.map((c) => [c.id, c.full_name || c.name || c.id])),
     destinations: new Map(dests.map((d) => [d.id, d.name || d.id])),
+    sources: new Map(sources.map((s) => [s.id, {name: s.name || s.id, type: s.type}])),
   };
   return namesCache;
 }
@@ -48,8 +51,15 @@ function destinationLink(names, id) {
   return link(`#/destinations/${encodeURIComponent(id)}`, names.destinations.get(id) || id);
 }
 
-/** Where the issue is: the connection (delivery, transformation) or destination (backpressure). */
+function sourceLink(names, id) {
+  if (!id) return null;
+  const s = names.sources.get(id);
+  return h('span', null, link(`#/sources/${encodeURIComponent(id)}`, s?.name || id), s?.type ? h('span', {class: 'muted'}, ` ${s.type}`) : null);
+}
+
+/** Where the issue is: the connection (delivery, transformation), destination (backpressure) or broker source (source). */
 function concerns(issue, names) {
+  if (issue.type === 'source') return sourceLink(names, issue.source_id) || h('span', {class: 'muted'}, '—');
   const conn = connectionOf(issue);
   if (conn) return connectionLink(names, conn);
   return destinationLink(names, issue.destination_id) || h('span', {class: 'muted'}, '—');
@@ -59,6 +69,7 @@ function concerns(issue, names) {
 function cause(issue) {
   const k = issue.aggregation_keys || {};
   if (k.response_status?.length) return badge(k.response_status[0]);
+  if (issue.type === 'source') return h('span', null, 'cannot be consumed', k.error_code?.length ? [': ', h('span', {class: 'mono'}, k.error_code[0])] : null);
   if (k.error_code?.length) return h('span', {class: 'mono'}, k.error_code[0]);
   if (issue.type === 'backpressure') return 'backlog too old';
   if (issue.type === 'transformation') return 'transformation error';
@@ -177,10 +188,10 @@ async function renderIssue(main, {id}) {
     }
   }
   draw(issue);
-  main.append(header, status,
-    h('h2', null, 'What failed'), summary,
-    h('h2', null, 'Sample attempt'), sample,
-    h('h2', null, 'Events'), events);
+  main.append(header, status, h('h2', null, 'What failed'), summary);
+  // A broker source that cannot be read has no events or attempts to show.
+  if (issue.type === 'source') return;
+  main.append(h('h2', null, 'Sample attempt'), sample, h('h2', null, 'Events'), events);
   await loadEvents(events, id, {}, sample, issue);
 }
 
@@ -196,6 +207,8 @@ function issueSummary(issue, names) {
     ['Type', typeLabel(issue.type)],
     ['Connection', connectionLink(names, connectionOf(issue))],
     ['Destination', destinationLink(names, issue.destination_id)],
+    ['Source', issue.type === 'source' ? sourceLink(names, issue.source_id) : null],
+    ['What happened', issue.type === 'source' ? 'The gateway cannot read from this broker source; it keeps reconnecting, and the issue resolves once a consumer reads again.' : null],
     ['Response status', k.response_status?.length ? badge(k.response_status[0]) : null],
     ['Error', k.error_code?.length ? h('span', {class: 'mono'}, k.error_code[0]) : null],
     ['Events', `${issue.event_count} in all, ${issue.opened_count} since it last opened`],
@@ -294,6 +307,7 @@ function whenSummary(t) {
   if (t.type === 'backpressure') {
     return `destinations: ${matchText(c.destinations)}; backlog older than ${duration(c.delay ?? 300000)}`;
   }
+  if (t.type === 'source') return `broker sources: ${matchText(c.sources)}; cannot be consumed`;
   const parts = [`connections: ${matchText(c.connections)}`, c.strategy === 'final_attempt' ? 'final attempts' : 'any attempt'];
   if (c.threshold?.consecutive_failures) parts.push(`${c.threshold.consecutive_failures} failures in a row`);
   if (c.threshold?.failure_rate) {
@@ -308,7 +322,7 @@ async function renderTriggers(main) {
   const list = h('div');
   main.append(
     pageHeader('Issue triggers', link('#/issues', 'Issues'), h('a', {href: '#/issues/triggers/new', class: 'button primary'}, 'New trigger')),
-    h('p', {class: 'muted'}, 'A trigger sends an alert when an issue of its type opens on the connections or destinations it covers.'),
+    h('p', {class: 'muted'}, 'A trigger sends an alert when an issue of its type opens on the connections, destinations or broker sources it covers.'),
     status, list);
   const load = async (cursor = {}) => {
     try {
@@ -376,6 +390,7 @@ function triggerForm(t) {
     h('option', {value: 'final_attempt', selected: c.strategy === 'final_attempt'}, 'Only failures with no retry left'));
   const connections = input('trigger-connections', {value: matchInput(c.connections)});
   const destinations = input('trigger-destinations', {value: matchInput(c.destinations)});
+  const sources = input('trigger-sources', {value: matchInput(c.sources)});
   const consecutive = input('trigger-consecutive', {type: 'number', min: 1, step: 1, value: c.threshold?.consecutive_failures ?? ''});
   const rate = input('trigger-rate', {type: 'number', min: 0, max: 1, step: 0.01, value: c.threshold?.failure_rate?.rate ?? ''});
   const windowSecs = input('trigger-window', {type: 'number', min: 1, step: 1, value: c.threshold?.failure_rate?.window_secs ?? ''});
@@ -393,7 +408,13 @@ function triggerForm(t) {
   const backlogOnly = h('div', null,
     kit.field('configs.destinations', 'Destinations', destinations, {hint: '* for all, a name pattern with *, or destination ids separated by commas.'}).wrap,
     kit.field('configs.delay', 'Backlog older than (minutes)', delay, {hint: '1 to 1440 minutes; default 5.'}).wrap);
-  const showType = () => { attemptOnly.hidden = type.value === 'backpressure'; backlogOnly.hidden = type.value !== 'backpressure'; };
+  const sourceOnly = h('div', null,
+    kit.field('configs.sources', 'Broker sources', sources, {hint: 'Alerts when the gateway cannot consume a RABBITMQ, NATS, AWS_SQS or REDIS_STREAM source. * for all, a name pattern with *, or source ids separated by commas.'}).wrap);
+  const showType = () => {
+    attemptOnly.hidden = type.value === 'backpressure' || type.value === 'source';
+    backlogOnly.hidden = type.value !== 'backpressure';
+    sourceOnly.hidden = type.value !== 'source';
+  };
   type.addEventListener('change', showType);
   showType();
 
@@ -424,7 +445,10 @@ function triggerForm(t) {
 
   const body = () => {
     const configs = {strategy: strategy.value};
-    if (type.value === 'backpressure') {
+    if (type.value === 'source') {
+      delete configs.strategy;
+      configs.sources = matchValue(sources.value);
+    } else if (type.value === 'backpressure') {
       configs.destinations = matchValue(destinations.value);
       if (delay.value) configs.delay = Math.round(Number(delay.value) * 60000);
     } else {
@@ -470,7 +494,7 @@ function triggerForm(t) {
   kit.top,
   kit.field('name', 'Name', name, {hint: 'Letters, digits, - and _. Optional.'}).wrap,
   kit.field('type', 'Issue type', type).wrap,
-  attemptOnly, backlogOnly,
+  attemptOnly, backlogOnly, sourceOnly,
   h('fieldset', null, h('legend', null, 'Alert through'), kit.field('channels', null, h('span', {id: 'channels-none', hidden: true})).wrap, channelBlocks),
   h('div', {class: 'actions'}, h('button', {type: 'submit', class: 'primary'}, t ? 'Save trigger' : 'Create trigger'), link('#/issues/triggers', 'Cancel')));
   return form;
