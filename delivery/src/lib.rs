@@ -184,6 +184,7 @@ pub async fn run(
     };
     let timeout = Duration::from_millis(cfg.delivery.timeout_ms);
     let egress = Arc::new(egress::EgressPolicy::from_config(&cfg.egress)?);
+    let egress_for_brokers = egress.clone();
     let listeners = Arc::new(destinations::cli::listeners::Listeners::new(
         signals.clone(),
     ));
@@ -241,7 +242,23 @@ pub async fn run(
         limits: Default::default(),
         tracker,
     };
+    let brokers = ingest::brokers::supervisor::Supervisor {
+        store: store.clone(),
+        committer: committer.clone(),
+        health: Arc::new(ingest::brokers::health::Health::new(
+            store.clone(),
+            signals.clone(),
+        )),
+        limits: ingest::brokers::BrokerLimits {
+            timeout,
+            egress: egress_for_brokers,
+        },
+        max_body_bytes: cfg.ingest.max_body_bytes,
+        signals: signals.clone(),
+        poll: Duration::from_secs(5),
+    };
     let router_task = tokio::spawn(router.run(poll, shutdown.clone()));
+    let brokers_task = tokio::spawn(brokers.run(shutdown.clone()));
     let dispatch_task = tokio::spawn(dispatcher.run(shutdown.clone()));
     let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
     let monitor_task = tokio::spawn(monitor.run(shutdown.clone()));
@@ -267,6 +284,9 @@ pub async fn run(
         adapters,
     });
     server::serve(listener, app(state), &cfg.server, shutdown.clone()).await?;
+    // Consumers stop first: what they took from brokers is committed and
+    // acknowledged before the committer goes.
+    let _ = brokers_task.await;
     let _ = router_task.await;
     let _ = dispatch_task.await;
     for t in [notifier_task, monitor_task, bulk_task, retention_task] {

@@ -129,3 +129,28 @@ fn set_backlog(now_ms: i64, b: &DestinationBacklog) {
         .map_or(0.0, |t| ((now_ms - t).max(0) as f64) / 1000.0);
     gauge!("hookyard_oldest_pending_age_seconds", "destination_id" => id).set(age);
 }
+
+/// A batch of broker messages: how many were stored (and acknowledged), how
+/// many not (given back to the broker).
+pub fn broker_messages(source_id: &str, stored: usize, failed: usize) {
+    if stored > 0 {
+        counter!("hookyard_broker_messages_total",
+            "source_id" => source_id.to_owned(), "outcome" => "stored")
+        .increment(stored as u64);
+    }
+    if failed > 0 {
+        counter!("hookyard_broker_messages_total",
+            "source_id" => source_id.to_owned(), "outcome" => "returned")
+        .increment(failed as u64);
+    }
+}
+
+/// A consumer of a broker source connected (`true`) or stopped consuming.
+pub fn broker_consumer_connected(source_id: &str, connected: bool) {
+    let g = gauge!("hookyard_broker_consumers_connected", "source_id" => source_id.to_owned());
+    if connected {
+        g.increment(1.0)
+    } else {
+        g.decrement(1.0)
+    }
+}

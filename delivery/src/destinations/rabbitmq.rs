@@ -131,7 +131,7 @@ fn properties(d: &Delivery<'_>, c: &RabbitMqConfig) -> BasicProperties {
 /// The attempt's error for a lapin error: the broker's refusals that a retry
 /// cannot fix (no such exchange, access refused, message too large) are
 /// permanent; a lost connection or channel is retried.
-fn classify(e: lapin::Error) -> DeliveryResult {
+pub(crate) fn classify(e: lapin::Error) -> DeliveryResult {
     let text = redact::urls_in(&e.to_string());
     match e.kind() {
         ErrorKind::IOError(io) => DeliveryResult::error(

@@ -54,7 +54,7 @@ impl RedisStreamAdapter {
 /// Errors retrying cannot fix (the key is not a stream, the user may not write
 /// it, the password is wrong) are permanent; the rest (connection lost, server
 /// loading or out of memory) are retried.
-fn classify(e: redis::RedisError) -> DeliveryResult {
+pub(crate) fn classify(e: redis::RedisError) -> DeliveryResult {
     let text = format!("Redis: {}", redact::urls_in(&e.to_string()));
     if e.is_connection_refusal() {
         return DeliveryResult::error("CONNECTION_REFUSED", text);

@@ -401,23 +401,26 @@ pub struct SqsConfig {
     pub session_token: Option<String>,
 }
 
+/// The region of `https://sqs.<region>.amazonaws.com/…`.
+pub fn sqs_region_in_url(queue_url: &str) -> Option<String> {
+    let u = url::Url::parse(queue_url).ok()?;
+    let host = u.host_str()?;
+    let region = host.strip_prefix("sqs.")?.split('.').next()?;
+    is_aws_region(region).then(|| region.to_owned())
+}
+
 impl SqsConfig {
     pub fn access(&self) -> AwsAccess {
         AwsAccess {
-            region: self.region.clone().or_else(|| self.region_in_url()),
+            region: self
+                .region
+                .clone()
+                .or_else(|| sqs_region_in_url(&self.queue_url)),
             endpoint_url: self.endpoint_url.clone(),
             access_key_id: self.access_key_id.clone(),
             secret_access_key: self.secret_access_key.clone(),
             session_token: self.session_token.clone(),
         }
-    }
-
-    /// The region of `https://sqs.<region>.amazonaws.com/…`.
-    fn region_in_url(&self) -> Option<String> {
-        let u = url::Url::parse(&self.queue_url).ok()?;
-        let host = u.host_str()?;
-        let region = host.strip_prefix("sqs.")?.split('.').next()?;
-        is_aws_region(region).then(|| region.to_owned())
     }
 
     pub fn is_fifo(&self) -> bool {

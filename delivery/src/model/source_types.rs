@@ -216,6 +216,20 @@ pub struct SqsSourceConfig {
 }
 
 impl SqsSourceConfig {
+    /// How the SDK reaches the queue (the region from the queue URL when unset).
+    pub fn access(&self) -> super::AwsAccess {
+        super::AwsAccess {
+            region: self
+                .region
+                .clone()
+                .or_else(|| super::sqs_region_in_url(&self.queue_url)),
+            endpoint_url: self.endpoint_url.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            session_token: self.session_token.clone(),
+        }
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         check_url("queue_url", &self.queue_url, &["https", "http"])?;
         if let Some(e) = &self.endpoint_url {

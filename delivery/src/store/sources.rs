@@ -75,6 +75,25 @@ impl Store {
         .await
     }
 
+    /// The enabled sources the gateway consumes from a broker (every replica
+    /// runs their consumers): those with an enabled connection. Until a source
+    /// has one, its messages wait in the broker rather than being taken to be
+    /// stored as requests nothing routes.
+    pub async fn broker_sources(&self) -> StoreResult<Vec<Source>> {
+        let q = Query::new(&format!(
+            "SELECT {SOURCE_COLS} FROM sources \
+             WHERE type <> 'WEBHOOK' AND disabled_at IS NULL \
+             AND EXISTS (SELECT 1 FROM connections c \
+                         WHERE c.source_id = sources.id AND c.disabled_at IS NULL) \
+             ORDER BY id"
+        ));
+        self.fetch_all(&self.read, q)
+            .await?
+            .iter()
+            .map(rows::source)
+            .collect()
+    }
+
     /// Deletes the source and its connections (their pending events end as
     /// FAILED, `CANCELLED`).
     pub async fn delete_source(&self, id: &str) -> StoreResult<bool> {

@@ -3,11 +3,27 @@
 //! a webhook and acknowledged to its broker only after the commit.
 //!
 //! One file per broker behind [`Consumer`]; the loop that receives, commits and
-//! acknowledges is the same for every broker.
+//! acknowledges is the same for every broker ([`driver`]); [`supervisor`] runs
+//! one loop per consumer of each enabled broker source, on every replica;
+//! [`health`] turns a broker that cannot be read into a `source` issue.
+
+pub mod driver;
+pub mod health;
+mod nats;
+mod rabbitmq;
+mod redis_stream;
+mod sqs;
+pub mod supervisor;
 
 use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::destinations::{reach, DeliveryResult};
+use crate::egress::{redact, EgressPolicy};
+use crate::model::{Source, SourceKind};
 
 /// A message taken from a broker, to become one request.
 #[derive(Debug, Clone, Default)]
@@ -30,16 +46,32 @@ pub struct BrokerMessage {
 /// receipt handle…); only the consumer that made it reads it.
 pub type AckToken = Box<dyn Any + Send + Sync>;
 
-/// Why a broker could not be read.
+/// Why a broker could not be read: a code for the source issue (as attempt
+/// errors have: `CONNECTION_REFUSED`, `TIMEOUT`, `NOT_FOUND`,
+/// `PERMISSION_DENIED`…) and what the broker or the network said.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum BrokerError {
-    /// Not reachable, or the connection was lost: try again.
-    #[error("{0}")]
-    Unreachable(String),
-    /// The broker answered no (no such queue, stream or group; bad credentials):
-    /// trying again only helps once someone fixes it.
-    #[error("{0}")]
-    Refused(String),
+#[error("{message}")]
+pub struct BrokerError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl BrokerError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        BrokerError {
+            code,
+            message: redact::urls_in(&message.into()),
+        }
+    }
+}
+
+impl From<DeliveryResult> for BrokerError {
+    fn from(r: DeliveryResult) -> Self {
+        BrokerError::new(
+            r.error_code.unwrap_or("BROKER_ERROR"),
+            r.error_message.unwrap_or_default(),
+        )
+    }
 }
 
 /// One consumer of a broker source, connected.
@@ -52,4 +84,65 @@ pub trait Consumer: Send {
     async fn ack(&mut self, tokens: Vec<AckToken>) -> Result<(), BrokerError>;
     /// These were not committed: the broker should deliver them again.
     async fn nack(&mut self, tokens: Vec<AckToken>) -> Result<(), BrokerError>;
+}
+
+/// What consumers connect with.
+#[derive(Clone)]
+pub struct BrokerLimits {
+    /// Connecting (and each broker call that is not a long poll) takes at most this.
+    pub timeout: Duration,
+    /// Broker addresses are checked against it, as destinations' are.
+    pub egress: Arc<EgressPolicy>,
+}
+
+/// The consumer number `index` (from 0) of a broker source, connected.
+pub async fn connect(
+    source: &Source,
+    index: u16,
+    limits: &BrokerLimits,
+) -> Result<Box<dyn Consumer>, BrokerError> {
+    let within = |what: &'static str| {
+        move |_| BrokerError::new("TIMEOUT", format!("no answer in time {what}"))
+    };
+    match &source.kind {
+        SourceKind::Webhook => Err(BrokerError::new(
+            "NOT_A_BROKER",
+            "a WEBHOOK source is not consumed",
+        )),
+        SourceKind::Rabbitmq(c) => {
+            reach::check(&limits.egress, &c.url).await?;
+            let consumer = rabbitmq::connect(c, &source.id, index);
+            Ok(Box::new(
+                tokio::time::timeout(limits.timeout, consumer)
+                    .await
+                    .map_err(within("connecting to RabbitMQ"))??,
+            ))
+        }
+        SourceKind::Nats(c) => {
+            for server in c.url.split(',') {
+                reach::check(&limits.egress, server.trim()).await?;
+            }
+            let consumer = nats::connect(c, &source.id, limits.timeout);
+            Ok(Box::new(
+                tokio::time::timeout(limits.timeout, consumer)
+                    .await
+                    .map_err(within("connecting to NATS"))??,
+            ))
+        }
+        SourceKind::AwsSqs(c) => Ok(Box::new(sqs::connect(c, limits).await?)),
+        SourceKind::RedisStream(c) => {
+            reach::check(&limits.egress, &c.url).await?;
+            let consumer = redis_stream::connect(c, &source.id, index, limits.timeout);
+            Ok(Box::new(
+                tokio::time::timeout(limits.timeout, consumer)
+                    .await
+                    .map_err(within("connecting to Redis"))??,
+            ))
+        }
+    }
+}
+
+/// Takes the token back as what its consumer made it from.
+fn token<T: 'static>(t: AckToken) -> Option<T> {
+    t.downcast::<T>().ok().map(|b| *b)
 }

@@ -1,0 +1,176 @@
+//! One consumer's loop, the same for every broker: connect (again, with
+//! backoff), receive a batch, commit each message as a request, then
+//! acknowledge what was committed and give back what was not.
+//!
+//! The acknowledgement comes only after the commit, so a crash between the two
+//! redelivers a message that is already stored; its dedup key (the broker's
+//! message id) makes the second copy answer with the first request's id
+//! instead of storing it again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookyard_core::envelope::Envelope;
+use hookyard_core::id::IdKind;
+
+use super::health::Health;
+use super::{connect, AckToken, BrokerError, BrokerLimits, BrokerMessage, Consumer};
+use crate::clock::{new_id, now_ms};
+use crate::ingest::committer::Committer;
+use crate::model::{check_topic, NewRequest, RejectionCause, Source};
+use crate::shutdown::Shutdown;
+
+/// The most messages taken from the broker at once (and committed together).
+pub(super) const BATCH: usize = 100;
+/// The first wait before connecting again; doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(15);
+
+/// On a message rejected as too large (stored without its body): its size.
+pub const DROPPED_BODY_HEADER: &str = "x-hookyard-dropped-body-bytes";
+
+/// One consumer of one broker source.
+pub struct Driver {
+    pub source: Arc<Source>,
+    pub index: u16,
+    pub committer: Committer,
+    pub health: Arc<Health>,
+    pub limits: BrokerLimits,
+    /// `ingest.max_body_bytes`, for sources that set no `max_body_bytes`.
+    pub max_body_bytes: usize,
+}
+
+impl Driver {
+    /// Consumes until `stop` fires (the source was disabled, changed or
+    /// deleted, or the gateway stops). A batch being committed is finished and
+    /// acknowledged first.
+    pub async fn run(self, mut stop: Shutdown) {
+        let mut backoff = FIRST_BACKOFF;
+        while !stop.is_triggered() {
+            let connected = tokio::select! {
+                c = connect(&self.source, self.index, &self.limits) => c,
+                _ = stop.recv() => return,
+            };
+            let error = match connected {
+                Ok(mut consumer) => {
+                    self.health.up(&self.source.id).await;
+                    backoff = FIRST_BACKOFF;
+                    crate::telemetry::broker_consumer_connected(&self.source.id, true);
+                    let consumed = self.consume(consumer.as_mut(), &mut stop).await;
+                    crate::telemetry::broker_consumer_connected(&self.source.id, false);
+                    match consumed {
+                        Ok(()) => return,
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e,
+            };
+            tracing::warn!(source = %self.source.name, consumer = self.index,
+                code = error.code, error = %error, "broker source cannot be consumed; connecting again");
+            self.health.down(&self.source.id, &error).await;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.recv() => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Receives and commits until `stop` (`Ok`) or the broker fails (`Err`).
+    async fn consume(
+        &self,
+        consumer: &mut dyn Consumer,
+        stop: &mut Shutdown,
+    ) -> Result<(), BrokerError> {
+        loop {
+            let batch = tokio::select! {
+                b = consumer.receive(BATCH) => b?,
+                _ = stop.recv() => return Ok(()),
+            };
+            if batch.is_empty() {
+                continue;
+            }
+            let (messages, tokens): (Vec<BrokerMessage>, Vec<AckToken>) = batch.into_iter().unzip();
+            let commits = messages.into_iter().map(|m| {
+                let req = self.request(m);
+                let committer = self.committer.clone();
+                async move { committer.commit(req).await }
+            });
+            let results = futures::future::join_all(commits).await;
+            let (mut done, mut failed) = (Vec::new(), Vec::new());
+            let mut first_error = None;
+            for (token, result) in tokens.into_iter().zip(results) {
+                match result {
+                    Ok(_) => done.push(token),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        failed.push(token);
+                    }
+                }
+            }
+            crate::telemetry::broker_messages(&self.source.id, done.len(), failed.len());
+            if !done.is_empty() {
+                consumer.ack(done).await?;
+            }
+            if let Some(e) = first_error {
+                tracing::error!(source = %self.source.name, error = %e, failed = failed.len(),
+                    "broker messages not stored; the broker will deliver them again");
+                consumer.nack(failed).await?;
+                // The store is failing: give it a moment rather than spin.
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.recv() => return Ok(()),
+                }
+            }
+        }
+    }
+
+    /// The request a message becomes: rejected (and stored without its body)
+    /// when it is larger than the source accepts, rejected with its body when
+    /// the consumer found it invalid.
+    fn request(&self, mut m: BrokerMessage) -> NewRequest {
+        let limit = self
+            .source
+            .max_body_bytes
+            .map(|l| l.max(0) as usize)
+            .unwrap_or(self.max_body_bytes);
+        let (body, rejection_cause) = if m.body.len() > limit {
+            tracing::warn!(source = %self.source.name, bytes = m.body.len(), limit,
+                "broker message larger than the source accepts; stored as rejected");
+            // What was left out, for whoever looks at the rejected request.
+            m.headers
+                .push((DROPPED_BODY_HEADER.into(), m.body.len().to_string()));
+            (Vec::new(), Some(RejectionCause::PayloadTooLarge))
+        } else if let Some(why) = &m.invalid {
+            tracing::warn!(source = %self.source.name, reason = %why,
+                "broker message cannot become a request; stored as rejected");
+            (m.body, Some(RejectionCause::InvalidMessage))
+        } else {
+            (m.body, None)
+        };
+        // A source's own `topic_from` wins over the broker's (a routing key is
+        // often only the queue's name); the committer applies it.
+        let topic = match &self.source.topic_from {
+            Some(_) => None,
+            None => m.topic.filter(|t| check_topic(t).is_ok()),
+        };
+        NewRequest {
+            envelope: Envelope {
+                id: new_id(IdKind::Request),
+                source: self.source.name.clone(),
+                received_at_ms: now_ms(),
+                method: "POST".into(),
+                path: "/".into(),
+                query: String::new(),
+                headers: m.headers,
+                body,
+            },
+            source_id: self.source.id.clone(),
+            verified: None,
+            rejection_cause,
+            route: None,
+            topic,
+            dedup_key: m.dedup_key,
+        }
+    }
+}
