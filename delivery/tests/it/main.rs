@@ -12,6 +12,8 @@
 mod common;
 
 mod api;
+mod broker_kill;
+mod broker_sources;
 mod cli;
 mod dashboard;
 mod destinations;
