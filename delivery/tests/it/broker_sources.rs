@@ -324,6 +324,68 @@ async fn a_broker_away_is_an_issue_and_consumption_resumes(feed: Box<dyn Feed>) 
     gw.stop().await;
 }
 
+/// Two replicas on one PostgreSQL database consume the same source: every
+/// message is stored once and delivered, whichever replica took it.
+async fn two_replicas_share_a_source(feed: Box<dyn Feed>) {
+    let Some(a) = Gateway::start_postgres().await else {
+        return;
+    };
+    let url = a.database_url.clone();
+    let b = Gateway::start_with(move |c| c.database_url = url).await;
+    let rx = Receiver::start().await;
+    let source = consume(&a, feed.as_ref(), feed.port(), json!({}), &rx.url).await;
+    let count = 2000;
+    let msgs: Vec<Msg> = (0..count)
+        .map(|i| Msg::new(format!("r{i}"), feed.topic("shared"), format!("{i}")))
+        .collect();
+    feed.publish(&msgs).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let got: std::collections::HashSet<String> = rx
+            .received()
+            .iter()
+            .filter_map(|r| r.header("x-order"))
+            .collect();
+        if got.len() == count {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {count} delivered",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&b.database_url).await.unwrap();
+    let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM requests WHERE source_id = $1")
+        .bind(source["id"].as_str().unwrap().to_owned())
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    assert_eq!(stored, count as i64, "requests stored for {count} messages");
+    assert_eq!(rx.received().len(), count, "a message was delivered twice");
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_on_postgres_share_a_rabbitmq_source() {
+    if let Some(f) = feeds::rabbitmq().await {
+        two_replicas_share_a_source(f).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_on_postgres_share_a_redis_source() {
+    if let Some(f) = feeds::redis().await {
+        two_replicas_share_a_source(f).await
+    }
+}
+
 /// Writes each scenario once per broker; a broker that is not running skips
 /// (fails, with `CI=true`).
 macro_rules! broker_tests {
