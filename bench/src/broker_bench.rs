@@ -18,8 +18,12 @@
 //! Everything shares this machine's cores: the brokers, the gateway, the sink
 //! and the publisher.
 
+mod process;
+
+use process::{free_port, Kill};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,21 +76,6 @@ const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const TOPIC: &str = "bench.load";
 /// Publishes whose acknowledgements are awaited together (Redis: one pipeline).
 const CHUNK: usize = 1000;
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Broker {

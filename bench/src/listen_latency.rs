@@ -5,7 +5,11 @@
 //! (`hookyard serve`, `hookyard listen`); prints p50/p90/p99 of both and the
 //! difference.
 
-use std::process::{Child, Command, Stdio};
+mod process;
+
+use process::{free_port, Kill};
+
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,21 +38,6 @@ struct Args {
 }
 
 const KEY: &str = "bench-key";
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 #[tokio::main]
 async fn main() -> Result<()> {

@@ -4,7 +4,11 @@
 //! committed). Events go to a `MOCK_API` destination, so delivery runs too but
 //! costs no network. Prints calls/s, events/s and call latency p50/p99.
 
-use std::process::{Child, Command, Stdio};
+mod process;
+
+use process::{free_port, Kill};
+
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,21 +36,6 @@ struct Args {
 }
 
 const KEY: &str = "bench-key";
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 /// One phase: `calls` calls of `per_call` events from `concurrency` producers.
 async fn phase(

@@ -3,16 +3,15 @@
 //! because a message is acknowledged to its broker only after its commit.
 
 use crate::broker_sources::{feeds, Feed, Msg};
+use crate::cli::{free_port, spawn_serve, wait_healthy};
 use crate::common;
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use common::brokers::unique;
 use common::gateway::{eventually, Receiver, KEY};
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hookyard");
 
 /// A `hookyard serve` process, killed (SIGKILL) when dropped.
 struct Serve {
@@ -23,34 +22,12 @@ struct Serve {
 
 impl Serve {
     async fn start(dir: &std::path::Path, port: u16) -> Serve {
-        let child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(dir)
-            .env("HOOKYARD_API_KEY", KEY)
-            .env("HOOKYARD_DELIVERY__POLL_INTERVAL_MS", "100")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start hookyard");
         let s = Serve {
-            child,
+            child: spawn_serve(dir, port),
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
         };
-        eventually("the gateway to listen", || async {
-            s.client
-                .get(format!("{}/healthz", s.base))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-        })
-        .await;
+        wait_healthy(&s.client, &s.base).await;
         s
     }
 
@@ -78,14 +55,6 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Messages whose `x-order` header the receiver got, at least once.

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookyard");
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -20,7 +20,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_serve(dir: &std::path::Path, port: u16) -> Child {
+pub(crate) fn spawn_serve(dir: &std::path::Path, port: u16) -> Child {
     Command::new(BIN)
         .args([
             "serve",
@@ -37,7 +37,7 @@ fn spawn_serve(dir: &std::path::Path, port: u16) -> Child {
         .expect("start hookyard")
 }
 
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
+pub(crate) async fn wait_healthy(client: &reqwest::Client, base: &str) {
     eventually("the gateway to listen", || async {
         client
             .get(format!("{base}/healthz"))

@@ -14,12 +14,11 @@ use crate::store::Store;
 pub struct Health {
     store: Arc<Store>,
     signals: Signals,
-    /// Sources this process saw failing (or has not yet seen connected): only
-    /// those are resolved on a connect, so a steady consumer does not write to
-    /// the store each time it reconnects.
-    unsure: Mutex<HashSet<String>>,
-    /// Sources this process has seen connected at least once.
-    seen: Mutex<HashSet<String>>,
+    /// Sources this process has seen connected since their last failure: a
+    /// connect resolves issues only for a source not in it (its first connect
+    /// here, or the first after a failure), so consumers of a healthy source
+    /// do not write to the store each time one connects.
+    connected: Mutex<HashSet<String>>,
 }
 
 impl Health {
@@ -27,24 +26,21 @@ impl Health {
         Health {
             store,
             signals,
-            unsure: Mutex::default(),
-            seen: Mutex::default(),
+            connected: Mutex::default(),
         }
     }
 
     /// A consumer of `source_id` connected: its source issues (opened here or
     /// by another replica, or before a restart) are resolved.
     pub async fn up(&self, source_id: &str) {
-        let first = lock(&self.seen).insert(source_id.to_owned());
-        let was_down = lock(&self.unsure).remove(source_id);
-        if first || was_down {
+        if lock(&self.connected).insert(source_id.to_owned()) {
             self.resolve(source_id).await;
         }
     }
 
     /// A consumer of `source_id` could not connect or lost its broker.
     pub async fn down(&self, source_id: &str, error: &BrokerError) {
-        lock(&self.unsure).insert(source_id.to_owned());
+        lock(&self.connected).remove(source_id);
         let failure = Failure {
             issue_type: IssueType::Source,
             source_id: Some(source_id.to_owned()),
@@ -64,8 +60,7 @@ impl Health {
 
     /// The source is no longer consumed (deleted or disabled): its issues end.
     pub async fn forget(&self, source_id: &str) {
-        lock(&self.unsure).remove(source_id);
-        lock(&self.seen).remove(source_id);
+        lock(&self.connected).remove(source_id);
         self.resolve(source_id).await;
     }
 

@@ -101,9 +101,7 @@ pub async fn connect(
     index: u16,
     limits: &BrokerLimits,
 ) -> Result<Box<dyn Consumer>, BrokerError> {
-    let within = |what: &'static str| {
-        move |_| BrokerError::new("TIMEOUT", format!("no answer in time {what}"))
-    };
+    let t = limits.timeout;
     match &source.kind {
         SourceKind::Webhook => Err(BrokerError::new(
             "NOT_A_BROKER",
@@ -111,34 +109,35 @@ pub async fn connect(
         )),
         SourceKind::Rabbitmq(c) => {
             reach::check(&limits.egress, &c.url).await?;
-            let consumer = rabbitmq::connect(c, &source.id, index);
-            Ok(Box::new(
-                tokio::time::timeout(limits.timeout, consumer)
-                    .await
-                    .map_err(within("connecting to RabbitMQ"))??,
-            ))
+            within(t, "RabbitMQ", rabbitmq::connect(c, &source.id, index)).await
         }
         SourceKind::Nats(c) => {
             for server in c.url.split(',') {
                 reach::check(&limits.egress, server.trim()).await?;
             }
-            let consumer = nats::connect(c, &source.id, limits.timeout);
-            Ok(Box::new(
-                tokio::time::timeout(limits.timeout, consumer)
-                    .await
-                    .map_err(within("connecting to NATS"))??,
-            ))
+            within(t, "NATS", nats::connect(c, &source.id, t)).await
         }
+        // The SDK has its own timeouts, and checks the endpoint's egress.
         SourceKind::AwsSqs(c) => Ok(Box::new(sqs::connect(c, limits).await?)),
         SourceKind::RedisStream(c) => {
             reach::check(&limits.egress, &c.url).await?;
-            let consumer = redis_stream::connect(c, &source.id, index, limits.timeout);
-            Ok(Box::new(
-                tokio::time::timeout(limits.timeout, consumer)
-                    .await
-                    .map_err(within("connecting to Redis"))??,
-            ))
+            within(t, "Redis", redis_stream::connect(c, &source.id, index, t)).await
         }
+    }
+}
+
+/// A consumer connected within `timeout`.
+async fn within<C: Consumer + 'static>(
+    timeout: Duration,
+    broker: &str,
+    connecting: impl std::future::Future<Output = Result<C, BrokerError>>,
+) -> Result<Box<dyn Consumer>, BrokerError> {
+    match tokio::time::timeout(timeout, connecting).await {
+        Ok(c) => Ok(Box::new(c?)),
+        Err(_) => Err(BrokerError::new(
+            "TIMEOUT",
+            format!("no answer in time connecting to {broker}"),
+        )),
     }
 }
 
