@@ -324,6 +324,50 @@ async fn a_broker_away_is_an_issue_and_consumption_resumes(feed: Box<dyn Feed>) 
     gw.stop().await;
 }
 
+/// Entries a producer got wrong, or wrote to attack: unreadable `headers` are
+/// a rejected request (acknowledged); header names and values that cannot be
+/// HTTP headers never reach the destination as headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_redis_entries_are_rejected_or_delivered_safely() {
+    if !require("Redis", 6379).await {
+        return;
+    }
+    let feed = feeds::RedisFeed::new().await;
+    let gw = Gateway::start().await;
+    let rx = Receiver::start().await;
+    let source = consume(&gw, &feed, feed.port(), json!({}), &rx.url).await;
+    feed.add(&[("headers", "not json"), ("body", "a")]).await;
+    feed.add(&[
+        (
+            "headers",
+            r#"{"bad name": "x", "x-evil": "a\r\ninjected: 1", "x-fine": "yes"}"#,
+        ),
+        ("body", "b"),
+    ])
+    .await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(got[0].body.as_ref(), b"b");
+    assert_eq!(got[0].header("x-fine").as_deref(), Some("yes"));
+    assert!(got[0].header("injected").is_none());
+    assert!(got[0].header("bad name").is_none());
+    let reqs = eventually("two requests stored", || async {
+        let r = requests_of(&gw, &source).await;
+        (r.len() == 2).then_some(r)
+    })
+    .await;
+    let rejected: Vec<_> = reqs
+        .iter()
+        .filter(|r| r["rejection_cause"] == "INVALID_MESSAGE")
+        .collect();
+    assert_eq!(rejected.len(), 1, "{reqs:#?}");
+    eventually("both entries acknowledged", || async {
+        (feed.unacknowledged().await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(rx.received().len(), 1);
+    gw.stop().await;
+}
+
 /// Two replicas on one PostgreSQL database consume the same source: every
 /// message is stored once and delivered, whichever replica took it.
 async fn two_replicas_share_a_source(feed: Box<dyn Feed>) {
@@ -625,6 +669,19 @@ pub mod feeds {
                 stream: unique("hookyard-src-"),
                 conn: tokio::sync::Mutex::new(conn),
             }
+        }
+    }
+
+    impl RedisFeed {
+        /// Adds one entry with exactly these fields.
+        pub async fn add(&self, fields: &[(&str, &str)]) {
+            let mut conn = self.conn.lock().await;
+            let mut cmd = ::redis::cmd("XADD");
+            cmd.arg(&self.stream).arg("*");
+            for (k, v) in fields {
+                cmd.arg(*k).arg(*v);
+            }
+            let _: String = cmd.query_async(&mut *conn).await.unwrap();
         }
     }
 
