@@ -6,6 +6,8 @@
 //!   signature, disabled source, and the refusal both doors answer.
 //! - [`id`]: prefixed, time-sortable identifiers (`req_…`, `evt_…`).
 //! - [`filter`]: the connection filter language (Hookdeck / simple-json-match syntax).
+//! - [`pacing`]: how many of a destination's attempts may start now under its
+//!   rate and concurrency limits, and when each starts.
 //! - [`backoff`]: retry schedules (linear, exponential) and `Retry-After` parsing.
 //! - [`status_codes`]: which response statuses a retry rule retries on.
 //! - [`verify`]: provider signature verification (Stripe, GitHub, … generic HMAC).
@@ -20,6 +22,7 @@ pub mod filter;
 pub mod id;
 pub mod ingest;
 pub mod names;
+pub mod pacing;
 pub mod signing;
 pub mod status_codes;
 pub mod verify;

@@ -1,20 +1,29 @@
 //! Per-destination delivery limits: a rate (per second, minute or hour) and a
-//! maximum number of attempts in flight. One layer in front of every adapter.
+//! maximum number of attempts in flight, held by the database so that every
+//! replica sharing it keeps to them together.
 //!
 //! The dispatcher never leases more events of a limited destination than its
-//! limits let through right now, so a backlog waits in the store (in order, and
-//! visible as the destination's queue) rather than in memory or in leases.
+//! limits let start (see [`crate::store::Store::lease_limited`]), so a backlog
+//! waits in the store (in order, and visible as the destination's queue) rather
+//! than in memory or in leases. What this module keeps in memory is only a hint:
+//! when asking the database again is worth it.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use hookyard_core::pacing;
 
 use crate::model::{Destination, RateLimitPeriod};
+
+/// How far ahead a lease round may schedule a limited destination's attempts:
+/// a fast rate takes one transaction per horizon, not one per attempt.
+pub const HORIZON: Duration = Duration::from_millis(100);
+
+/// How long a replica whose destination's cap was full waits before asking
+/// again, unless one of its own attempts there ends first (those of other
+/// replicas end unseen).
+const CAP_RECHECK: Duration = Duration::from_millis(50);
 
 /// The limits a destination asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,101 +55,67 @@ impl LimitSpec {
     pub fn is_limited(&self) -> bool {
         self.rate.is_some() || self.concurrency.is_some()
     }
-}
 
-/// GCRA with a burst of one: attempts are spaced evenly (`period / n` apart),
-/// so no window of any length sees more than its share.
-fn quota(n: u32, period: Duration) -> Option<Quota> {
-    let n = NonZeroU32::new(n)?;
-    let spacing = period / n.get();
-    Quota::with_period(spacing.max(Duration::from_nanos(1))).map(|q| q.allow_burst(NonZeroU32::MIN))
-}
-
-struct Lane {
-    spec: LimitSpec,
-    rate: Option<DefaultDirectRateLimiter>,
-    in_flight: Option<Arc<Semaphore>>,
-}
-
-impl Lane {
-    fn new(spec: LimitSpec) -> Self {
-        Lane {
-            spec,
-            rate: spec
+    /// The limits as pacing counts them.
+    pub fn pacing(&self) -> pacing::Limits {
+        pacing::Limits {
+            spacing_us: self
                 .rate
-                .and_then(|(n, p)| quota(n, p))
-                .map(RateLimiter::direct),
-            in_flight: spec
-                .concurrency
-                .map(|c| Arc::new(Semaphore::new(c as usize))),
+                .and_then(|(n, p)| pacing::Limits::spacing(i64::from(n), p.as_micros() as i64)),
+            max_in_flight: self.concurrency.map(i64::from),
         }
     }
 }
 
-/// Leave to make one attempt; holding it holds one of the destination's
-/// concurrency slots.
-#[derive(Debug)]
-pub struct Admission {
-    _slot: Option<OwnedSemaphorePermit>,
+/// Why a destination is not worth asking about until a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Its rate has no slot before then.
+    Rate,
+    /// Its cap was full; one of this replica's attempts ending frees a slot sooner.
+    Cap,
 }
 
-/// How many attempts a destination may start now.
-#[derive(Debug)]
-pub struct Grant {
-    pub admissions: Vec<Admission>,
-    /// When more may start, if none may now because of the rate.
-    pub retry_in: Option<Duration>,
-}
-
-/// The limit state of every limited destination in this process.
+/// When each limited destination is worth a lease transaction again.
 #[derive(Default)]
 pub struct DestinationLimits {
-    lanes: Mutex<HashMap<String, Arc<Lane>>>,
+    waits: Mutex<HashMap<String, (Instant, Wait)>>,
 }
 
 impl DestinationLimits {
-    /// Takes up to `want` admissions for `d`: rate tokens and concurrency slots
-    /// together. A changed limit starts a fresh lane.
-    pub fn grant(&self, d: &Destination, want: usize) -> Grant {
-        let spec = LimitSpec::of(d);
-        let lane = {
-            let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-            let lane = lanes
-                .entry(d.id.clone())
-                .or_insert_with(|| Arc::new(Lane::new(spec)));
-            if lane.spec != spec {
-                *lane = Arc::new(Lane::new(spec));
-            }
-            lane.clone()
+    /// How long asking about `id` is pointless (zero when it is worth asking now).
+    pub fn wait(&self, id: &str, now: Instant) -> Duration {
+        let waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+        waits.get(id).map_or(Duration::ZERO, |(until, _)| {
+            until.saturating_duration_since(now)
+        })
+    }
+
+    /// Remembers what a lease transaction said: its rate frees a slot in
+    /// `retry_in` (`Some`), its cap was full (`full`), or neither.
+    pub fn learned(&self, id: &str, now: Instant, retry_in: Option<Duration>, full: bool) {
+        let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+        match (retry_in, full) {
+            (Some(r), _) => waits.insert(id.to_owned(), (now + r, Wait::Rate)),
+            (None, true) => waits.insert(id.to_owned(), (now + CAP_RECHECK, Wait::Cap)),
+            (None, false) => waits.remove(id),
         };
-        let mut admissions = Vec::new();
-        let mut retry_in = None;
-        while admissions.len() < want {
-            let slot = match &lane.in_flight {
-                Some(sem) => match sem.clone().try_acquire_owned() {
-                    Ok(p) => Some(p),
-                    Err(_) => break,
-                },
-                None => None,
-            };
-            if let Some(rate) = &lane.rate {
-                if let Err(not_until) = rate.check() {
-                    retry_in = Some(not_until.wait_time_from(DefaultClock::default().now()));
-                    break;
-                }
-            }
-            admissions.push(Admission { _slot: slot });
-        }
-        Grant {
-            admissions,
-            retry_in,
+    }
+
+    /// An attempt of `id` ended and its lease was given up: a full cap has room.
+    /// True if the destination was waiting for that.
+    pub fn attempt_ended(&self, id: &str) -> bool {
+        let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+        match waits.get(id) {
+            Some((_, Wait::Cap)) => waits.remove(id).is_some(),
+            _ => false,
         }
     }
 
     /// Forgets destinations that are no longer limited.
-    pub fn retain(&self, limited: &[Arc<Destination>]) {
-        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-        lanes.retain(|id, _| limited.iter().any(|d| &d.id == id));
+    pub fn retain(&self, limited: &[std::sync::Arc<Destination>]) {
+        let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+        waits.retain(|id, _| limited.iter().any(|d| &d.id == id));
     }
 }
 
@@ -160,72 +135,36 @@ mod tests {
     fn specs_follow_hookdecks_fields() {
         let s = LimitSpec::of(&dest(Some(5), None, None));
         assert_eq!(s.rate, Some((5, Duration::from_secs(1))));
+        assert_eq!(s.pacing().spacing_us, Some(200_000));
         let s = LimitSpec::of(&dest(Some(3), Some(RateLimitPeriod::Concurrent), Some(10)));
         assert_eq!((s.rate, s.concurrency), (None, Some(3)));
+        assert_eq!(s.pacing().max_in_flight, Some(3));
         let s = LimitSpec::of(&dest(Some(100), Some(RateLimitPeriod::Hour), Some(2)));
         assert_eq!(s.rate, Some((100, Duration::from_secs(3600))));
+        assert_eq!(s.pacing().spacing_us, Some(36_000_000));
         assert_eq!(s.concurrency, Some(2));
         assert!(!LimitSpec::of(&dest(None, None, None)).is_limited());
     }
 
     #[test]
-    fn a_rate_lets_one_through_then_says_when() {
+    fn a_full_cap_waits_until_an_attempt_ends() {
         let limits = DestinationLimits::default();
-        let d = dest(Some(2), Some(RateLimitPeriod::Second), None);
-        let g = limits.grant(&d, 10);
-        assert_eq!(g.admissions.len(), 1, "burst of one");
-        let wait = g.retry_in.expect("told when");
-        assert!(
-            wait <= Duration::from_millis(500) && wait > Duration::from_millis(400),
-            "{wait:?}"
-        );
-    }
-
-    /// Under a simulated clock, a caller trying every millisecond for a minute
-    /// gets the rate within 5% (here: within one), for each period kind.
-    #[test]
-    fn the_quota_holds_over_a_simulated_minute() {
-        use governor::clock::FakeRelativeClock;
-        for (n, period, expected) in [
-            (5, Duration::from_secs(1), 300),
-            (120, Duration::from_secs(60), 120),
-            (7200, Duration::from_secs(3600), 120),
-            (1000, Duration::from_secs(1), 60_000),
-        ] {
-            let clock = FakeRelativeClock::default();
-            let limiter = RateLimiter::direct_with_clock(quota(n, period).unwrap(), clock.clone());
-            let mut passed = 0u32;
-            for _ in 0..60_000 {
-                if limiter.check().is_ok() {
-                    passed += 1;
-                }
-                clock.advance(Duration::from_millis(1));
-            }
-            assert!(
-                passed.abs_diff(expected) <= 1 && f64::from(passed) <= f64::from(expected) * 1.05,
-                "{n} per {period:?}: {passed} in a minute, expected {expected}"
-            );
-        }
+        let now = Instant::now();
+        limits.learned("des_1", now, None, true);
+        assert_eq!(limits.wait("des_1", now), CAP_RECHECK);
+        assert!(limits.attempt_ended("des_1"));
+        assert_eq!(limits.wait("des_1", now), Duration::ZERO);
+        assert!(!limits.attempt_ended("des_1"), "nothing waited");
     }
 
     #[test]
-    fn concurrency_slots_come_back_when_admissions_drop() {
+    fn a_rate_wait_is_not_cut_short_by_an_attempt_ending() {
         let limits = DestinationLimits::default();
-        let d = dest(Some(2), Some(RateLimitPeriod::Concurrent), None);
-        let g = limits.grant(&d, 5);
-        assert_eq!(g.admissions.len(), 2);
-        assert!(limits.grant(&d, 5).admissions.is_empty());
-        drop(g);
-        assert_eq!(limits.grant(&d, 5).admissions.len(), 2);
-    }
-
-    #[test]
-    fn a_changed_limit_takes_effect() {
-        let limits = DestinationLimits::default();
-        let mut d = dest(Some(1), Some(RateLimitPeriod::Concurrent), None);
-        let held = limits.grant(&d, 5);
-        assert_eq!(held.admissions.len(), 1);
-        d.rate_limit = Some(3);
-        assert_eq!(limits.grant(&d, 5).admissions.len(), 3);
+        let now = Instant::now();
+        limits.learned("des_1", now, Some(Duration::from_millis(400)), false);
+        assert!(!limits.attempt_ended("des_1"));
+        assert_eq!(limits.wait("des_1", now), Duration::from_millis(400));
+        limits.learned("des_1", now, None, false);
+        assert_eq!(limits.wait("des_1", now), Duration::ZERO);
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! - [`outcome`]: success, retry later (schedule or `Retry-After`), or give up.
 //! - [`limits`]: per-destination rate and concurrency limits, in front of every
-//!   adapter.
+//!   adapter, shared by the replicas through the database.
 //! - [`Dispatcher`]: the worker loop. Attempts run concurrently up to
 //!   `delivery.concurrency`; their results are written in batches by one task,
 //!   then handed to the issue tracker.
@@ -28,7 +28,7 @@ use crate::route::RulesCache;
 use crate::shutdown::Shutdown;
 use crate::signals::{Signal, Signals};
 use crate::store::{AttemptOutcome, DueEvent, LeaseScope, Store};
-use limits::{Admission, DestinationLimits};
+use limits::{DestinationLimits, LimitSpec};
 
 pub struct Dispatcher {
     pub store: Arc<Store>,
@@ -52,11 +52,7 @@ impl Dispatcher {
         let this = Arc::new(self);
         let permits = Arc::new(Semaphore::new(this.concurrency));
         let (results_tx, results_rx) = mpsc::channel::<AttemptOutcome>(this.concurrency * 4);
-        let writer = tokio::spawn(write_results(
-            this.store.clone(),
-            this.tracker.clone(),
-            results_rx,
-        ));
+        let writer = tokio::spawn(write_results(this.clone(), results_rx));
 
         loop {
             if shutdown.is_triggered() {
@@ -93,15 +89,18 @@ impl Dispatcher {
                 }
                 continue;
             }
-            for (item, admission) in round.due {
+            for (item, start_in) in round.due {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     break;
                 };
                 let this = this.clone();
                 let tx = results_tx.clone();
                 tokio::spawn(async move {
+                    // A limited destination's attempts start at their paced times.
+                    if !start_in.is_zero() {
+                        tokio::time::sleep(start_in).await;
+                    }
                     let outcome = this.attempt(item, lease_until).await;
-                    drop(admission);
                     // If the writer is gone we are shutting down; the lease expires
                     // and the event is delivered again (at-least-once).
                     if let Some(outcome) = outcome {
@@ -118,7 +117,8 @@ impl Dispatcher {
     }
 
     /// Leases up to `free` due events: those of unlimited destinations first, then
-    /// of each limited destination as many as its limits admit now.
+    /// of each limited destination as many as its limits let start within
+    /// [`limits::HORIZON`] (the database paces them across replicas).
     async fn lease_round(
         &self,
         now: i64,
@@ -128,54 +128,70 @@ impl Dispatcher {
         let limited = self.catalog.limited_destinations().await?;
         let listening = self.adapters.cli.listeners.connections();
         self.limits.retain(&limited);
-        let except = limited.iter().map(|d| d.id.clone()).collect();
         // Events that were transformed go out as transformed (the store overlays them).
-        let mut due: Vec<(DueEvent, Option<Admission>)> = self
+        let mut due: Vec<(DueEvent, Duration)> = self
             .store
             .lease_due_events_in(
                 now,
                 free.min(500) as i64,
                 lease_until,
-                &LeaseScope::Except(except),
+                &LeaseScope::Unlimited,
                 &listening,
             )
             .await?
             .into_iter()
-            .map(|e| (e, None))
+            .map(|e| (e, Duration::ZERO))
             .collect();
         let mut limited_wait: Option<Duration> = None;
+        let mut wait_at_most = |w: Duration| {
+            limited_wait = Some(limited_wait.map_or(w, |l: Duration| l.min(w)));
+        };
         for d in limited.iter() {
             let room = free.saturating_sub(due.len()).min(500);
             if room == 0 {
                 break;
             }
-            let grant = self.limits.grant(d, room);
-            if let Some(w) = grant.retry_in {
-                limited_wait = Some(limited_wait.map_or(w, |l| l.min(w)));
-            }
-            if grant.admissions.is_empty() {
+            let wait = self.limits.wait(&d.id, Instant::now());
+            if !wait.is_zero() {
+                wait_at_most(wait);
                 continue;
             }
-            let leased = self
+            let lease = self
                 .store
-                .lease_due_events_in(
+                .lease_limited(
+                    &d.id,
+                    &LimitSpec::of(d).pacing(),
+                    room as i64,
                     now,
-                    grant.admissions.len() as i64,
                     lease_until,
-                    &LeaseScope::Only(d.id.clone()),
+                    limits::HORIZON.as_micros() as i64,
                     &listening,
                 )
                 .await?;
-            // Admissions not used by an event are dropped here: a rate token
-            // spent on an empty queue costs nothing, and slots come back.
+            let retry_in = lease
+                .retry_in_us
+                .map(|us| Duration::from_micros(us.max(0) as u64));
+            self.limits
+                .learned(&d.id, Instant::now(), retry_in, lease.cap_full);
+            if let Some(w) = retry_in {
+                wait_at_most(w);
+            }
             due.extend(
-                leased
+                lease
+                    .events
                     .into_iter()
-                    .zip(grant.admissions)
-                    .map(|(e, a)| (e, Some(a))),
+                    .map(|(e, us)| (e, Duration::from_micros(us.max(0) as u64))),
             );
         }
         Ok(LeaseRound { due, limited_wait })
+    }
+
+    /// An attempt's lease was given up: a destination whose cap was full is
+    /// worth a lease round now.
+    fn attempt_ended(&self, destination_id: &str) {
+        if self.limits.attempt_ended(destination_id) {
+            self.signals.notify(Signal::Dispatch);
+        }
     }
 
     async fn sleep_until_next_due(&self) -> Duration {
@@ -215,9 +231,12 @@ impl Dispatcher {
         };
         if result.held {
             let ids = [event.id.clone()];
-            if let Err(e) = self.store.release_leases(&ids, lease_until).await {
+            match self.store.release_leases(&ids, lease_until).await {
+                Ok(()) => self.attempt_ended(&event.destination_id),
                 // The lease lapses by itself; the event waits until then.
-                tracing::warn!(error = %e, event = %event.id, "giving a lease back failed");
+                Err(e) => {
+                    tracing::warn!(error = %e, event = %event.id, "giving a lease back failed")
+                }
             }
             return None;
         }
@@ -268,9 +287,9 @@ impl Dispatcher {
     }
 }
 
-/// Events leased in one round, each with its destination's admission if limited.
+/// Events leased in one round, each with when its attempt starts.
 struct LeaseRound {
-    due: Vec<(DueEvent, Option<Admission>)>,
+    due: Vec<(DueEvent, Duration)>,
     /// When a limited destination may take more.
     limited_wait: Option<Duration>,
 }
@@ -279,20 +298,19 @@ struct LeaseRound {
 /// into one transaction. A failed write is retried; the results stay in memory until
 /// stored (and if the process dies first, the leases expire and the events are
 /// delivered again). Stored batches go to the tracker.
-async fn write_results(
-    store: Arc<Store>,
-    tracker: Arc<Tracker>,
-    mut rx: mpsc::Receiver<AttemptOutcome>,
-) {
+async fn write_results(this: Arc<Dispatcher>, mut rx: mpsc::Receiver<AttemptOutcome>) {
     let mut batch = Vec::with_capacity(512);
     while rx.recv_many(&mut batch, 512).await > 0 {
         let mut delay = Duration::from_millis(100);
-        while let Err(e) = store.record_attempts(&batch, now_ms()).await {
+        while let Err(e) = this.store.record_attempts(&batch, now_ms()).await {
             tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(10));
         }
-        tracker.observe(&batch).await;
+        for o in &batch {
+            this.attempt_ended(&o.attempt.destination_id);
+        }
+        this.tracker.observe(&batch).await;
         batch.clear();
     }
 }

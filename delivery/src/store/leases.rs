@@ -2,13 +2,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::Row;
+use hookyard_core::pacing;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::sql::dialect::Dialect;
 use super::sql::query::Query;
 use super::sql::rows::{self, DESTINATION_COLS, EVENT_COLS, REQUEST_COLS};
 use super::sql::scripts::Durability;
-use super::{DueEvent, LeaseScope, Store, StoreError, StoreResult};
+use super::{DueEvent, LeaseScope, LimitedLease, Store, StoreError, StoreResult};
 use crate::model::{Destination, RequestRecord};
 
 impl Store {
@@ -39,13 +41,135 @@ impl Store {
         scope: &LeaseScope,
         listening: &[String],
     ) -> StoreResult<Vec<DueEvent>> {
+        let q = self.lease_query(now, limit, lease_until, scope, listening);
+        let leased = match self.dialect {
+            Dialect::Sqlite => self.sqlite_script(q, Durability::Bookkeeping).await?,
+            Dialect::Postgres => self.fetch_all(&self.write, q).await?,
+        };
+        self.with_requests(leased).await
+    }
+
+    /// Leases up to `want` due events of one rate- or concurrency-limited
+    /// destination, as many as its limits let start within `horizon_us`, and
+    /// moves its pacing on by as many as were leased: all in one transaction
+    /// holding the destination's limit row, so replicas sharing the database
+    /// share the limits. The cap counts events leased on any replica.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn lease_limited(
+        &self,
+        destination_id: &str,
+        limits: &pacing::Limits,
+        want: i64,
+        now: i64,
+        lease_until: i64,
+        horizon_us: i64,
+        listening: &[String],
+    ) -> StoreResult<LimitedLease> {
+        let mut tx = self.bookkeeper().await?;
+        let mut q =
+            Query::new("INSERT INTO destination_limits (destination_id, next_at_us) VALUES (");
+        q.bind(destination_id.to_owned())
+            .push(", 0) ON CONFLICT (destination_id) DO NOTHING");
+        run(tx.conn(), q).await?;
+        let clock = self.dialect.clock_us().unwrap_or("0");
+        let mut q = Query::new(&format!(
+            "SELECT next_at_us, {clock} AS now_us FROM destination_limits WHERE destination_id = "
+        ));
+        q.bind(destination_id.to_owned())
+            .push(self.dialect.for_update());
+        let row = fetch(tx.conn(), q)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                StoreError::MissingReference(format!("destination {destination_id} was deleted"))
+            })?;
+        let next_at_us: i64 = row.try_get("next_at_us")?;
+        let now_us = match self.dialect.clock_us() {
+            Some(_) => row.try_get("now_us")?,
+            None => now * 1000,
+        };
+        let in_flight = match limits.max_in_flight {
+            Some(_) => {
+                let mut q = Query::new("SELECT COUNT(*) AS n FROM events WHERE destination_id = ");
+                q.bind(destination_id.to_owned())
+                    .push(" AND lease_until > ")
+                    .bind(now);
+                match fetch(tx.conn(), q).await?.first() {
+                    Some(row) => row.try_get::<i64, _>("n")?,
+                    None => 0,
+                }
+            }
+            None => 0,
+        };
+        let grant = pacing::grant(limits, next_at_us, now_us, horizon_us, in_flight, want);
+        let retry_in_us = grant.retry_at_us.map(|t| (t - now_us).max(0));
+        if grant.count == 0 {
+            tx.finish().await?;
+            return Ok(LimitedLease {
+                events: Vec::new(),
+                retry_in_us,
+                cap_full: limits.max_in_flight.is_some_and(|cap| in_flight >= cap),
+            });
+        }
+        let q = self.lease_query(
+            now,
+            grant.count,
+            lease_until,
+            &LeaseScope::Only(destination_id.to_owned()),
+            listening,
+        );
+        let leased = fetch(tx.conn(), q).await?;
+        let used = leased.len() as i64;
+        if limits.spacing_us.is_some() && used > 0 {
+            let mut q = Query::new("UPDATE destination_limits SET next_at_us = ");
+            q.bind(grant.next_at_after(used, limits, next_at_us))
+                .push(" WHERE destination_id = ")
+                .bind(destination_id.to_owned());
+            run(tx.conn(), q).await?;
+        }
+        tx.finish().await?;
+        // Nothing due beyond what was leased: the limits did not hold anything back.
+        let more_due = used == grant.count;
+        let retry_in_us = retry_in_us.filter(|_| more_due);
+        let cap_full = more_due
+            && limits
+                .max_in_flight
+                .is_some_and(|cap| in_flight + used >= cap);
+        let events = self.with_requests(leased).await?;
+        Ok(LimitedLease {
+            events: events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (e, (grant.start_of(i as i64, limits) - now_us).max(0)))
+                .collect(),
+            retry_in_us,
+            cap_full,
+        })
+    }
+
+    /// The lease: `UPDATE … RETURNING` the events it took.
+    fn lease_query(
+        &self,
+        now: i64,
+        limit: i64,
+        lease_until: i64,
+        scope: &LeaseScope,
+        listening: &[String],
+    ) -> Query {
         let mut q = Query::in_order(self.dialect, "UPDATE events SET lease_until = ");
-        q.bind(lease_until).push(
-            " WHERE id IN (SELECT e.id FROM events e \
+        // A destination's own events are found by destination; the others walk
+        // the due index in order and stop at the limit.
+        let index = match scope {
+            LeaseScope::Only(_) => "",
+            LeaseScope::All | LeaseScope::Unlimited => self.dialect.events_due_index(),
+        };
+        q.bind(lease_until).push(&format!(
+            " WHERE id IN (SELECT e.id FROM events e{index} \
              JOIN connections c ON c.id = e.connection_id \
              JOIN destinations d ON d.id = e.destination_id \
              WHERE e.status IN ('QUEUED', 'SCHEDULED') AND e.next_attempt_at <= ",
-        );
+        ));
         q.bind(now)
             .push(" AND (e.lease_until IS NULL OR e.lease_until <= ")
             .bind(now)
@@ -56,10 +180,8 @@ impl Store {
         only_listened(&mut q, listening);
         match scope {
             LeaseScope::All => {}
-            LeaseScope::Except(ids) if ids.is_empty() => {}
-            LeaseScope::Except(ids) => {
-                q.push(" AND e.destination_id NOT IN ")
-                    .bind_list(ids.iter().cloned());
+            LeaseScope::Unlimited => {
+                q.push(" AND d.rate_limit IS NULL AND d.max_concurrency IS NULL");
             }
             LeaseScope::Only(id) => {
                 q.push(" AND e.destination_id = ").bind(id.clone());
@@ -69,10 +191,13 @@ impl Store {
             .bind(limit)
             .push(&self.dialect.skip_locked("e"))
             .push(&format!(") RETURNING {EVENT_COLS}"));
-        let leased = match self.dialect {
-            Dialect::Sqlite => self.sqlite_script(q, Durability::Bookkeeping).await?,
-            Dialect::Postgres => self.fetch_all(&self.write, q).await?,
-        };
+        q
+    }
+
+    /// The leased events, oldest due first, each with the request it delivers:
+    /// its transformed request where routing stored one, else the request as
+    /// received.
+    async fn with_requests(&self, leased: Vec<AnyRow>) -> StoreResult<Vec<DueEvent>> {
         let mut events = leased
             .iter()
             .map(rows::event)
@@ -138,14 +263,15 @@ impl Store {
         // The same conditions as leasing: events being delivered right now, or whose
         // connection is paused or destination disabled, are not "due" (counting
         // them would wake the dispatcher in a loop with nothing to lease).
-        let mut q = Query::new(
-            "SELECT e.next_attempt_at AS t FROM events e \
+        let mut q = Query::new(&format!(
+            "SELECT e.next_attempt_at AS t FROM events e{} \
              JOIN connections c ON c.id = e.connection_id \
              JOIN destinations d ON d.id = e.destination_id \
              WHERE e.status IN ('QUEUED', 'SCHEDULED') AND c.paused_at IS NULL \
              AND c.disabled_at IS NULL AND d.disabled_at IS NULL \
              AND (e.lease_until IS NULL OR e.lease_until <= ",
-        );
+            self.dialect.events_due_index()
+        ));
         q.bind(now).push(")");
         only_listened(&mut q, listening);
         q.push(" ORDER BY e.next_attempt_at LIMIT 1");
@@ -179,4 +305,17 @@ fn only_listened(q: &mut Query, listening: &[String]) {
             .bind_list(listening.iter().cloned())
             .push(")");
     }
+}
+
+/// Runs `q` inside a transaction in progress.
+async fn run(conn: &mut AnyConnection, q: Query) -> StoreResult<()> {
+    let (sql, args) = q.build()?;
+    sqlx::query_with(&sql, args).execute(conn).await?;
+    Ok(())
+}
+
+/// The rows of `q`, inside a transaction in progress.
+async fn fetch(conn: &mut AnyConnection, q: Query) -> StoreResult<Vec<AnyRow>> {
+    let (sql, args) = q.build()?;
+    Ok(sqlx::query_with(&sql, args).fetch_all(conn).await?)
 }

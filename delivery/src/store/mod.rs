@@ -241,8 +241,24 @@ pub struct AttemptOutcome {
 #[derive(Debug, Clone)]
 pub enum LeaseScope {
     All,
-    Except(Vec<String>),
+    /// Destinations without a rate or concurrency limit (those are leased through
+    /// [`Store::lease_limited`]). Decided by the database, not by a list a
+    /// replica may hold out of date: an event of a destination limited a moment
+    /// ago is never leased past its limit.
+    Unlimited,
     Only(String),
+}
+
+/// Events of one limited destination leased in one transaction with its pacing.
+#[derive(Debug, Default)]
+pub struct LimitedLease {
+    /// Each event with how long after the lease its attempt may start (µs).
+    pub events: Vec<(DueEvent, i64)>,
+    /// When asking again can lease more (µs from now), if the rate is what
+    /// stopped it; `None` when the cap on attempts in flight did, or nothing was due.
+    pub retry_in_us: Option<i64>,
+    /// The cap on attempts in flight is reached and more are due.
+    pub cap_full: bool,
 }
 
 /// What a manual retry found.

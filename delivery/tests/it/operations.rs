@@ -151,6 +151,108 @@ async fn a_concurrency_limit_caps_attempts_in_flight() {
     gw.stop().await;
 }
 
+/// Three replicas on one PostgreSQL database: the first and two more started on
+/// its database.
+async fn three_replicas() -> Option<[Gateway; 3]> {
+    let a = Gateway::start_postgres().await?;
+    let url = a.database_url.clone();
+    let b = Gateway::start_with({
+        let url = url.clone();
+        move |c| c.database_url = url
+    })
+    .await;
+    let c = Gateway::start_with(move |c| c.database_url = url).await;
+    Some([a, b, c])
+}
+
+/// The largest number of `times` within any window of `width`.
+fn most_within(times: &[std::time::Instant], width: Duration) -> usize {
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|t| t.duration_since(times[i]) < width)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// A destination limited to 20/s gets at most 21 in any second from three
+/// replicas together (each enforcing the limit alone would send 60/s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_share_a_rate_limit() {
+    let Some(gws) = three_replicas().await else {
+        return;
+    };
+    let rx = Receiver::start().await;
+    const RATE: usize = 20;
+    const N: usize = 90;
+    connect(
+        &gws[0],
+        "shared-rate",
+        json!({"name": "rate-api", "url": rx.url, "rate_limit": RATE, "rate_limit_period": "second"}),
+        json!([]),
+    )
+    .await;
+    for i in 0..N {
+        let (s, _) = gws[i % 3]
+            .send("shared-rate", format!(r#"{{"n":{i}}}"#))
+            .await;
+        assert_eq!(s, 200);
+    }
+    let got = rx.wait_for(N).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.received().len(), N, "each event delivered once");
+    let times: Vec<_> = got.iter().map(|r| r.at).collect();
+    let most = most_within(&times, Duration::from_secs(1));
+    let span = times[N - 1].duration_since(times[0]).as_secs_f64();
+    let rate = (N - 1) as f64 / span;
+    eprintln!(
+        "three replicas, limit {RATE}/s: at most {most} in a second, {rate:.2}/s over the run"
+    );
+    assert!(
+        most <= RATE + 1,
+        "{most} deliveries within one second (limit {RATE}/s)"
+    );
+    assert!(rate <= RATE as f64 * 1.05, "{rate:.1}/s over the run");
+    for gw in gws {
+        gw.stop().await;
+    }
+}
+
+/// A destination taking two attempts at a time gets no more than two at once
+/// from three replicas together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_share_a_concurrency_cap() {
+    let Some(gws) = three_replicas().await else {
+        return;
+    };
+    let rx = Receiver::scripted_slow(vec![], Duration::from_millis(300)).await;
+    connect(
+        &gws[0],
+        "shared-conc",
+        json!({"name": "two-at-a-time", "url": rx.url, "max_concurrency": 2}),
+        json!([]),
+    )
+    .await;
+    const N: usize = 12;
+    for i in 0..N {
+        assert_eq!(gws[i % 3].send("shared-conc", format!("{i}")).await.0, 200);
+    }
+    let got = rx.wait_for(N).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.received().len(), N, "each event delivered once");
+    let times: Vec<_> = got.iter().map(|r| r.at).collect();
+    // Each reply takes 300 ms, so with two in flight no three arrive within 300 ms.
+    let most = most_within(&times, Duration::from_millis(280));
+    eprintln!("three replicas, two at a time: at most {most} arrivals within 280 ms");
+    assert!(most <= 2, "{most} attempts in flight at once (cap 2)");
+    for gw in gws {
+        gw.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn bad_limits_are_refused_with_the_field_named() {
     let gw = Gateway::start().await;

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Executor;
 
 use super::connect::{sqlite_pragma, Store};
+use super::dialect::Dialect;
 use super::query::Query;
 use crate::store::StoreResult;
 
@@ -47,6 +48,60 @@ impl Store {
                 Err(e.into())
             }
         }
+    }
+}
+
+impl Store {
+    /// The writer connection for a bookkeeping transaction that decides between
+    /// its statements (a script cannot): on SQLite, set to commit without its own
+    /// fsync ([`Durability::Bookkeeping`]) until [`Bookkeeper::finish`].
+    pub(in crate::store) async fn bookkeeper(&self) -> StoreResult<Bookkeeper> {
+        let mut conn = ScriptConn(Some(self.write.acquire().await?));
+        let restore = match self.dialect {
+            Dialect::Sqlite => {
+                let c = conn.0.as_mut().expect("connection held until finished");
+                c.execute("PRAGMA synchronous = NORMAL").await?;
+                Some(sqlite_pragma(self.sqlite_sync))
+            }
+            Dialect::Postgres => None,
+        };
+        let begin = match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        };
+        let c = conn.0.as_mut().expect("connection held until finished");
+        c.execute(begin).await?;
+        Ok(Bookkeeper { conn, restore })
+    }
+}
+
+/// A bookkeeping write transaction in progress on the writer connection. Dropped
+/// before [`Bookkeeper::finish`] (an error, or the caller's future cancelled), it
+/// closes the connection: the database rolls the transaction back, and no
+/// connection left in the relaxed sync mode goes back to the pool.
+pub(in crate::store) struct Bookkeeper {
+    conn: ScriptConn,
+    restore: Option<&'static str>,
+}
+
+impl Bookkeeper {
+    pub(in crate::store) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        self.conn
+            .0
+            .as_mut()
+            .expect("connection held until finished")
+    }
+
+    /// Commits, restores the sync mode and hands the connection back.
+    pub(in crate::store) async fn finish(mut self) -> StoreResult<()> {
+        let c = self.conn();
+        c.execute("COMMIT").await?;
+        if let Some(restore) = self.restore {
+            let c = self.conn();
+            c.execute(restore).await?;
+        }
+        self.conn.release();
+        Ok(())
     }
 }
 
