@@ -21,6 +21,11 @@ pub(crate) fn free_port() -> u16 {
 }
 
 pub(crate) fn spawn_serve(dir: &std::path::Path, port: u16) -> Child {
+    spawn_serve_with(dir, port, &[])
+}
+
+/// [`spawn_serve`] with more environment (`HOOKYARD_…` settings).
+pub(crate) fn spawn_serve_with(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(BIN)
         .args([
             "serve",
@@ -31,6 +36,7 @@ pub(crate) fn spawn_serve(dir: &std::path::Path, port: u16) -> Child {
         .arg(dir)
         .env("HOOKYARD_API_KEY", common::gateway::KEY)
         .env("HOOKYARD_DELIVERY__POLL_INTERVAL_MS", "100")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -27,6 +27,7 @@ mod lists;
 mod operations;
 mod publish;
 mod replay;
+mod replicas;
 mod retention;
 mod signed_http;
 mod slow;
