@@ -431,16 +431,7 @@ pub async fn backlog(
     Path(id): Path<String>,
 ) -> Result<Json<DestinationBacklog>, ApiError> {
     load(&st, &id).await?;
-    let found = st
-        .store
-        .backlogs()
-        .await?
-        .into_iter()
-        .find(|b| b.destination_id == id);
-    Ok(Json(found.unwrap_or(DestinationBacklog {
-        destination_id: id,
-        ..Default::default()
-    })))
+    Ok(Json(st.store.backlog_of(&id).await?))
 }
 
 #[utoipa::path(put, path = "/destinations/{id}/archive", tag = "destinations",

@@ -3,12 +3,18 @@
 //! publishes queue depth and backlog age per destination, and opens or resolves
 //! backpressure issues.
 //!
+//! Nothing a sweep reads grows with the backlog except the queue depths:
+//! holding and releasing go from the inactive destinations and connections to
+//! their events, and a backlog's age is a few index seeks per destination. The
+//! depths are counts of every waiting event, so they are taken on a pace of
+//! their own (see [`DepthPace`]).
+//!
 //! Holding and releasing are done here, from the state of destinations and
 //! connections, rather than by whoever changes that state, so a change made on
 //! any replica (or by the tracker's auto-disable) takes effect the same way.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
@@ -30,15 +36,28 @@ pub struct Monitor {
 }
 
 /// The monitor's loop, with the destinations whose backlog gauges it set last
-/// (so a destination that emptied gets its gauges reset).
+/// (so a destination that emptied gets its gauges reset) and the queue depths
+/// last counted.
 struct Sweeps {
     monitor: Monitor,
     known: Vec<String>,
+    depths: Vec<DestinationBacklog>,
+    pace: DepthPace,
 }
 
 impl Periodic for Sweeps {
     async fn step(&mut self) -> Step {
-        match self.monitor.sweep().await {
+        if self.pace.due(Instant::now()) {
+            let started = Instant::now();
+            match self.monitor.store.backlog_counts().await {
+                Ok(depths) => {
+                    self.depths = depths;
+                    self.pace.counted(started, started.elapsed());
+                }
+                Err(e) => tracing::error!(error = %e, "counting queue depths failed; will retry"),
+            }
+        }
+        match self.monitor.sweep(&self.depths).await {
             Ok(backlogs) => {
                 telemetry::backlogs(now_ms(), &backlogs, &self.known);
                 self.known = backlogs.into_iter().map(|b| b.destination_id).collect();
@@ -49,17 +68,48 @@ impl Periodic for Sweeps {
     }
 }
 
+/// When the queue depths are counted again. Counting reads an index entry per
+/// waiting event: nothing on a small backlog, a fair part of a second on a
+/// million. So a count waits [`DepthPace::COST_FACTOR`] times as long as the
+/// last one took (at most 2% of a core), and at most [`DepthPace::MAX_WAIT`]:
+/// every sweep when counting is cheap, every few seconds on a large backlog.
+#[derive(Debug, Default)]
+struct DepthPace {
+    next: Option<Instant>,
+}
+
+impl DepthPace {
+    const COST_FACTOR: u32 = 50;
+    const MAX_WAIT: Duration = Duration::from_secs(60);
+
+    fn due(&self, now: Instant) -> bool {
+        self.next.is_none_or(|next| now >= next)
+    }
+
+    fn counted(&mut self, started: Instant, took: Duration) {
+        self.next = Some(started + (took * Self::COST_FACTOR).min(Self::MAX_WAIT));
+    }
+}
+
 impl Monitor {
     pub async fn run(self, shutdown: Shutdown) {
         let (interval, signals) = (self.interval, self.signals.clone());
         let mut sweeps = Sweeps {
             monitor: self,
             known: Vec::new(),
+            depths: Vec::new(),
+            pace: DepthPace::default(),
         };
         every(interval, &signals, Signal::Monitor, shutdown, &mut sweeps).await
     }
 
-    pub async fn sweep(&self) -> StoreResult<Vec<DestinationBacklog>> {
+    /// Holds and releases, and opens or resolves backpressure issues; returns
+    /// each waiting destination's backlog (its ages measured now, its counts
+    /// from `depths`, the last count).
+    pub async fn sweep(
+        &self,
+        depths: &[DestinationBacklog],
+    ) -> StoreResult<Vec<DestinationBacklog>> {
         let now = now_ms();
         let (held, released) = self.store.hold_and_release(now).await?;
         if held > 0 {
@@ -69,7 +119,8 @@ impl Monitor {
             tracing::info!(released, "held events released");
             self.signals.notify(Signal::Dispatch);
         }
-        let backlogs = self.store.backlogs().await?;
+        let ages = self.store.backlog_ages().await?;
+        let backlogs = merge(depths, &ages);
         self.backpressure(&backlogs, now).await?;
         Ok(backlogs)
     }
@@ -143,5 +194,77 @@ impl Monitor {
             self.signals.notify(Signal::Alerts);
         }
         Ok(())
+    }
+}
+
+/// Destinations with a backlog now (`ages`) or at the last count (`depths`),
+/// in id order: counts from the count, ages from now. A destination that
+/// emptied since the count keeps its count until the next one.
+fn merge(depths: &[DestinationBacklog], ages: &[(String, i64)]) -> Vec<DestinationBacklog> {
+    let mut out: Vec<DestinationBacklog> = depths
+        .iter()
+        .map(|d| DestinationBacklog {
+            oldest_pending_at: None,
+            ..d.clone()
+        })
+        .collect();
+    for (id, oldest) in ages {
+        match out.iter_mut().find(|b| &b.destination_id == id) {
+            Some(b) => b.oldest_pending_at = Some(*oldest),
+            None => out.push(DestinationBacklog {
+                destination_id: id.clone(),
+                oldest_pending_at: Some(*oldest),
+                ..Default::default()
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.destination_id.cmp(&b.destination_id));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depths_are_counted_again_after_fifty_times_the_last_count() {
+        let mut pace = DepthPace::default();
+        let t0 = Instant::now();
+        assert!(pace.due(t0), "the first sweep counts");
+        pace.counted(t0, Duration::from_millis(1));
+        assert!(!pace.due(t0 + Duration::from_millis(49)));
+        assert!(pace.due(t0 + Duration::from_millis(50)));
+        pace.counted(t0, Duration::from_secs(10));
+        assert!(
+            !pace.due(t0 + Duration::from_secs(59)),
+            "at most a minute apart"
+        );
+        assert!(pace.due(t0 + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_backlog_takes_its_counts_from_the_count_and_its_age_from_now() {
+        let depth = |id: &str, pending| DestinationBacklog {
+            destination_id: id.into(),
+            pending,
+            oldest_pending_at: Some(1),
+            ..Default::default()
+        };
+        let merged = merge(
+            &[depth("des_b", 5), depth("des_c", 2)],
+            &[("des_a".into(), 10), ("des_b".into(), 20)],
+        );
+        let got: Vec<_> = merged
+            .iter()
+            .map(|b| (b.destination_id.as_str(), b.pending, b.oldest_pending_at))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("des_a", 0, Some(10)),
+                ("des_b", 5, Some(20)),
+                ("des_c", 2, None)
+            ]
+        );
     }
 }

@@ -2,22 +2,40 @@
 
 use sqlx::Row;
 
+use super::sql::dialect::Dialect;
 use super::sql::query::Query;
 use super::{Store, StoreResult};
 use crate::model::{DestinationBacklog, DestinationResults};
 
 impl Store {
     async fn hold_pending(&self, now: i64) -> StoreResult<u64> {
-        let mut q = Query::new("UPDATE events SET status = 'HOLD', updated_at = ");
-        q.bind(now)
-            .push(
-                " WHERE status IN ('QUEUED', 'SCHEDULED') AND (lease_until IS NULL OR lease_until <= ",
-            )
+        // From each disabled destination and paused connection to its pending
+        // events, by index (`CROSS JOIN` keeps SQLite from starting at the
+        // events): the backlog of active ones is never read. The outer
+        // conditions repeat the inner ones for PostgreSQL, which re-checks them
+        // on a row another transaction changed meanwhile.
+        let pending = |q: &mut Query, e: &str| {
+            q.push(&format!(
+                "{e}status IN ('QUEUED', 'SCHEDULED') \
+                 AND ({e}lease_until IS NULL OR {e}lease_until <= "
+            ))
             .bind(now)
-            .push(
-                ") AND (destination_id IN (SELECT id FROM destinations WHERE disabled_at IS NOT NULL) \
-                 OR connection_id IN (SELECT id FROM connections WHERE paused_at IS NOT NULL))",
-            );
+            .push(")");
+        };
+        let mut q = Query::new("UPDATE events SET status = 'HOLD', updated_at = ");
+        q.bind(now).push(" WHERE ");
+        pending(&mut q, "");
+        q.push(
+            " AND id IN (SELECT e.id FROM destinations d CROSS JOIN events e \
+             WHERE d.disabled_at IS NOT NULL AND e.destination_id = d.id AND ",
+        );
+        pending(&mut q, "e.");
+        q.push(
+            " UNION ALL SELECT e.id FROM connections c CROSS JOIN events e \
+             WHERE c.paused_at IS NOT NULL AND e.connection_id = c.id AND ",
+        );
+        pending(&mut q, "e.");
+        q.push(")");
         self.execute(q).await
     }
 
@@ -144,7 +162,11 @@ impl Store {
         } else {
             self.hold_pending(now).await?
         };
-        let q = Query::new("SELECT COUNT(*) AS n FROM events WHERE status = 'HOLD'");
+        // Whether any event is held at all: one index entry read, not all of them.
+        let q = Query::new(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM events WHERE status = 'HOLD' \
+             LIMIT 1) AS h",
+        );
         let released = if self.count_rows(q).await? == 0 {
             0
         } else {
@@ -153,31 +175,107 @@ impl Store {
         Ok((held, released))
     }
 
-    pub async fn backlogs(&self) -> StoreResult<Vec<DestinationBacklog>> {
+    /// Queued, scheduled and held events of each destination that has any
+    /// (`due` and `oldest_pending_at` are not filled in: see
+    /// [`Store::backlog_ages`]). Reads every waiting event once: on a large
+    /// backlog this is the monitor's most expensive read, which it paces by its
+    /// cost. SQLite counts destination by destination, reading index entries
+    /// only; PostgreSQL counts in one (parallel) pass, which its planner runs
+    /// far faster than a thousand small counts.
+    pub async fn backlog_counts(&self) -> StoreResult<Vec<DestinationBacklog>> {
+        let q = Query::new(match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT d.id AS destination_id, \
+                 (SELECT COUNT(*) FROM events e WHERE e.destination_id = d.id \
+                  AND e.status IN ('QUEUED', 'SCHEDULED')) AS pending, \
+                 (SELECT COUNT(*) FROM events e WHERE e.destination_id = d.id \
+                  AND e.status = 'HOLD') AS held \
+                 FROM destinations d ORDER BY d.id"
+            }
+            Dialect::Postgres => {
+                "SELECT destination_id, \
+                 SUM(CASE WHEN status = 'HOLD' THEN 0 ELSE 1 END) AS pending, \
+                 SUM(CASE WHEN status = 'HOLD' THEN 1 ELSE 0 END) AS held \
+                 FROM events WHERE status IN ('QUEUED', 'SCHEDULED', 'HOLD') \
+                 GROUP BY destination_id ORDER BY destination_id"
+            }
+        });
+        let mut out = Vec::new();
+        for r in self.fetch_all(&self.read, q).await? {
+            let pending = r.try_get::<Option<i64>, _>("pending")?.unwrap_or(0);
+            let held = r.try_get::<Option<i64>, _>("held")?.unwrap_or(0);
+            if pending + held > 0 {
+                out.push(DestinationBacklog {
+                    destination_id: r.try_get("destination_id")?,
+                    pending,
+                    held,
+                    ..Default::default()
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// For each destination with queued, scheduled or held events, the creation
+    /// time of the oldest: a few index seeks per destination, however many
+    /// events wait. Ids start with their creation time (ULIDs), so the smallest
+    /// id of each status is its oldest event.
+    pub async fn backlog_ages(&self) -> StoreResult<Vec<(String, i64)>> {
+        let mut q = Query::new("SELECT d.id AS destination_id");
+        for (col, status) in [("q", "QUEUED"), ("s", "SCHEDULED"), ("h", "HOLD")] {
+            q.push(&format!(
+                ", (SELECT o.created_at FROM events o WHERE o.id = \
+                 (SELECT MIN(e.id) FROM events e WHERE e.destination_id = d.id \
+                 AND e.status = '{status}')) AS {col}"
+            ));
+        }
+        q.push(" FROM destinations d ORDER BY d.id");
+        let mut out = Vec::new();
+        for r in self.fetch_all(&self.read, q).await? {
+            let oldest = ["q", "s", "h"]
+                .iter()
+                .map(|c| r.try_get::<Option<i64>, _>(*c))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .min();
+            if let Some(t) = oldest {
+                out.push((r.try_get("destination_id")?, t));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One destination's backlog, in full (`GET /destinations/{id}/backlog`):
+    /// reads that destination's waiting events only.
+    pub async fn backlog_of(&self, destination_id: &str) -> StoreResult<DestinationBacklog> {
         let mut q = Query::new(
-            "SELECT destination_id, \
+            "SELECT \
              SUM(CASE WHEN status IN ('QUEUED', 'SCHEDULED') THEN 1 ELSE 0 END) AS pending, \
              SUM(CASE WHEN status IN ('QUEUED', 'SCHEDULED') AND next_attempt_at <= ",
         );
-        q.bind(crate::clock::now_ms()).push(
-            " THEN 1 ELSE 0 END) AS due, \
-             SUM(CASE WHEN status = 'HOLD' THEN 1 ELSE 0 END) AS held, \
-             MIN(created_at) AS oldest \
-             FROM events WHERE status IN ('QUEUED', 'SCHEDULED', 'HOLD') \
-             GROUP BY destination_id ORDER BY destination_id",
-        );
-        self.fetch_all(&self.read, q)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(DestinationBacklog {
-                    destination_id: r.try_get("destination_id")?,
-                    pending: r.try_get::<Option<i64>, _>("pending")?.unwrap_or(0),
-                    due: r.try_get::<Option<i64>, _>("due")?.unwrap_or(0),
-                    held: r.try_get::<Option<i64>, _>("held")?.unwrap_or(0),
-                    oldest_pending_at: r.try_get("oldest")?,
-                })
+        q.bind(crate::clock::now_ms())
+            .push(
+                " THEN 1 ELSE 0 END) AS due, \
+                 SUM(CASE WHEN status = 'HOLD' THEN 1 ELSE 0 END) AS held, \
+                 MIN(created_at) AS oldest \
+                 FROM events WHERE destination_id = ",
+            )
+            .bind(destination_id.to_owned())
+            .push(" AND status IN ('QUEUED', 'SCHEDULED', 'HOLD')");
+        let row = self.fetch_optional(&self.read, q).await?;
+        let get = |c: &str| -> StoreResult<Option<i64>> {
+            Ok(match &row {
+                Some(r) => r.try_get::<Option<i64>, _>(c)?,
+                None => None,
             })
-            .collect()
+        };
+        Ok(DestinationBacklog {
+            destination_id: destination_id.to_owned(),
+            pending: get("pending")?.unwrap_or(0),
+            due: get("due")?.unwrap_or(0),
+            held: get("held")?.unwrap_or(0),
+            oldest_pending_at: get("oldest")?,
+        })
     }
 }
