@@ -27,6 +27,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod process;
+mod seed;
 
 use process::{free_port, Kill};
 
@@ -338,14 +339,7 @@ fn row_of(id: &str) -> Option<i64> {
 /// The statements that seed `rows` requests and events (`bench_map` holds each
 /// destination's chain by `k`); event `i` goes to chain `i % destinations`.
 fn seed_sql(postgres: bool, rows: i64, destinations: i64, t0: i64, time: &str) -> Vec<String> {
-    let series = if postgres {
-        format!("SELECT g::bigint AS i FROM generate_series(1, {rows}) AS g")
-    } else {
-        format!(
-            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) \
-             SELECT i FROM s"
-        )
-    };
+    let series = seed::number_series(postgres, rows);
     let blob = if postgres {
         "convert_to('{\"type\":\"order.created\",\"n\":' || i || ',\"note\":\"a webhook of a realistic size, give or take\"}', 'UTF8')"
     } else {

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod seed;
+
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -50,14 +52,7 @@ const T_END: i64 = 1_796_083_200_000;
 /// row number, so they sort by time as real ids do.
 fn seed_sql(postgres: bool, rows: i64) -> Vec<String> {
     let span = 30 * DAY_MS;
-    let series = if postgres {
-        format!("SELECT g::bigint AS i FROM generate_series(1, {rows}) AS g")
-    } else {
-        format!(
-            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) \
-             SELECT i FROM s"
-        )
-    };
+    let series = seed::number_series(postgres, rows);
     let pad = |prefix: &str, col: &str| {
         if postgres {
             format!("'{prefix}_' || lpad({col}::text, 10, '0')")

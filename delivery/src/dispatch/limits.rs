@@ -102,14 +102,22 @@ impl DestinationLimits {
         };
     }
 
-    /// An attempt of `id` ended and its lease was given up: a full cap has room.
-    /// True if the destination was waiting for that.
-    pub fn attempt_ended(&self, id: &str) -> bool {
+    /// Attempts of these destinations ended and their leases were given up: a
+    /// full cap has room. True if one of them was waiting for that. One lock for
+    /// a whole batch of results, and none at all while nothing waits.
+    pub fn attempts_ended<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> bool {
         let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
-        match waits.get(id) {
-            Some((_, Wait::Cap)) => waits.remove(id).is_some(),
-            _ => false,
+        if waits.is_empty() {
+            return false;
         }
+        let mut freed = false;
+        for id in ids {
+            if matches!(waits.get(id), Some((_, Wait::Cap))) {
+                waits.remove(id);
+                freed = true;
+            }
+        }
+        freed
     }
 
     /// Forgets destinations that are no longer limited.
@@ -152,9 +160,9 @@ mod tests {
         let now = Instant::now();
         limits.learned("des_1", now, None, true);
         assert_eq!(limits.wait("des_1", now), CAP_RECHECK);
-        assert!(limits.attempt_ended("des_1"));
+        assert!(limits.attempts_ended(["des_2", "des_1"]));
         assert_eq!(limits.wait("des_1", now), Duration::ZERO);
-        assert!(!limits.attempt_ended("des_1"), "nothing waited");
+        assert!(!limits.attempts_ended(["des_1"]), "nothing waited");
     }
 
     #[test]
@@ -162,7 +170,7 @@ mod tests {
         let limits = DestinationLimits::default();
         let now = Instant::now();
         limits.learned("des_1", now, Some(Duration::from_millis(400)), false);
-        assert!(!limits.attempt_ended("des_1"));
+        assert!(!limits.attempts_ended(["des_1"]));
         assert_eq!(limits.wait("des_1", now), Duration::from_millis(400));
         limits.learned("des_1", now, None, false);
         assert_eq!(limits.wait("des_1", now), Duration::ZERO);

@@ -186,10 +186,10 @@ impl Dispatcher {
         Ok(LeaseRound { due, limited_wait })
     }
 
-    /// An attempt's lease was given up: a destination whose cap was full is
+    /// Attempts' leases were given up: a destination whose cap was full is
     /// worth a lease round now.
-    fn attempt_ended(&self, destination_id: &str) {
-        if self.limits.attempt_ended(destination_id) {
+    fn attempts_ended<'a>(&self, destination_ids: impl IntoIterator<Item = &'a str>) {
+        if self.limits.attempts_ended(destination_ids) {
             self.signals.notify(Signal::Dispatch);
         }
     }
@@ -232,7 +232,7 @@ impl Dispatcher {
         if result.held {
             let ids = [event.id.clone()];
             match self.store.release_leases(&ids, lease_until).await {
-                Ok(()) => self.attempt_ended(&event.destination_id),
+                Ok(()) => self.attempts_ended([event.destination_id.as_str()]),
                 // The lease lapses by itself; the event waits until then.
                 Err(e) => {
                     tracing::warn!(error = %e, event = %event.id, "giving a lease back failed")
@@ -307,9 +307,7 @@ async fn write_results(this: Arc<Dispatcher>, mut rx: mpsc::Receiver<AttemptOutc
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(10));
         }
-        for o in &batch {
-            this.attempt_ended(&o.attempt.destination_id);
-        }
+        this.attempts_ended(batch.iter().map(|o| o.attempt.destination_id.as_str()));
         this.tracker.observe(&batch).await;
         batch.clear();
     }
