@@ -356,6 +356,31 @@ fn every_call_gets_a_fresh_instance_and_hostile_calls_leave_the_host_usable() {
     }
 }
 
+/// Pool slots keep pages resident between calls (and copy back only the dirty
+/// ones): a guest must still find its statics and memory as its image left them.
+#[test]
+fn a_reused_pool_slot_carries_nothing_from_the_previous_call() {
+    let t = host();
+    for i in 0..64 {
+        let o = run(&t, "remembers", post(&[], b"{}"), &[]);
+        let r = o
+            .result
+            .unwrap_or_else(|e| panic!("call {i} failed: {e}; logs {:?}", o.logs));
+        let header = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(header("x-calls").as_deref(), Some("1"), "call {i}");
+        assert_eq!(
+            header("x-dirty-seen"),
+            None,
+            "call {i} saw an earlier call's memory"
+        );
+    }
+}
+
 #[test]
 fn precompiled_artefacts_are_cached_by_module_hash_in_memory_and_on_disk() {
     let dir = tempfile::tempdir().unwrap();
