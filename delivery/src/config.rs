@@ -100,6 +100,10 @@ pub struct IngestConfig {
     pub disabled_source_status: u16,
     /// Most requests committed in one transaction.
     pub max_batch: usize,
+    /// Most body bytes committed in one transaction (a larger body is committed
+    /// alone). A body exists several times over while its transaction runs; this
+    /// bounds that overhead on top of `max_inflight_bytes`.
+    pub max_commit_bytes: usize,
     /// Most body bytes held by requests being received or waiting for their
     /// commit, counted as they arrive (bounds memory under a flood).
     pub max_inflight_bytes: usize,
@@ -262,6 +266,7 @@ impl Default for Config {
                 max_body_bytes: 10 * 1024 * 1024,
                 disabled_source_status: 403,
                 max_batch: 512,
+                max_commit_bytes: 4 * 1024 * 1024,
                 max_inflight_bytes: 512 * 1024 * 1024,
                 budget_wait_ms: 2_000,
             },
@@ -385,9 +390,14 @@ impl Config {
                 "ingest.disabled_source_status must be an HTTP status (100-999)".into(),
             ));
         }
-        if self.ingest.max_batch == 0 || self.delivery.concurrency == 0 {
+        if self.ingest.max_batch == 0
+            || self.ingest.max_commit_bytes == 0
+            || self.delivery.concurrency == 0
+        {
             return Err(ConfigError::Value(
-                "ingest.max_batch and delivery.concurrency must be at least 1".into(),
+                "ingest.max_batch, ingest.max_commit_bytes and delivery.concurrency must be at \
+                 least 1"
+                    .into(),
             ));
         }
         let largest_item = self.ingest.max_body_bytes.saturating_mul(4) / 3 + (1 << 20);

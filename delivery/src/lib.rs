@@ -71,7 +71,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::destinations::{http::HttpAdapter, Adapters};
 use crate::dispatch::Dispatcher;
-use crate::ingest::committer::{CommitContext, Committer};
+use crate::ingest::committer::{BatchLimits, CommitContext, Committer};
 use crate::route::{Router as RequestRouter, RulesCache};
 use crate::shutdown::Shutdown;
 use crate::signals::Signals;
@@ -160,14 +160,24 @@ pub async fn run(
         signals.clone(),
     ));
     let rules = Arc::new(RulesCache::default());
+    let timeout = Duration::from_millis(cfg.delivery.timeout_ms);
+    // A lease outlives the attempt's timeout by this margin before another
+    // replica may take the event over.
+    let lease = timeout + Duration::from_secs(30);
+    let slots = Arc::new(tokio::sync::Semaphore::new(cfg.delivery.concurrency));
+    let (handoff, handed) = dispatch::handoff::Handoff::new(slots.clone(), lease);
     let committer = Committer::start(
         CommitContext {
             store: store.clone(),
             catalog: catalog.clone(),
             rules: rules.clone(),
             signals: signals.clone(),
+            handoff,
         },
-        cfg.ingest.max_batch,
+        BatchLimits {
+            max_requests: cfg.ingest.max_batch,
+            max_bytes: cfg.ingest.max_commit_bytes,
+        },
     );
     let poll = Duration::from_millis(cfg.delivery.poll_interval_ms);
 
@@ -182,7 +192,6 @@ pub async fn run(
         signals: signals.clone(),
         batch: 500,
     };
-    let timeout = Duration::from_millis(cfg.delivery.timeout_ms);
     let egress = Arc::new(egress::EgressPolicy::from_config(&cfg.egress)?);
     let egress_for_brokers = egress.clone();
     let listeners = Arc::new(destinations::cli::listeners::Listeners::new(
@@ -236,9 +245,10 @@ pub async fn run(
         adapters: adapters.clone(),
         default_retry: route::rules::default_retry_policy(d.strategy, d.interval_ms, d.count),
         concurrency: cfg.delivery.concurrency,
+        slots,
         signals: signals.clone(),
         poll,
-        lease: timeout + Duration::from_secs(30),
+        lease,
         limits: Default::default(),
         tracker,
     };
@@ -259,7 +269,7 @@ pub async fn run(
     };
     let router_task = tokio::spawn(router.run(poll, shutdown.clone()));
     let brokers_task = tokio::spawn(brokers.run(shutdown.clone()));
-    let dispatch_task = tokio::spawn(dispatcher.run(shutdown.clone()));
+    let dispatch_task = tokio::spawn(dispatcher.run(handed, shutdown.clone()));
     let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
     let monitor_task = tokio::spawn(monitor.run(shutdown.clone()));
     let bulk_task = tokio::spawn(bulk.run(shutdown.clone()));

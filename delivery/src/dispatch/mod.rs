@@ -4,10 +4,12 @@
 //! - [`outcome`]: success, retry later (schedule or `Retry-After`), or give up.
 //! - [`limits`]: per-destination rate and concurrency limits, in front of every
 //!   adapter, shared by the replicas through the database.
+//! - [`handoff`]: events ingest stored leased, delivered without a lease round.
 //! - [`Dispatcher`]: the worker loop. Attempts run concurrently up to
 //!   `delivery.concurrency`; their results are written in batches by one task,
 //!   then handed to the issue tracker.
 
+pub mod handoff;
 pub mod limits;
 pub mod outcome;
 
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookyard_core::id::IdKind;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::Catalog;
 use crate::clock::{new_id, now_ms};
@@ -28,6 +30,7 @@ use crate::route::RulesCache;
 use crate::shutdown::Shutdown;
 use crate::signals::{Signal, Signals};
 use crate::store::{AttemptOutcome, DueEvent, LeaseScope, Store};
+use handoff::Handed;
 use limits::{DestinationLimits, LimitSpec};
 
 pub struct Dispatcher {
@@ -37,6 +40,8 @@ pub struct Dispatcher {
     pub adapters: Arc<Adapters>,
     pub default_retry: RetryPolicy,
     pub concurrency: usize,
+    /// `concurrency` delivery slots, shared with ingest's [`handoff::Handoff`].
+    pub slots: Arc<Semaphore>,
     pub signals: Signals,
     pub poll: Duration,
     /// How long a lease outlives the attempt timeout before another replica may
@@ -48,21 +53,37 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub async fn run(self, mut shutdown: Shutdown) {
+    /// Delivers until `shutdown`: events ingest hands over (`handed`) and those
+    /// it leases.
+    pub async fn run(self, mut handed: mpsc::UnboundedReceiver<Handed>, mut shutdown: Shutdown) {
         let this = Arc::new(self);
-        let permits = Arc::new(Semaphore::new(this.concurrency));
+        let permits = this.slots.clone();
         let (results_tx, results_rx) = mpsc::channel::<AttemptOutcome>(this.concurrency * 4);
         let writer = tokio::spawn(write_results(this.clone(), results_rx));
+        let start = |h: Handed| {
+            spawn_attempt(
+                &this,
+                &results_tx,
+                h.due,
+                Duration::ZERO,
+                h.lease_until,
+                h.slot,
+            )
+        };
 
         loop {
             if shutdown.is_triggered() {
                 break;
+            }
+            while let Ok(h) = handed.try_recv() {
+                start(h);
             }
             let free = permits.available_permits();
             if free == 0 {
                 // All slots busy: wait for one to free up (or for shutdown).
                 tokio::select! {
                     p = permits.clone().acquire_owned() => drop(p),
+                    Some(h) = handed.recv() => start(h),
                     _ = shutdown.recv() => break,
                 }
                 continue;
@@ -82,10 +103,16 @@ impl Dispatcher {
                 if let Some(limited) = round.limited_wait {
                     sleep = sleep.min(limited);
                 }
-                tokio::select! {
-                    _ = this.signals.notified(Signal::Dispatch) => {}
-                    _ = tokio::time::sleep(sleep) => {}
-                    _ = shutdown.recv() => break,
+                let wake = tokio::time::sleep(sleep);
+                tokio::pin!(wake);
+                // Handed events start while the dispatcher sleeps.
+                loop {
+                    tokio::select! {
+                        Some(h) = handed.recv() => start(h),
+                        _ = this.signals.notified(Signal::Dispatch) => break,
+                        _ = &mut wake => break,
+                        _ = shutdown.recv() => break,
+                    }
                 }
                 continue;
             }
@@ -93,22 +120,14 @@ impl Dispatcher {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     break;
                 };
-                let this = this.clone();
-                let tx = results_tx.clone();
-                tokio::spawn(async move {
-                    // A limited destination's attempts start at their paced times.
-                    if !start_in.is_zero() {
-                        tokio::time::sleep(start_in).await;
-                    }
-                    let outcome = this.attempt(item, lease_until).await;
-                    // If the writer is gone we are shutting down; the lease expires
-                    // and the event is delivered again (at-least-once).
-                    if let Some(outcome) = outcome {
-                        let _ = tx.send(outcome).await;
-                    }
-                    drop(permit);
-                });
+                spawn_attempt(&this, &results_tx, item, start_in, lease_until, permit);
             }
+        }
+        // Events handed over are leased to this replica: deliver them rather than
+        // leave them waiting for their leases to lapse.
+        handed.close();
+        while let Some(h) = handed.recv().await {
+            start(h);
         }
         // Let attempts in flight finish and their results be written.
         let _ = permits.acquire_many(this.concurrency as u32).await;
@@ -285,6 +304,33 @@ impl Dispatcher {
             lease_until,
         })
     }
+}
+
+/// Runs one leased event's attempt in its own task, holding `slot` until its
+/// result is queued for the writer.
+fn spawn_attempt(
+    this: &Arc<Dispatcher>,
+    results: &mpsc::Sender<AttemptOutcome>,
+    item: DueEvent,
+    start_in: Duration,
+    lease_until: i64,
+    slot: OwnedSemaphorePermit,
+) {
+    let this = this.clone();
+    let tx = results.clone();
+    tokio::spawn(async move {
+        // A limited destination's attempts start at their paced times.
+        if !start_in.is_zero() {
+            tokio::time::sleep(start_in).await;
+        }
+        let outcome = this.attempt(item, lease_until).await;
+        // If the writer is gone we are shutting down; the lease expires
+        // and the event is delivered again (at-least-once).
+        if let Some(outcome) = outcome {
+            let _ = tx.send(outcome).await;
+        }
+        drop(slot);
+    });
 }
 
 /// Events leased in one round, each with when its attempt starts.

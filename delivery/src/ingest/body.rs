@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use futures::StreamExt;
 use hookyard_core::ingest::{AdmissionRules, Refusal};
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -48,8 +48,13 @@ pub struct Budget<'a> {
 
 /// A body received whole, and the room it holds until dropped (after its commit).
 pub struct Received<'a> {
-    pub bytes: Bytes,
-    _room: Option<SemaphorePermit<'a>>,
+    pub bytes: Vec<u8>,
+    pub room: Room<'a>,
+}
+
+/// Room held in the in-flight budget; given back when dropped.
+pub struct Room<'a> {
+    _permit: Option<SemaphorePermit<'a>>,
 }
 
 /// Reads `body` to its end, up to the source's limit, drawing on `budget` as
@@ -93,13 +98,18 @@ pub async fn receive_up_to<'a>(
         budget.charge(&mut room, len).await?;
         chunks.push(chunk);
     }
-    // One chunk (the usual webhook) is kept as it came; several are joined once.
+    // Owned once: the request is stored from this Vec, so the body is not held
+    // twice (received bytes and a copy) while it waits for its commit. Several
+    // chunks are joined once, into exactly their length.
     let bytes = match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.swap_remove(0),
-        _ => Bytes::from(chunks.concat()),
+        0 => Vec::new(),
+        1 => Vec::from(chunks.swap_remove(0)),
+        _ => chunks.concat(),
     };
-    Ok(Received { bytes, _room: room })
+    Ok(Received {
+        bytes,
+        room: Room { _permit: room },
+    })
 }
 
 impl<'a> Budget<'a> {
@@ -159,6 +169,7 @@ mod tests {
     }
 
     fn chunked(chunks: &[usize]) -> Body {
+        use axum::body::Bytes;
         let frames: Vec<Result<Bytes, std::io::Error>> = chunks
             .iter()
             .map(|n| Ok(Bytes::from(vec![b'x'; *n])))

@@ -10,13 +10,20 @@
 //! of their source, so a request and its events are stored in the same
 //! transaction: no second write, no re-reading bodies. A request whose connections
 //! cannot be loaded is stored unrouted and the router takes it later.
+//!
+//! A batch is capped by count (`ingest.max_batch`) and by body bytes
+//! (`ingest.max_commit_bytes`). Events due now are offered to this replica's
+//! dispatcher ([`Handoff`]): stored leased, they are delivered without a lease
+//! round.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
+use crate::dispatch::handoff::Handoff;
 use crate::model::NewRequest;
 use crate::route::{walk, RouteInput, RulesCache};
 use crate::signals::{Signal, Signals};
@@ -50,9 +57,9 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the commit task.
-    pub fn start(ctx: CommitContext, max_batch: usize) -> Self {
-        let (tx, rx) = mpsc::channel(max_batch * 8);
-        tokio::spawn(run(ctx, rx, max_batch));
+    pub fn start(ctx: CommitContext, limits: BatchLimits) -> Self {
+        let (tx, rx) = mpsc::channel(limits.max_requests * 8);
+        tokio::spawn(run(ctx, rx, limits));
         Committer { tx }
     }
 
@@ -72,6 +79,58 @@ impl Committer {
     }
 }
 
+/// How much one transaction takes.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// `ingest.max_batch`.
+    pub max_requests: usize,
+    /// `ingest.max_commit_bytes`: body bytes per transaction (a larger body goes
+    /// alone). While a batch commits its bodies exist several times over (the
+    /// bound arguments, SQLite's copies, the WAL), so this, not the in-flight
+    /// budget, bounds that overhead.
+    pub max_bytes: usize,
+}
+
+/// Requests waiting for a transaction, in arrival order.
+struct Waiting {
+    rx: mpsc::Receiver<(NewRequest, Reply)>,
+    queue: VecDeque<(NewRequest, Reply)>,
+    limits: BatchLimits,
+}
+
+impl Waiting {
+    /// The next batch: the oldest waiting requests up to the limits, at least one.
+    /// Waits only when nothing is queued; `None` once the channel is closed and
+    /// everything has been taken.
+    async fn next_batch(&mut self) -> Option<Vec<(NewRequest, Reply)>> {
+        let room = self.limits.max_requests.saturating_sub(self.queue.len());
+        if self.queue.is_empty() {
+            let mut got = Vec::with_capacity(room);
+            if self.rx.recv_many(&mut got, room).await == 0 {
+                return None;
+            }
+            self.queue.extend(got);
+        } else {
+            while self.queue.len() < self.limits.max_requests {
+                match self.rx.try_recv() {
+                    Ok(x) => self.queue.push_back(x),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut bytes = 0usize;
+        let mut n = 0;
+        for (req, _) in self.queue.iter().take(self.limits.max_requests) {
+            bytes = bytes.saturating_add(req.envelope.body.len());
+            if n > 0 && bytes > self.limits.max_bytes {
+                break;
+            }
+            n += 1;
+        }
+        Some(self.queue.drain(..n).collect())
+    }
+}
+
 /// What the commit task works with.
 pub struct CommitContext {
     pub store: Arc<Store>,
@@ -79,6 +138,8 @@ pub struct CommitContext {
     pub rules: Arc<RulesCache>,
     /// The router hears of requests stored unrouted, dispatch of new events.
     pub signals: Signals,
+    /// Events stored leased go straight to this replica's dispatcher.
+    pub handoff: Handoff,
 }
 
 /// Gives each request without a topic the one its source's `topic_from` finds.
@@ -167,10 +228,14 @@ async fn take_duplicates(
     Ok((kept, later))
 }
 
-async fn run(ctx: CommitContext, mut rx: mpsc::Receiver<(NewRequest, Reply)>, max_batch: usize) {
-    let mut batch = Vec::with_capacity(max_batch);
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let (kept, later) = match take_duplicates(&ctx, std::mem::take(&mut batch)).await {
+async fn run(ctx: CommitContext, rx: mpsc::Receiver<(NewRequest, Reply)>, limits: BatchLimits) {
+    let mut waiting = Waiting {
+        rx,
+        queue: VecDeque::new(),
+        limits,
+    };
+    while let Some(batch) = waiting.next_batch().await {
+        let (kept, later) = match take_duplicates(&ctx, batch).await {
             Ok(x) => x,
             Err((e, replies)) => {
                 tracing::error!(error = %e, "ingest commit failed (reading dedup keys)");
@@ -183,9 +248,15 @@ async fn run(ctx: CommitContext, mut rx: mpsc::Receiver<(NewRequest, Reply)>, ma
         let (mut reqs, replies): (Vec<NewRequest>, Vec<Reply>) = kept.into_iter().unzip();
         find_topics(&ctx, &mut reqs).await;
         route_all(&ctx, &mut reqs).await;
-        let result = ctx.store.insert_requests(&reqs, now_ms()).await;
+        let now = now_ms();
+        let offer = ctx.handoff.offer(&mut reqs, now);
+        let result = ctx.store.store_requests(&reqs, now).await;
+        let mut handed = 0;
         let outcome = match result {
-            Ok(new_ids) => {
+            Ok(stored) => {
+                handed = stored.leased_events.len();
+                ctx.handoff.hand_over(offer, &reqs, &stored, now);
+                let new_ids = stored.new_ids;
                 // Counted once per stored request: a redelivered one is not new.
                 for r in reqs.iter().filter(|r| new_ids.contains(&r.envelope.id)) {
                     crate::telemetry::request_received(&r.source_id, r.rejection_cause.is_some());
@@ -219,10 +290,13 @@ async fn run(ctx: CommitContext, mut rx: mpsc::Receiver<(NewRequest, Reply)>, ma
         if routed_later {
             ctx.signals.notify(Signal::Route);
         }
-        if reqs
+        // Events handed over need no lease round; the others wait for one.
+        let events: usize = reqs
             .iter()
-            .any(|r| r.route.as_ref().is_some_and(|x| !x.events.is_empty()))
-        {
+            .filter_map(|r| r.route.as_ref())
+            .map(|x| x.events.len())
+            .sum();
+        if events > handed {
             ctx.signals.notify(Signal::Dispatch);
         }
     }
@@ -290,4 +364,85 @@ async fn answers(
         })
         .collect();
     Ok((ids, later))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookyard_core::envelope::Envelope;
+
+    fn request(body_len: usize) -> (NewRequest, Reply) {
+        let envelope = Envelope {
+            id: format!("req_{body_len}"),
+            source: "s".into(),
+            received_at_ms: 0,
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: vec![b'x'; body_len],
+        };
+        let req = NewRequest {
+            envelope,
+            source_id: "src_1".into(),
+            verified: None,
+            rejection_cause: None,
+            route: None,
+            topic: None,
+            dedup_key: None,
+        };
+        (req, oneshot::channel().0)
+    }
+
+    fn sizes(batch: &[(NewRequest, Reply)]) -> Vec<usize> {
+        batch.iter().map(|(r, _)| r.envelope.body.len()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_stops_at_its_byte_limit_and_a_larger_body_goes_alone() {
+        let (tx, rx) = mpsc::channel(16);
+        for len in [4, 4, 4, 30, 1, 4] {
+            tx.send(request(len)).await.unwrap();
+        }
+        drop(tx);
+        let mut waiting = Waiting {
+            rx,
+            queue: VecDeque::new(),
+            limits: BatchLimits {
+                max_requests: 8,
+                max_bytes: 10,
+            },
+        };
+        let mut batches = Vec::new();
+        while let Some(b) = waiting.next_batch().await {
+            batches.push(sizes(&b));
+        }
+        assert_eq!(
+            batches,
+            vec![vec![4, 4], vec![4], vec![30], vec![1, 4]],
+            "in arrival order, none over 10 bytes unless alone"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_stops_at_its_request_limit() {
+        let (tx, rx) = mpsc::channel(16);
+        for _ in 0..5 {
+            tx.send(request(1)).await.unwrap();
+        }
+        drop(tx);
+        let mut waiting = Waiting {
+            rx,
+            queue: VecDeque::new(),
+            limits: BatchLimits {
+                max_requests: 2,
+                max_bytes: 1 << 20,
+            },
+        };
+        let mut batches = Vec::new();
+        while let Some(b) = waiting.next_batch().await {
+            batches.push(b.len());
+        }
+        assert_eq!(batches, vec![2, 2, 1]);
+    }
 }

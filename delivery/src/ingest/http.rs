@@ -14,7 +14,7 @@ use hookyard_core::verify::{SignedRequest, Verification};
 
 use crate::clock::{new_id, now_ms};
 use crate::error::ApiError;
-use crate::ingest::body::{receive, BodyError, Budget};
+use crate::ingest::body::{receive, BodyError, Budget, Received};
 use crate::ingest::committer::CommitError;
 use crate::model::{NewRequest, Source, DEFAULT_ALLOWED_METHODS};
 use crate::state::AppState;
@@ -86,7 +86,11 @@ pub async fn ingest(
             BodyError::Busy => telemetry::ingest_body_refused("busy"),
             _ => {}
         })?;
-    let body = &received.bytes;
+    // The room stays held until the commit has answered (end of the handler).
+    let Received {
+        bytes: body,
+        room: _room,
+    } = received;
 
     let headers = header_pairs(&headers);
     // Twilio signs the URL it called: this gateway's public URL plus the path.
@@ -95,7 +99,7 @@ pub async fn ingest(
     rules.admit_body(&SignedRequest {
         url: &url,
         headers: &headers,
-        body,
+        body: &body,
         now_secs: now_ms() / 1000,
     })?;
 
@@ -107,7 +111,7 @@ pub async fn ingest(
         path: path.to_owned(),
         query: uri.query().unwrap_or("").to_owned(),
         headers,
-        body: body.to_vec(),
+        body,
     };
     let request_id = envelope.id.clone();
     st.committer

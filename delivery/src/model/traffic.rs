@@ -199,6 +199,10 @@ pub struct NewEvent {
     pub status: EventStatus,
     /// When the first attempt is due (now, or later with a delay rule).
     pub next_attempt_at: i64,
+    /// A lease ingest asks for at insert, for its own dispatcher to deliver the
+    /// event without leasing it back; granted only where the lease query would
+    /// take the event now (see `Store::insert_requests_leasing`).
+    pub lease_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

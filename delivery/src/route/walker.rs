@@ -180,6 +180,7 @@ fn new_event(c: &Connection, id: String, status: EventStatus, next_attempt_at: i
         destination_id: c.destination_id.clone(),
         status,
         next_attempt_at,
+        lease_until: None,
     }
 }
 

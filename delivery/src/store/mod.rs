@@ -38,6 +38,7 @@ mod triggers;
 
 pub use crate::config::SqliteSync;
 pub use bulk_retries::{BulkRetryFilter, IgnoredSelection};
+pub use requests::{request_as_stored, StoredRequests};
 pub use retention::Pruned;
 pub use sql::{Dialect, Store};
 pub use transformations::TransformationDeletion;

@@ -5,7 +5,10 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
-use super::routing::{push_events_insert, push_ignored_insert, route_rows, routed_requests};
+use super::routing::{
+    leased_events, push_events_insert, push_ignored_insert, route_rows, routed_requests,
+    LEASED_EVENT,
+};
 use super::sql::dialect::Dialect;
 use super::sql::query::{Query, INSERT_CHUNK};
 use super::sql::rows::{self, IGNORED_COLS, REQUEST_COLS};
@@ -88,7 +91,7 @@ impl Store {
         &self,
         reqs: &[NewRequest],
         now: i64,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<StoredRequests> {
         let (events, ignored) = route_rows(routed_requests(reqs.iter()));
         let mut q = Query::in_order(self.dialect, "BEGIN IMMEDIATE; ");
         for chunk in events.chunks(INSERT_CHUNK) {
@@ -109,18 +112,45 @@ impl Store {
             q.push("; ");
         }
         q.push("COMMIT");
-        self.sqlite_script(q, Durability::Acknowledged)
-            .await?
+        let rows = self.sqlite_script(q, Durability::Acknowledged).await?;
+        let new_ids = rows
             .iter()
+            .filter(|row| row.try_get::<String, _>(LEASED_EVENT).is_err())
             .map(|row| Ok(row.try_get::<String, _>("id")?))
-            .collect()
+            .collect::<StoreResult<_>>()?;
+        Ok(StoredRequests {
+            new_ids,
+            leased_events: leased_events(&rows)?,
+        })
     }
+}
+
+/// What [`Store::store_requests`] did.
+#[derive(Debug, Default)]
+pub struct StoredRequests {
+    /// The requests that were new (a redelivered id is skipped).
+    pub new_ids: Vec<String>,
+    /// The events stored leased, as their [`NewEvent::lease_until`] asked.
+    ///
+    /// [`NewEvent::lease_until`]: crate::model::NewEvent::lease_until
+    pub leased_events: Vec<String>,
 }
 
 impl Store {
     /// Stores requests in one transaction, idempotent on the envelope id. Returns
     /// the ids that were new (a redelivered id is skipped, not an error).
     pub async fn insert_requests(&self, reqs: &[NewRequest], now: i64) -> StoreResult<Vec<String>> {
+        Ok(self.store_requests(reqs, now).await?.new_ids)
+    }
+
+    /// [`Store::insert_requests`], also saying which events were stored leased
+    /// (those whose `lease_until` asked for it and whose connection and
+    /// destination let them go now).
+    pub async fn store_requests(
+        &self,
+        reqs: &[NewRequest],
+        now: i64,
+    ) -> StoreResult<StoredRequests> {
         // The same id twice in one batch (an edge redelivery racing the original)
         // would pass the "request not stored yet" checks twice and double its
         // events: keep the first.
@@ -142,7 +172,7 @@ impl Store {
         &self,
         reqs: &[NewRequest],
         now: i64,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<StoredRequests> {
         if self.dialect == Dialect::Sqlite {
             return self.insert_requests_sqlite(reqs, now).await;
         }
@@ -164,7 +194,7 @@ impl Store {
             reqs.iter()
                 .filter(|r| new_ids.contains(r.envelope.id.as_str())),
         ));
-        Self::insert_events_tx(self.dialect, &mut tx, &events, now).await?;
+        let leased_events = Self::insert_events_tx(self.dialect, &mut tx, &events, now).await?;
         Self::insert_ignored_tx(self.dialect, &mut tx, &ignored).await?;
         let topics = topic_rows(
             reqs.iter()
@@ -177,7 +207,10 @@ impl Store {
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(inserted)
+        Ok(StoredRequests {
+            new_ids: inserted,
+            leased_events,
+        })
     }
 
     pub async fn get_request(
@@ -279,5 +312,31 @@ impl Store {
             .iter()
             .map(rows::ignored)
             .collect()
+    }
+}
+
+/// The request as [`Store::store_requests`] stores it (with its body), for one
+/// who would otherwise read it back.
+pub fn request_as_stored(req: &NewRequest, now: i64) -> RequestRecord {
+    let e = &req.envelope;
+    let route = req.route.as_ref();
+    RequestRecord {
+        id: e.id.clone(),
+        source_id: req.source_id.clone(),
+        method: storable_text(&e.method),
+        path: storable_text(&e.path),
+        query: storable_text(&e.query),
+        headers: e.headers.clone(),
+        body: Some(e.body.clone()),
+        body_size: e.body.len() as i64,
+        verified: req.verified,
+        rejection_cause: req.rejection_cause.or(route.and_then(|r| r.rejection)),
+        topic: req.topic.as_deref().map(storable_text),
+        events_count: route.map_or(0, |r| r.events.len() as i64),
+        ignored_count: route.map_or(0, |r| r.ignored.len() as i64),
+        routed: true,
+        received_at: e.received_at_ms,
+        created_at: now,
+        updated_at: now,
     }
 }

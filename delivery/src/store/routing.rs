@@ -64,11 +64,27 @@ pub(super) fn push_events_insert(
     now: i64,
     only_new_requests: bool,
 ) -> StoreResult<()> {
+    let leasing = rows.iter().any(|r| r.event.lease_until.is_some());
     q.push(
         "INSERT INTO events (id, request_id, connection_id, source_id, destination_id, \
-         status, attempts, next_attempt_at, next_trigger, created_at, updated_at) ",
+         status, attempts, next_attempt_at, next_trigger, created_at, updated_at",
     );
-    q.push("SELECT * FROM (VALUES ");
+    if leasing {
+        // The lease asked for is granted on the lease query's own terms (see
+        // `Store::lease_query`): active connection and destination, no limit,
+        // not a CLI destination. Anything else is left for the dispatcher.
+        q.push(
+            ", lease_until) SELECT v.column1, v.column2, v.column3, v.column4, v.column5, \
+             v.column6, v.column7, v.column8, v.column9, v.column10, v.column11, \
+             CASE WHEN v.column12 IS NOT NULL AND EXISTS (SELECT 1 FROM connections c \
+             JOIN destinations d ON d.id = c.destination_id WHERE c.id = v.column3 \
+             AND c.paused_at IS NULL AND c.disabled_at IS NULL AND d.disabled_at IS NULL \
+             AND d.rate_limit IS NULL AND d.max_concurrency IS NULL AND d.type <> 'CLI') \
+             THEN v.column12 END FROM (VALUES ",
+        );
+    } else {
+        q.push(") SELECT * FROM (VALUES ");
+    }
     q.values(rows, |r, row| {
         let e = row.event;
         r.bind(e.id.clone())
@@ -82,13 +98,38 @@ pub(super) fn push_events_insert(
             .bind(AttemptTrigger::Initial.as_str())
             .bind(now)
             .bind(now);
+        if leasing {
+            r.bind(e.lease_until);
+        }
         Ok(())
     })?;
     q.push(") AS v WHERE EXISTS (SELECT 1 FROM connections c WHERE c.id = v.column3)");
     if only_new_requests {
         q.push(" AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = v.column2)");
     }
+    if leasing {
+        q.push(&format!(" RETURNING id AS {LEASED_EVENT}, lease_until"));
+    }
     Ok(())
+}
+
+/// The column an events insert that asked for leases returns each event's id
+/// in (a script's rows mix it with the requests' `id`).
+pub(super) const LEASED_EVENT: &str = "leased_event_id";
+
+/// The ids of the events that `rows` (of an events insert asking for leases)
+/// say were leased; rows of other statements are skipped.
+pub(super) fn leased_events(rows: &[sqlx::any::AnyRow]) -> StoreResult<Vec<String>> {
+    let mut leased = Vec::new();
+    for row in rows {
+        let Ok(id) = row.try_get::<String, _>(LEASED_EVENT) else {
+            continue;
+        };
+        if row.try_get::<Option<i64>, _>("lease_until")?.is_some() {
+            leased.push(id);
+        }
+    }
+    Ok(leased)
 }
 
 /// Appends `INSERT INTO ignored_events …` for `rows`; `only_new_requests` as for
@@ -126,19 +167,26 @@ const NEW_REQUESTS_ONLY: &str =
 
 impl Store {
     /// Inserts events of any number of requests, a few hundred rows a statement.
+    /// Returns the ids of those that were leased (see [`NewEvent::lease_until`]).
     pub(super) async fn insert_events_tx(
         dialect: Dialect,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         rows: &[EventRow<'_>],
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<String>> {
+        let mut leased = Vec::new();
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut q = Query::in_order(dialect, "");
             push_events_insert(&mut q, chunk, now, false)?;
             let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+            if chunk.iter().any(|r| r.event.lease_until.is_some()) {
+                let rows = sqlx::query_with(&sql, args).fetch_all(&mut **tx).await?;
+                leased.extend(leased_events(&rows)?);
+            } else {
+                sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+            }
         }
-        Ok(())
+        Ok(leased)
     }
 
     pub(super) async fn insert_ignored_tx(

@@ -40,6 +40,7 @@ conformance! {
     retry_event => retry_event_body;
     add_events_to_a_routed_request => add_events_body;
     requests_stored_with_their_routes => routed_insert_body;
+    events_stored_leased_only_where_the_lease_query_would_take_them => leased_insert_body;
     concurrent_leases_never_overlap => concurrent_leases_body;
     concurrent_routing_routes_each_request_once => concurrent_routing_body;
 }
@@ -156,6 +157,7 @@ fn new_event(c: &Connection, status: EventStatus, next_attempt_at: i64) -> NewEv
         destination_id: c.destination_id.clone(),
         status,
         next_attempt_at,
+        lease_until: None,
     }
 }
 
@@ -2061,4 +2063,91 @@ async fn routed_insert_body(b: &Backend) {
     // Nothing is left for the router.
     let route = route_each(T0);
     assert_eq!(route_pending(st, 10, T0, &route).await.unwrap(), (0, 0));
+}
+
+/// Ingest asks for a lease on the events it hands to its own dispatcher; the
+/// store grants it only where the dispatcher's lease would take the event now.
+async fn leased_insert_body(b: &Backend) {
+    let st = &*b.store;
+    let lease_until = T0 + 60_000;
+    let asking = |c: &Connection| NewEvent {
+        lease_until: Some(lease_until),
+        ..new_event(c, EventStatus::Queued, T0)
+    };
+    let free = world(st, "lease-free").await;
+    // Each of these would be held back by the lease query: a rate limit, a
+    // concurrency cap, a disabled destination, a paused connection.
+    let mut worlds = Vec::new();
+    for (tag, change) in [
+        ("lease-rate", 0),
+        ("lease-cap", 1),
+        ("lease-disabled", 2),
+        ("lease-paused", 3),
+    ] {
+        let s = source(&format!("src-{tag}"));
+        let mut d = destination(&format!("dst-{tag}"));
+        let mut c = connection(&s, &d, Some(&format!("conn-{tag}")));
+        match change {
+            0 => {
+                d.rate_limit = Some(20);
+                d.rate_limit_period = Some(RateLimitPeriod::Second);
+            }
+            1 => d.max_concurrency = Some(2),
+            2 => d.disabled_at = Some(T0 - 1),
+            _ => c.paused_at = Some(T0 - 1),
+        }
+        st.insert_connection(&c, Some(&s), Some(&d)).await.unwrap();
+        worlds.push((s, c));
+    }
+    let mut granted = request(&free.s, b"{}", &[]);
+    let not_asked = new_event(&free.c, EventStatus::Queued, T0);
+    granted.route = Some(RouteResult {
+        events: vec![asking(&free.c), not_asked.clone()],
+        ..Default::default()
+    });
+    let mut batch = vec![granted.clone()];
+    let mut refused = Vec::new();
+    for (s, c) in &worlds {
+        let mut r = request(s, b"{}", &[]);
+        let e = asking(c);
+        refused.push(e.id.clone());
+        r.route = Some(RouteResult {
+            events: vec![e],
+            ..Default::default()
+        });
+        batch.push(r);
+    }
+    let stored = st.store_requests(&batch, T0).await.unwrap();
+    assert_eq!(stored.new_ids.len(), batch.len());
+    let leased_id = granted.route.as_ref().unwrap().events[0].id.clone();
+    assert_eq!(stored.leased_events, vec![leased_id.clone()]);
+
+    // The leased event is not leased again while its lease holds; the one that
+    // did not ask, and those refused, are the dispatcher's as before.
+    let due: BTreeSet<String> = st
+        .lease_due_events(T0 + 1, 100, T0 + 30_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event.id)
+        .collect();
+    assert!(!due.contains(&leased_id), "{due:?}");
+    assert!(due.contains(&not_asked.id), "{due:?}");
+    for id in &refused[..2] {
+        assert!(due.contains(id), "limited, not leased at insert: {due:?}");
+    }
+    let event = st.get_event(&leased_id).await.unwrap().unwrap();
+    assert_eq!((event.status, event.attempts), (EventStatus::Queued, 0));
+    // Redelivered: nothing new, nothing leased.
+    let again = st.store_requests(&batch, T0 + 2).await.unwrap();
+    assert!(again.new_ids.is_empty() && again.leased_events.is_empty());
+    // After the lease lapses the event is due again, like any lease.
+    let later: Vec<String> = st
+        .lease_due_events(lease_until, 100, lease_until + 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event.id)
+        .collect();
+    assert!(later.contains(&leased_id), "{later:?}");
 }

@@ -208,6 +208,7 @@ async fn prepared_routes_body(b: &Backend) {
         destination_id: d.id.clone(),
         status,
         next_attempt_at: T0,
+        lease_until: None,
     };
     let (ok_event, bad_event) = (event(EventStatus::Queued), event(EventStatus::Failed));
     let transformed = HttpRequest {
