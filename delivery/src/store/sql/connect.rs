@@ -58,19 +58,28 @@ impl Store {
                 let url = to_sqlx_sqlite_url(url);
                 let sync = sqlite_pragma(sqlite_sync);
                 let opts = move || {
-                    AnyPoolOptions::new().after_connect(move |conn, _| {
-                        Box::pin(async move {
-                            // Only takes effect in a database without tables yet:
-                            // lets retention give freed pages back to the disk.
-                            conn.execute("PRAGMA auto_vacuum = INCREMENTAL").await?;
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute(sync).await?;
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
-                            // As PostgreSQL does: no connection to a missing source.
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            Ok(())
+                    AnyPoolOptions::new()
+                        // A SQLite connection is a file handle in this process: it
+                        // cannot go stale, so sqlx's ping before each use (a round
+                        // trip to the connection's thread) is pure cost.
+                        .test_before_acquire(false)
+                        .after_connect(move |conn, _| {
+                            Box::pin(async move {
+                                // Only takes effect in a database without tables yet:
+                                // lets retention give freed pages back to the disk.
+                                conn.execute("PRAGMA auto_vacuum = INCREMENTAL").await?;
+                                conn.execute("PRAGMA journal_mode = WAL").await?;
+                                conn.execute(sync).await?;
+                                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                                // Statement journals (each multi-row insert keeps one
+                                // while it runs) in memory: on disk each commit
+                                // created, wrote and deleted a file in /var/tmp.
+                                conn.execute("PRAGMA temp_store = MEMORY").await?;
+                                // As PostgreSQL does: no connection to a missing source.
+                                conn.execute("PRAGMA foreign_keys = ON").await?;
+                                Ok(())
+                            })
                         })
-                    })
                 };
                 let write = opts().max_connections(1).connect(&url).await?;
                 // Migrate before the readers open, so they see the schema.
