@@ -20,6 +20,18 @@
 //! cargo build --release --target wasm32-wasip2
 //! ```
 //!
+//! with this release profile in the crate's `Cargo.toml` (one codegen unit and LTO
+//! make the JSON handling of a call measurably faster, ~6% of a 1 KB rewrite; no
+//! debug info makes the component ~100 KiB instead of ~3 MiB):
+//!
+//! ```toml
+//! [profile.release]
+//! lto = true
+//! codegen-units = 1
+//! debug = false
+//! strip = "debuginfo"
+//! ```
+//!
 //! and upload `target/wasm32-wasip2/release/<crate>.wasm` (base64, in the `code`
 //! field of `POST /2024-09-01/transformations`). Returning `Err(message)` fails
 //! the event with that message; a panic does too, with the panic message.
@@ -69,7 +81,12 @@ impl Request {
 
     /// Replaces the body with `value` as JSON and sets `content-type` to JSON.
     pub fn set_json<T: serde::Serialize>(&mut self, value: &T) -> Result<(), serde_json::Error> {
-        self.body = serde_json::to_vec(value)?;
+        // Sized like the body it replaces (a rewrite is usually about as long):
+        // `to_vec` starts at 128 bytes and regrows, copying, on the way to 1 KiB.
+        // Capped, so replacing a large body with a small one costs no large buffer.
+        let mut body = Vec::with_capacity(self.body.len().clamp(128, 64 << 10));
+        serde_json::to_writer(&mut body, value)?;
+        self.body = body;
         self.set_header("content-type", "application/json");
         Ok(())
     }
