@@ -26,18 +26,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod loopback;
 mod process;
 mod seed;
+mod serve;
 
-use process::{free_port, Kill};
+use serve::{cpu_time, rss_mib, Serve};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use serde_json::{json, Value};
 use sqlx::Executor;
@@ -132,121 +133,8 @@ async fn start_sink() -> Result<(String, Arc<Sink>)> {
             "ok"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the sink")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{}", loopback::serve(app).await?);
     Ok((url, sink))
-}
-
-// ---------------------------------------------------------------------------
-// The gateway process.
-
-struct Serve {
-    child: Kill,
-    base: String,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn spawn(bin: &str, data: &std::path::Path, db: Option<&str>, log: PathBuf) -> Result<Self> {
-        let port = free_port()?;
-        let out = std::fs::File::create(&log)?;
-        let mut cmd = Command::new(bin);
-        cmd.args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data)
-        .env("HOOKYARD_API_KEY", KEY)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-        if let Some(url) = db {
-            cmd.args(["--database-url", url]);
-        }
-        let child = Kill(cmd.spawn().with_context(|| format!("start {bin} serve"))?);
-        Ok(Serve {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.0.id()
-    }
-
-    async fn wait_healthy(&mut self, http: &reqwest::Client) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok(r) = http.get(format!("{}/healthz", self.base)).send().await {
-                if r.status().is_success() {
-                    return Ok(());
-                }
-            }
-            if let Some(status) = self.child.0.try_wait()? {
-                bail!("hookyard serve exited ({status}){}", self.log_tail());
-            }
-            if Instant::now() > deadline {
-                bail!("hookyard serve did not start{}", self.log_tail());
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// SIGTERM, then up to 30 s for a clean exit.
-    async fn stop(mut self) -> Result<()> {
-        Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()?;
-        for _ in 0..300 {
-            if self.child.0.try_wait()?.is_some() {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("hookyard serve did not stop on SIGTERM{}", self.log_tail())
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-        format!("\n--- end of the gateway's log ---\n{tail}")
-    }
-}
-
-/// `(VmRSS, VmHWM)` of `pid`, in MiB.
-fn rss_mib(pid: u32) -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<f64> {
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kb / 1024.0)
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-/// User + system CPU time of `pid` so far.
-fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line (11 and 12 here).
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    // USER_HZ is 100 on Linux.
-    Some(Duration::from_millis(ticks * 10))
 }
 
 // ---------------------------------------------------------------------------
@@ -523,6 +411,8 @@ async fn main() -> Result<()> {
         &bin,
         &data,
         args.database_url.as_deref(),
+        KEY,
+        &[],
         tmp.path().join("serve-setup.log"),
     )?;
     serve.wait_healthy(&http).await?;
@@ -558,6 +448,8 @@ async fn main() -> Result<()> {
         &bin,
         &data,
         args.database_url.as_deref(),
+        KEY,
+        &[],
         tmp.path().join("serve.log"),
     )?;
     let pid = serve.pid();

@@ -18,6 +18,7 @@
 //! Everything shares this machine's cores: the brokers, the gateway, the sink
 //! and the publisher.
 
+mod loopback;
 mod process;
 
 use process::{free_port, Kill};
@@ -152,11 +153,7 @@ async fn start_sink() -> Result<(String, Arc<Sink>)> {
             "ok"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the sink")?;
-    let url = format!("http://{}/sink", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{}/sink", loopback::serve(app).await?);
     Ok((url, sink))
 }
 

@@ -5,6 +5,7 @@
 //! (`hookyard serve`, `hookyard listen`); prints p50/p90/p99 of both and the
 //! difference.
 
+mod loopback;
 mod process;
 
 use process::{free_port, Kill};
@@ -80,9 +81,7 @@ async fn main() -> Result<()> {
             "ok"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let target = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let target = loopback::serve(app).await?;
 
     let api = |method: reqwest::Method, path: &str, body: Value| {
         http.request(method, format!("{base}/2024-09-01{path}"))

@@ -4,12 +4,21 @@
 //! - ingest: requests/s accepted and latency percentiles, for a source with no
 //!   connection (only the store-and-acknowledge path);
 //! - end to end: events/s from the first request sent to the last delivery seen by
-//!   the sink, for a source connected to the sink.
+//!   the sink, for a source connected to the sink;
+//! - the CPU time each phase took, and the peak resident set.
 //!
-//! Everything shares this machine's cores: the figures include the load
-//! generator's own cost.
+//! The gateway runs in this process by default, or with `--hookyard <binary>` as
+//! a `hookyard serve` child process (an external load generator: this process is
+//! then only the load generator and the sink, and the gateway's CPU time and
+//! resident set are read alone from `/proc`). Either way everything shares this
+//! machine's cores.
 
+mod loopback;
+mod process;
+mod serve;
 mod targets;
+
+use serve::{cpu_time, rss_mib, Serve};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,7 +28,9 @@ use anyhow::Context;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use hookyard::config::Config;
+use hookyard::shutdown::ShutdownTrigger;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -53,6 +64,154 @@ struct Args {
     /// The AWS endpoint for `--destination sqs|eventbridge`.
     #[arg(long)]
     aws_endpoint_url: Option<String>,
+    /// Run the gateway as `<HOOKYARD> serve` in a process of its own (fresh
+    /// temporary data directory, free loopback port) instead of in this one.
+    #[arg(long, value_name = "HOOKYARD")]
+    hookyard: Option<String>,
+}
+
+const KEY: &str = "bench-key";
+
+/// The gateway under load.
+enum Gateway {
+    /// In this process: its figures include the load generator's and the sink's cost.
+    InProcess {
+        trigger: ShutdownTrigger,
+        task: JoinHandle<anyhow::Result<()>>,
+    },
+    /// A `hookyard serve` child; its resident set sampled every 100 ms.
+    Child {
+        serve: Serve,
+        rss_max_kib: Arc<AtomicU64>,
+        sampler: JoinHandle<()>,
+    },
+}
+
+impl Gateway {
+    /// Starts the gateway on `data` (or PostgreSQL); returns it and its base URL.
+    async fn start(args: &Args, data: &std::path::Path) -> anyhow::Result<(Self, String)> {
+        let Some(bin) = &args.hookyard else {
+            let mut cfg = Config {
+                data_dir: data.to_path_buf(),
+                ..Config::default()
+            };
+            cfg.sqlite.synchronous = args.sqlite_sync.parse().map_err(anyhow::Error::msg)?;
+            if let Some(url) = &args.database_url {
+                cfg.database_url = url.clone();
+            }
+            let store = hookyard::open_store(&cfg).await?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let base = format!("http://{}", listener.local_addr()?);
+            let (trigger, shutdown) = hookyard::shutdown::channel();
+            let task = tokio::spawn(hookyard::run(cfg, store, KEY.into(), listener, shutdown));
+            return Ok((Gateway::InProcess { trigger, task }, base));
+        };
+        let mut serve = Serve::spawn(
+            bin,
+            &data.join("data"),
+            args.database_url.as_deref(),
+            KEY,
+            &[("HOOKYARD_SQLITE__SYNCHRONOUS", args.sqlite_sync.as_str())],
+            data.join("serve.log"),
+        )?;
+        serve.wait_healthy(&reqwest::Client::new()).await?;
+        let pid = serve.pid();
+        let rss_max_kib = Arc::new(AtomicU64::new(0));
+        let max = rss_max_kib.clone();
+        let sampler = tokio::spawn(async move {
+            while let Some((rss, _)) = rss_mib(pid) {
+                max.fetch_max((rss * 1024.0) as u64, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let base = serve.base.clone();
+        Ok((
+            Gateway::Child {
+                serve,
+                rss_max_kib,
+                sampler,
+            },
+            base,
+        ))
+    }
+
+    /// The gateway's own process, when it has one.
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Gateway::InProcess { .. } => None,
+            Gateway::Child { serve, .. } => Some(serve.pid()),
+        }
+    }
+
+    /// Prints the peak resident set, then stops the gateway.
+    async fn stop(self) -> anyhow::Result<()> {
+        match self {
+            Gateway::InProcess { trigger, task } => {
+                if let Some((_, hwm)) = rss_mib(std::process::id()) {
+                    println!(
+                        "peak RSS of this process (gateway + load generator + sink): {hwm:.1} MiB (VmHWM)"
+                    );
+                }
+                trigger.trigger();
+                task.await.context("the gateway's task")??;
+            }
+            Gateway::Child {
+                serve,
+                rss_max_kib,
+                sampler,
+            } => {
+                let (rss, hwm) = rss_mib(serve.pid()).context("reading the gateway's /proc")?;
+                println!(
+                    "gateway (hookyard serve) RSS: peak {hwm:.1} MiB (VmHWM); sampled every 100 ms: max {:.1} MiB, now {rss:.1} MiB",
+                    rss_max_kib.load(Ordering::Relaxed) as f64 / 1024.0
+                );
+                sampler.abort();
+                serve.stop().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// CPU time used so far by the gateway's process (if it has its own) and by
+/// this one, at a moment.
+struct Cpu {
+    at: Instant,
+    gateway: Option<Duration>,
+    bench: Duration,
+}
+
+impl Cpu {
+    fn now(gateway: &Gateway) -> Self {
+        Cpu {
+            at: Instant::now(),
+            gateway: gateway.pid().and_then(cpu_time),
+            bench: cpu_time(std::process::id()).unwrap_or_default(),
+        }
+    }
+
+    /// Prints the CPU time used since `self`, per process.
+    fn report_since(&self, gateway: &Gateway) {
+        let now = Cpu::now(gateway);
+        let wall = now.at.duration_since(self.at).as_secs_f64();
+        let part = |d: Duration| {
+            format!(
+                "{:.2} s ({:.0}% of a core)",
+                d.as_secs_f64(),
+                d.as_secs_f64() * 100.0 / wall
+            )
+        };
+        let bench = part(now.bench.saturating_sub(self.bench));
+        match (self.gateway, now.gateway) {
+            (Some(a), Some(b)) => println!(
+                "  CPU over {wall:.2} s: gateway {}; load generator + sink {bench}",
+                part(b.saturating_sub(a))
+            ),
+            _ => println!(
+                "  CPU over {wall:.2} s: this process (gateway + load generator + sink) {bench}"
+            ),
+        }
+    }
 }
 
 struct Sink {
@@ -78,9 +237,7 @@ async fn start_sink() -> anyhow::Result<(String, Arc<Sink>)> {
             "ok"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/sink", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{}/sink", loopback::serve(app).await?);
     Ok((url, sink))
 }
 
@@ -202,25 +359,12 @@ async fn api_post(
 
 async fn bench(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::TempDir::new()?;
-    let mut cfg = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    cfg.sqlite.synchronous = args.sqlite_sync.parse().map_err(anyhow::Error::msg)?;
-    if let Some(url) = &args.database_url {
-        cfg.database_url = url.clone();
-    }
     let backend = if args.database_url.is_some() {
         "PostgreSQL".to_owned()
     } else {
         format!("SQLite (synchronous={})", args.sqlite_sync)
     };
-    let store = hookyard::open_store(&cfg).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let key = "bench-key";
-    let (trigger, shutdown) = hookyard::shutdown::channel();
-    let gateway = tokio::spawn(hookyard::run(cfg, store, key.into(), listener, shutdown));
+    let (gateway, base) = Gateway::start(&args, dir.path()).await?;
     let (sink_url, sink) = start_sink().await?;
 
     let client = reqwest::Client::new();
@@ -231,7 +375,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     api_post(
         &client,
         &format!("{api}/sources"),
-        key,
+        KEY,
         serde_json::json!({"name": ingest_source}),
     )
     .await?;
@@ -245,7 +389,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     api_post(
         &client,
         &format!("{api}/connections"),
-        key,
+        KEY,
         serde_json::json!({"name": "bench", "source": {"name": e2e_source},
                            "destination": destination}),
     )
@@ -255,8 +399,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let body = Arc::new(format!(
         r#"{{"type":"order.created","id":12345,"data":"{filler}"}}"#
     ));
+    let process = match gateway.pid() {
+        Some(pid) => format!("hookyard serve, pid {pid}"),
+        None => "in this process".to_owned(),
+    };
     println!(
-        "backend {backend}; {} concurrent senders; {} byte bodies; {} cores",
+        "backend {backend}; gateway {process}; {} concurrent senders; {} byte bodies; {} cores",
         args.concurrency,
         body.len(),
         std::thread::available_parallelism()
@@ -264,6 +412,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             .unwrap_or(1)
     );
 
+    let cpu = Cpu::now(&gateway);
     let r = load(
         &base,
         &format!("/e/{ingest_source}"),
@@ -273,8 +422,10 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     report("ingest (no connection)", &r);
+    cpu.report_since(&gateway);
 
     sink.target.store(args.e2e_requests, Ordering::Relaxed);
+    let cpu = Cpu::now(&gateway);
     let r = load(
         &base,
         &format!("/e/{e2e_source}"),
@@ -310,10 +461,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         e2e.as_secs_f64(),
         args.e2e_requests as f64 / e2e.as_secs_f64()
     );
-
-    trigger.trigger();
-    let _ = gateway.await;
-    Ok(())
+    cpu.report_since(&gateway);
+    gateway.stop().await
 }
 
 fn main() -> anyhow::Result<()> {

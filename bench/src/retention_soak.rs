@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod loopback;
+
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,9 +96,7 @@ async fn main() -> anyhow::Result<()> {
             "ok"
         }
     });
-    let sink_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let sink_url = format!("http://{}/sink", sink_listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(sink_listener, sink).await });
+    let sink_url = format!("http://{}/sink", loopback::serve(sink).await?);
 
     let client = reqwest::Client::new();
     for _ in 0..100 {
