@@ -88,17 +88,26 @@ impl Dispatcher {
                 }
                 continue;
             }
+            // The slots for what this round leases are taken before it leases:
+            // ingest takes free slots for the events it hands over, and a round
+            // waiting for a slot while handed events hold them all (and wait for
+            // this loop to start them) would wait forever.
+            let Ok(mut reserved) = permits.clone().try_acquire_many_owned(free as u32) else {
+                continue;
+            };
             let now = now_ms();
             let lease_until = now + this.lease.as_millis() as i64;
             let round = match this.lease_round(now, free, lease_until).await {
                 Ok(r) => r,
                 Err(e) => {
+                    drop(reserved);
                     tracing::error!(error = %e, "leasing due events failed; will retry");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
             };
             if round.due.is_empty() {
+                drop(reserved);
                 let mut sleep = this.sleep_until_next_due().await;
                 if let Some(limited) = round.limited_wait {
                     sleep = sleep.min(limited);
@@ -116,11 +125,13 @@ impl Dispatcher {
                 }
                 continue;
             }
+            // A round leases at most `free` events, one reserved slot each; the
+            // slots left over go back when `reserved` drops.
             for (item, start_in) in round.due {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
+                let Some(slot) = reserved.split(1) else {
                     break;
                 };
-                spawn_attempt(&this, &results_tx, item, start_in, lease_until, permit);
+                spawn_attempt(&this, &results_tx, item, start_in, lease_until, slot);
             }
         }
         // Events handed over are leased to this replica: deliver them rather than

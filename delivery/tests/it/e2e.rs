@@ -602,3 +602,29 @@ async fn the_destinations_credentials_replace_the_providers() {
     assert_eq!(values, ["Bearer ours"]);
     gw.stop().await;
 }
+
+/// With one delivery slot, ingest handing fresh events over and the dispatcher
+/// leasing the ones that found no slot race for that slot on every event. The
+/// dispatcher once waited for a slot after leasing while a handed event held it
+/// (waiting for the dispatcher to start it): delivery stopped for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn handed_and_leased_events_share_the_delivery_slots_without_stalling() {
+    let gw = Gateway::start_with(|c| c.delivery.concurrency = 1).await;
+    let rx = Receiver::start().await;
+    connect(&gw, "slots", &rx.url, json!([])).await;
+    let n = 300;
+    let sends = (0..8).map(|s| {
+        let gw = &gw;
+        async move {
+            for i in (s..n).step_by(8) {
+                let (status, _) = gw.send("slots", format!(r#"{{"i":{i}}}"#)).await;
+                assert_eq!(status, 200);
+            }
+        }
+    });
+    futures::future::join_all(sends).await;
+    common::gateway::eventually("every event delivered", || async {
+        (rx.received().len() >= n).then_some(())
+    })
+    .await;
+}
