@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use crate::model::{AttemptTrigger, Event, EventStatus, NewRequest};
-use crate::store::{request_as_stored, DueEvent, StoredRequests};
+use crate::model::{EventStatus, NewRequest};
+use crate::store::{event_as_stored, request_as_stored, DueEvent, StoredRequests};
 
 /// Bodies larger than this are not handed over: the dispatcher reads them when
 /// it leases them, so a flood of large webhooks is not held twice in memory.
@@ -105,26 +105,7 @@ impl Handoff {
                     continue;
                 };
                 let due = DueEvent {
-                    event: Event {
-                        id: e.id.clone(),
-                        request_id: req.envelope.id.clone(),
-                        connection_id: e.connection_id.clone(),
-                        source_id: req.source_id.clone(),
-                        destination_id: e.destination_id.clone(),
-                        status: e.status,
-                        attempts: 0,
-                        next_attempt_at: Some(e.next_attempt_at),
-                        next_trigger: AttemptTrigger::Initial,
-                        last_attempt_at: None,
-                        response_status: None,
-                        error_code: None,
-                        successful_at: None,
-                        issue_id: None,
-                        muted_at: None,
-                        bulk_retry_id: None,
-                        created_at: now,
-                        updated_at: now,
-                    },
+                    event: event_as_stored(req, e, now),
                     request: request_as_stored(req, now),
                 };
                 // A dispatcher that has stopped leaves the event leased in the

@@ -40,6 +40,7 @@ pub use crate::config::SqliteSync;
 pub use bulk_retries::{BulkRetryFilter, IgnoredSelection};
 pub use requests::{request_as_stored, StoredRequests};
 pub use retention::Pruned;
+pub use routing::event_as_stored;
 pub use sql::{Dialect, Store};
 pub use transformations::TransformationDeletion;
 

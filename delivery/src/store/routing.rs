@@ -415,3 +415,28 @@ impl Store {
         Ok(())
     }
 }
+
+/// The event `e` of `req` as [`Store::store_requests`] stores it at `now`, for
+/// one who would otherwise read it back.
+pub fn event_as_stored(req: &NewRequest, e: &NewEvent, now: i64) -> Event {
+    Event {
+        id: e.id.clone(),
+        request_id: req.envelope.id.clone(),
+        connection_id: e.connection_id.clone(),
+        source_id: req.source_id.clone(),
+        destination_id: e.destination_id.clone(),
+        status: e.status,
+        attempts: 0,
+        next_attempt_at: Some(e.next_attempt_at),
+        next_trigger: AttemptTrigger::Initial,
+        last_attempt_at: None,
+        response_status: None,
+        error_code: None,
+        successful_at: None,
+        issue_id: None,
+        muted_at: None,
+        bulk_retry_id: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
