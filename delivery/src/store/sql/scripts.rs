@@ -33,7 +33,15 @@ impl Store {
         };
         let mut conn = ScriptConn(Some(self.write.acquire().await?));
         let c = conn.0.as_mut().expect("connection held until finished");
-        match sqlx::query_with(&sql, args).fetch_all(&mut **c).await {
+        // Not kept prepared: a script's text changes with its row count (a batch
+        // of 37 is another statement than one of 38), and the connection's cache
+        // of 100 kept each size's compiled program, megabytes of the writer's
+        // memory for large batches, for little reuse.
+        match sqlx::query_with(&sql, args)
+            .persistent(false)
+            .fetch_all(&mut **c)
+            .await
+        {
             Ok(rows) => {
                 conn.release();
                 Ok(rows)
