@@ -65,6 +65,9 @@ pub struct EdgeSettings {
     pub max_batch_bytes: usize,
 }
 
+/// The smallest `server.max_read_buffer_bytes` (hyper's own minimum).
+pub const MIN_READ_BUFFER_BYTES: usize = 8192;
+
 /// The HTTP server's own limits, for every route: what a client that connects
 /// and then goes quiet may hold, and for how long.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +84,11 @@ pub struct ServerConfig {
     /// `client_body_timeout`); past it the request is answered 408 and the
     /// connection closed.
     pub body_read_timeout_ms: u64,
+    /// Most bytes one connection reads ahead of the handler (HTTP/1), and so
+    /// the largest request head. A body waiting for room in
+    /// `ingest.max_inflight_bytes` still holds what was read: this, per open
+    /// connection, is what a flood takes beyond that budget.
+    pub max_read_buffer_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -258,6 +266,7 @@ impl Default for Config {
                 max_connections: 1024,
                 header_read_timeout_ms: 10_000,
                 body_read_timeout_ms: 10_000,
+                max_read_buffer_bytes: 64 << 10,
             },
             sqlite: SqliteConfig {
                 synchronous: SqliteSync::Full,
@@ -417,6 +426,12 @@ impl Config {
                  server.body_read_timeout_ms must be at least 1"
                     .into(),
             ));
+        }
+        if self.server.max_read_buffer_bytes < MIN_READ_BUFFER_BYTES {
+            return Err(ConfigError::Value(format!(
+                "server.max_read_buffer_bytes must be at least {MIN_READ_BUFFER_BYTES}, got {}",
+                self.server.max_read_buffer_bytes
+            )));
         }
         if !(100..=300_000).contains(&self.delivery.cli_heartbeat_ms) {
             return Err(ConfigError::Value(

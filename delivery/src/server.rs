@@ -40,7 +40,10 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        // hyper's default is ~400 KiB a connection, held by a body chunk while
+        // its handler waits for room in the ingest budget.
+        .max_buf_size(cfg.max_read_buffer_bytes);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
 

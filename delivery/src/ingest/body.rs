@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use futures::StreamExt;
 use hookyard_core::ingest::{AdmissionRules, Refusal};
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -86,26 +86,30 @@ pub async fn receive_up_to<'a>(
     budget: &Budget<'a>,
 ) -> Result<Received<'a>, BodyError> {
     let mut room = None;
-    let mut len: u64 = 0;
-    let mut chunks = Vec::new();
+    // One buffer the body is copied into as it arrives, each chunk dropped at
+    // once: holding the chunks and joining them at the end held the body twice.
+    // A Content-Length within the limit sizes it, so it is never copied to grow:
+    // that reserves address space, not memory (pages are taken as bytes are
+    // written), and a client that announces a large body and sends nothing still
+    // holds nothing. Where even the address space is refused (strict
+    // overcommit), it grows as bytes come instead.
+    let announced = HttpBody::size_hint(&body)
+        .exact()
+        .filter(|n| *n <= max_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let mut bytes = Vec::new();
+    let _ = bytes.try_reserve_exact(announced);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| read_error(e, budget.idle_ms))?;
-        len += chunk.len() as u64;
+        let len = (bytes.len() + chunk.len()) as u64;
         if len > max_bytes {
             return Err(too_large());
         }
         budget.charge(&mut room, len).await?;
-        chunks.push(chunk);
+        bytes.extend_from_slice(&chunk);
     }
-    // Owned once: the request is stored from this Vec, so the body is not held
-    // twice (received bytes and a copy) while it waits for its commit. Several
-    // chunks are joined once, into exactly their length.
-    let bytes = match chunks.len() {
-        0 => Vec::new(),
-        1 => Vec::from(chunks.swap_remove(0)),
-        _ => chunks.concat(),
-    };
     Ok(Received {
         bytes,
         room: Room { _permit: room },

@@ -226,3 +226,36 @@ async fn connections_over_the_cap_are_closed_not_queued() {
     drop(held);
     gw.stop().await;
 }
+
+/// `server.max_read_buffer_bytes` bounds what a connection reads ahead of its
+/// handler, and so the request head: one larger is refused (431) and not stored,
+/// one within it is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_over_the_read_buffer_is_refused() {
+    let gw = Gateway::start_with(|c| c.server.max_read_buffer_bytes = 16 * 1024).await;
+    gw.post("/sources", json!({"name": "heads"})).await;
+    let head = |header_bytes: usize| {
+        format!(
+            "POST /e/heads HTTP/1.1\r\nhost: hookyard\r\nx-padding: {}\r\n\
+             content-length: 2\r\nconnection: close\r\n\r\n{{}}",
+            "a".repeat(header_bytes)
+        )
+    };
+
+    let mut over = stall(&gw, head(20 * 1024).as_bytes()).await;
+    let answer = read_until_closed(&mut over, Duration::from_secs(5), "a 20 KiB head").await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "a 20 KiB head with a 16 KiB read buffer was answered {answer:?}"
+    );
+
+    let mut within = stall(&gw, head(8 * 1024).as_bytes()).await;
+    let answer = read_until_closed(&mut within, Duration::from_secs(5), "an 8 KiB head").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert_eq!(
+        stored(&gw).await,
+        1,
+        "only the head within the buffer is stored"
+    );
+    gw.stop().await;
+}
