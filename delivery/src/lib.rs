@@ -166,6 +166,7 @@ pub async fn run(
     let lease = timeout + Duration::from_secs(30);
     let slots = Arc::new(tokio::sync::Semaphore::new(cfg.delivery.concurrency));
     let (handoff, handed) = dispatch::handoff::Handoff::new(slots.clone(), lease);
+    let (recorder, recorder_queue) = dispatch::results::Recorder::new();
     let committer = Committer::start(
         CommitContext {
             store: store.clone(),
@@ -178,6 +179,7 @@ pub async fn run(
             max_requests: cfg.ingest.max_batch,
             max_bytes: cfg.ingest.max_commit_bytes,
         },
+        recorder_queue,
     );
     let poll = Duration::from_millis(cfg.delivery.poll_interval_ms);
 
@@ -251,6 +253,7 @@ pub async fn run(
         lease,
         limits: Default::default(),
         tracker,
+        recorder,
     };
     let brokers = ingest::brokers::supervisor::Supervisor {
         store: store.clone(),

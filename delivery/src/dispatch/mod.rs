@@ -5,13 +5,16 @@
 //! - [`limits`]: per-destination rate and concurrency limits, in front of every
 //!   adapter, shared by the replicas through the database.
 //! - [`handoff`]: events ingest stored leased, delivered without a lease round.
+//! - [`results`]: attempt results, written by ingest's committer in its next
+//!   transaction.
 //! - [`Dispatcher`]: the worker loop. Attempts run concurrently up to
-//!   `delivery.concurrency`; their results are written in batches by one task,
-//!   then handed to the issue tracker.
+//!   `delivery.concurrency`; their results are gathered in batches by one task,
+//!   written ([`results`]), then handed to the issue tracker.
 
 pub mod handoff;
 pub mod limits;
 pub mod outcome;
+pub mod results;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,6 +53,8 @@ pub struct Dispatcher {
     pub limits: DestinationLimits,
     /// Sees every stored batch of results (issues, destination health, metrics).
     pub tracker: Arc<Tracker>,
+    /// Has ingest's committer write the results.
+    pub recorder: results::Recorder,
 }
 
 impl Dispatcher {
@@ -351,18 +356,32 @@ struct LeaseRound {
     limited_wait: Option<Duration>,
 }
 
-/// Writes attempt results in batches: whatever has arrived since the last write goes
-/// into one transaction. A failed write is retried; the results stay in memory until
-/// stored (and if the process dies first, the leases expire and the events are
-/// delivered again). Stored batches go to the tracker.
+/// Writes attempt results in batches: whatever has arrived while the last batch was
+/// written goes to the committer, into its next transaction (or, with no committer
+/// taking batches, into one of its own). A failed write is retried; the results stay
+/// in memory until stored (and if the process dies first, the leases expire and the
+/// events are delivered again). Stored batches go to the tracker.
 async fn write_results(this: Arc<Dispatcher>, mut rx: mpsc::Receiver<AttemptOutcome>) {
     let mut batch = Vec::with_capacity(512);
     while rx.recv_many(&mut batch, 512).await > 0 {
         let mut delay = Duration::from_millis(100);
-        while let Err(e) = this.store.record_attempts(&batch, now_ms()).await {
-            tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
+        loop {
+            let (outcomes, result) = match this.recorder.record(batch).await {
+                Ok(recorded) => recorded,
+                Err(outcomes) => {
+                    let result = this.store.record_attempts(&outcomes, now_ms()).await;
+                    (outcomes, result.map_err(Arc::new))
+                }
+            };
+            batch = outcomes;
+            match result {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
         }
         this.attempts_ended(batch.iter().map(|o| o.attempt.destination_id.as_str()));
         this.tracker.observe(&batch).await;

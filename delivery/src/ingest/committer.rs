@@ -14,7 +14,9 @@
 //! A batch is capped by count (`ingest.max_batch`) and by body bytes
 //! (`ingest.max_commit_bytes`). Events due now are offered to this replica's
 //! dispatcher ([`Handoff`]): stored leased, they are delivered without a lease
-//! round.
+//! round. The dispatcher's attempt results waiting to be written go into the same
+//! transaction ([`crate::dispatch::results`]), or into one of their own when no
+//! request is waiting.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::dispatch::handoff::Handoff;
+use crate::dispatch::results::{RecorderQueue, ResultBatch};
 use crate::model::NewRequest;
 use crate::route::{walk, RouteInput, RulesCache};
 use crate::signals::{Signal, Signals};
@@ -56,10 +59,17 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the commit task.
-    pub fn start(ctx: CommitContext, limits: BatchLimits) -> Self {
+    /// Starts the commit task, which also writes the attempt results queued on
+    /// `results`.
+    pub fn start(ctx: CommitContext, limits: BatchLimits, results: RecorderQueue) -> Self {
         let (tx, rx) = mpsc::channel(limits.max_requests * 8);
-        tokio::spawn(run(ctx, rx, limits));
+        let waiting = Waiting {
+            rx: Some(rx),
+            queue: VecDeque::new(),
+            results: Some(results),
+            limits,
+        };
+        tokio::spawn(run(ctx, waiting));
         Committer { tx }
     }
 
@@ -91,32 +101,67 @@ pub struct BatchLimits {
     pub max_bytes: usize,
 }
 
-/// Requests waiting for a transaction, in arrival order.
+/// Work waiting for a transaction: requests in arrival order, and the attempt
+/// results the dispatcher queued.
 struct Waiting {
-    rx: mpsc::Receiver<(NewRequest, Reply)>,
+    /// `None` once closed (every [`Committer`] dropped).
+    rx: Option<mpsc::Receiver<(NewRequest, Reply)>>,
     queue: VecDeque<(NewRequest, Reply)>,
+    /// `None` once closed (the dispatcher stopped).
+    results: Option<RecorderQueue>,
     limits: BatchLimits,
 }
 
+/// What one transaction writes: at least one of the two.
+struct Work {
+    requests: Vec<(NewRequest, Reply)>,
+    results: Option<ResultBatch>,
+}
+
+/// What arrived while nothing was waiting.
+enum Arrived {
+    Requests(Vec<(NewRequest, Reply)>),
+    Results(ResultBatch),
+    RequestsClosed,
+    ResultsClosed,
+}
+
 impl Waiting {
-    /// The next batch: the oldest waiting requests up to the limits, at least one.
-    /// Waits only when nothing is queued; `None` once the channel is closed and
-    /// everything has been taken.
-    async fn next_batch(&mut self) -> Option<Vec<(NewRequest, Reply)>> {
-        let room = self.limits.max_requests.saturating_sub(self.queue.len());
-        if self.queue.is_empty() {
-            let mut got = Vec::with_capacity(room);
-            if self.rx.recv_many(&mut got, room).await == 0 {
-                return None;
+    /// The next batch: the oldest waiting requests up to the limits, with the
+    /// results waiting. Waits only when nothing is queued; `None` once both
+    /// channels are closed and everything has been taken.
+    async fn next_work(&mut self) -> Option<Work> {
+        let mut results = None;
+        while self.queue.is_empty() && results.is_none() {
+            let room = self.limits.max_requests;
+            let arrived = tokio::select! {
+                got = recv_requests(&mut self.rx, room), if self.rx.is_some() => match got {
+                    Some(got) => Arrived::Requests(got),
+                    None => Arrived::RequestsClosed,
+                },
+                batch = recv_results(&mut self.results), if self.results.is_some() => match batch {
+                    Some(batch) => Arrived::Results(batch),
+                    None => Arrived::ResultsClosed,
+                },
+                else => return None,
+            };
+            match arrived {
+                Arrived::Requests(got) => self.queue.extend(got),
+                Arrived::Results(batch) => results = Some(batch),
+                Arrived::RequestsClosed => self.rx = None,
+                Arrived::ResultsClosed => self.results = None,
             }
-            self.queue.extend(got);
-        } else {
+        }
+        if let Some(rx) = self.rx.as_mut() {
             while self.queue.len() < self.limits.max_requests {
-                match self.rx.try_recv() {
+                match rx.try_recv() {
                     Ok(x) => self.queue.push_back(x),
                     Err(_) => break,
                 }
             }
+        }
+        if results.is_none() {
+            results = self.results.as_mut().and_then(|q| q.try_recv().ok());
         }
         let mut bytes = 0usize;
         let mut n = 0;
@@ -127,8 +172,26 @@ impl Waiting {
             }
             n += 1;
         }
-        Some(self.queue.drain(..n).collect())
+        Some(Work {
+            requests: self.queue.drain(..n).collect(),
+            results,
+        })
     }
+}
+
+/// Up to `room` requests, waiting for the first; `None` once the channel is closed.
+async fn recv_requests(
+    rx: &mut Option<mpsc::Receiver<(NewRequest, Reply)>>,
+    room: usize,
+) -> Option<Vec<(NewRequest, Reply)>> {
+    let rx = rx.as_mut()?;
+    let mut got = Vec::with_capacity(room);
+    (rx.recv_many(&mut got, room).await > 0).then_some(got)
+}
+
+/// The next batch of results; `None` once the queue is closed.
+async fn recv_results(results: &mut Option<RecorderQueue>) -> Option<ResultBatch> {
+    results.as_mut()?.recv().await
 }
 
 /// What the commit task works with.
@@ -228,77 +291,113 @@ async fn take_duplicates(
     Ok((kept, later))
 }
 
-async fn run(ctx: CommitContext, rx: mpsc::Receiver<(NewRequest, Reply)>, limits: BatchLimits) {
-    let mut waiting = Waiting {
-        rx,
-        queue: VecDeque::new(),
-        limits,
+async fn run(ctx: CommitContext, mut waiting: Waiting) {
+    while let Some(Work {
+        requests,
+        mut results,
+    }) = waiting.next_work().await
+    {
+        if !requests.is_empty() {
+            commit_requests(&ctx, requests, &mut results).await;
+        }
+        // Results no commit of requests took (none was waiting, or theirs failed)
+        // go in a transaction of their own.
+        if let Some(batch) = results {
+            let result = ctx.store.record_attempts(&batch.outcomes, now_ms()).await;
+            batch.finish(result.map_err(Arc::new));
+        }
+    }
+}
+
+/// Commits a batch of requests and answers each sender. The attempt results in
+/// `results` go into the same transaction; they are taken (and answered) when it
+/// commits, and left in place when it fails.
+async fn commit_requests(
+    ctx: &CommitContext,
+    batch: Vec<(NewRequest, Reply)>,
+    results: &mut Option<ResultBatch>,
+) {
+    let (kept, later) = match take_duplicates(ctx, batch).await {
+        Ok(x) => x,
+        Err((e, replies)) => {
+            tracing::error!(error = %e, "ingest commit failed (reading dedup keys)");
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
     };
-    while let Some(batch) = waiting.next_batch().await {
-        let (kept, later) = match take_duplicates(&ctx, batch).await {
-            Ok(x) => x,
-            Err((e, replies)) => {
-                tracing::error!(error = %e, "ingest commit failed (reading dedup keys)");
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-                continue;
+    let (mut reqs, replies): (Vec<NewRequest>, Vec<Reply>) = kept.into_iter().unzip();
+    find_topics(ctx, &mut reqs).await;
+    route_all(ctx, &mut reqs).await;
+    let now = now_ms();
+    let offer = ctx.handoff.offer(&mut reqs, now);
+    let outcomes = results.as_ref().map_or(&[][..], |b| &b.outcomes[..]);
+    let mut result = ctx
+        .store
+        .store_requests_and_record(&reqs, outcomes, now)
+        .await;
+    let mut recorded = None;
+    match &result {
+        Ok(_) => recorded = results.take(),
+        // Neither part is stored; the requests must not wait on results
+        // that may be what failed.
+        Err(e) if !outcomes.is_empty() => {
+            tracing::warn!(error = %e, "ingest commit with attempt results failed; committing them apart");
+            result = ctx.store.store_requests(&reqs, now).await;
+        }
+        Err(_) => {}
+    }
+    let mut handed = 0;
+    let outcome = match result {
+        Ok(stored) => {
+            handed = stored.leased_events.len();
+            ctx.handoff.hand_over(offer, &reqs, &stored, now);
+            if let Some(batch) = recorded {
+                batch.finish(Ok(()));
             }
-        };
-        let (mut reqs, replies): (Vec<NewRequest>, Vec<Reply>) = kept.into_iter().unzip();
-        find_topics(&ctx, &mut reqs).await;
-        route_all(&ctx, &mut reqs).await;
-        let now = now_ms();
-        let offer = ctx.handoff.offer(&mut reqs, now);
-        let result = ctx.store.store_requests(&reqs, now).await;
-        let mut handed = 0;
-        let outcome = match result {
-            Ok(stored) => {
-                handed = stored.leased_events.len();
-                ctx.handoff.hand_over(offer, &reqs, &stored, now);
-                let new_ids = stored.new_ids;
-                // Counted once per stored request: a redelivered one is not new.
-                for r in reqs.iter().filter(|r| new_ids.contains(&r.envelope.id)) {
-                    crate::telemetry::request_received(&r.source_id, r.rejection_cause.is_some());
-                }
-                answers(&ctx, &reqs, &new_ids, later).await
+            let new_ids = stored.new_ids;
+            // Counted once per stored request: a redelivered one is not new.
+            for r in reqs.iter().filter(|r| new_ids.contains(&r.envelope.id)) {
+                crate::telemetry::request_received(&r.source_id, r.rejection_cause.is_some());
             }
-            Err(e) => {
-                tracing::error!(error = %e, batch = reqs.len(), "ingest commit failed");
-                Err(Arc::new(e))
+            answers(ctx, &reqs, &new_ids, later).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batch = reqs.len(), "ingest commit failed");
+            Err(Arc::new(e))
+        }
+    };
+    match outcome {
+        Ok((ids, later)) => {
+            for (reply, committed) in replies.into_iter().zip(ids) {
+                let _ = reply.send(Ok(committed));
             }
-        };
-        match outcome {
-            Ok((ids, later)) => {
-                for (reply, committed) in replies.into_iter().zip(ids) {
-                    let _ = reply.send(Ok(committed));
-                }
-                for (reply, committed) in later {
-                    let _ = reply.send(Ok(committed));
-                }
-            }
-            Err(e) => {
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-                continue;
+            for (reply, committed) in later {
+                let _ = reply.send(Ok(committed));
             }
         }
-        let routed_later = reqs
-            .iter()
-            .any(|r| r.rejection_cause.is_none() && r.route.is_none());
-        if routed_later {
-            ctx.signals.notify(Signal::Route);
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
         }
-        // Events handed over need no lease round; the others wait for one.
-        let events: usize = reqs
-            .iter()
-            .filter_map(|r| r.route.as_ref())
-            .map(|x| x.events.len())
-            .sum();
-        if events > handed {
-            ctx.signals.notify(Signal::Dispatch);
-        }
+    }
+    let routed_later = reqs
+        .iter()
+        .any(|r| r.rejection_cause.is_none() && r.route.is_none());
+    if routed_later {
+        ctx.signals.notify(Signal::Route);
+    }
+    // Events handed over need no lease round; the others wait for one.
+    let events: usize = reqs
+        .iter()
+        .filter_map(|r| r.route.as_ref())
+        .map(|x| x.events.len())
+        .sum();
+    if events > handed {
+        ctx.signals.notify(Signal::Dispatch);
     }
 }
 
@@ -406,16 +505,17 @@ mod tests {
         }
         drop(tx);
         let mut waiting = Waiting {
-            rx,
+            rx: Some(rx),
             queue: VecDeque::new(),
+            results: None,
             limits: BatchLimits {
                 max_requests: 8,
                 max_bytes: 10,
             },
         };
         let mut batches = Vec::new();
-        while let Some(b) = waiting.next_batch().await {
-            batches.push(sizes(&b));
+        while let Some(w) = waiting.next_work().await {
+            batches.push(sizes(&w.requests));
         }
         assert_eq!(
             batches,
@@ -432,17 +532,174 @@ mod tests {
         }
         drop(tx);
         let mut waiting = Waiting {
-            rx,
+            rx: Some(rx),
             queue: VecDeque::new(),
+            results: None,
             limits: BatchLimits {
                 max_requests: 2,
                 max_bytes: 1 << 20,
             },
         };
         let mut batches = Vec::new();
-        while let Some(b) = waiting.next_batch().await {
-            batches.push(b.len());
+        while let Some(w) = waiting.next_work().await {
+            batches.push(w.requests.len());
         }
         assert_eq!(batches, vec![2, 2, 1]);
+    }
+
+    fn results_batch() -> (
+        ResultBatch,
+        oneshot::Receiver<crate::dispatch::results::Recorded>,
+    ) {
+        let (done, answer) = oneshot::channel();
+        let batch = ResultBatch {
+            outcomes: Vec::new(),
+            done,
+        };
+        (batch, answer)
+    }
+
+    #[tokio::test]
+    async fn results_go_with_the_requests_waiting_or_alone() {
+        let (tx, rx) = mpsc::channel(16);
+        let (results_tx, results_rx) = mpsc::channel(1);
+        let mut waiting = Waiting {
+            rx: Some(rx),
+            queue: VecDeque::new(),
+            results: Some(results_rx),
+            limits: BatchLimits {
+                max_requests: 8,
+                max_bytes: 1 << 20,
+            },
+        };
+        // Requests and results both waiting: one transaction takes both.
+        tx.send(request(1)).await.unwrap();
+        tx.send(request(2)).await.unwrap();
+        results_tx.send(results_batch().0).await.unwrap();
+        let w = waiting.next_work().await.unwrap();
+        assert_eq!(sizes(&w.requests), vec![1, 2]);
+        assert!(w.results.is_some(), "the results ride with the requests");
+
+        // Results alone do not wait for a request.
+        results_tx.send(results_batch().0).await.unwrap();
+        let w = waiting.next_work().await.unwrap();
+        assert!(w.requests.is_empty());
+        assert!(w.results.is_some());
+
+        // Both closed: nothing more, once everything was taken.
+        tx.send(request(3)).await.unwrap();
+        drop(tx);
+        drop(results_tx);
+        let w = waiting.next_work().await.unwrap();
+        assert_eq!(sizes(&w.requests), vec![3]);
+        assert!(w.results.is_none());
+        assert!(waiting.next_work().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn results_are_still_taken_after_every_committer_is_gone() {
+        let (tx, rx) = mpsc::channel::<(NewRequest, Reply)>(16);
+        let (results_tx, results_rx) = mpsc::channel(1);
+        let mut waiting = Waiting {
+            rx: Some(rx),
+            queue: VecDeque::new(),
+            results: Some(results_rx),
+            limits: BatchLimits {
+                max_requests: 8,
+                max_bytes: 1 << 20,
+            },
+        };
+        // Ingest stops before the dispatcher has written its last results.
+        drop(tx);
+        let send = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            results_tx.send(results_batch().0).await.unwrap();
+        });
+        let w = waiting.next_work().await.unwrap();
+        assert!(w.requests.is_empty());
+        assert!(w.results.is_some());
+        send.await.unwrap();
+        assert!(waiting.next_work().await.is_none());
+    }
+
+    fn outcome(id: &str) -> crate::store::AttemptOutcome {
+        use crate::model::{Attempt, AttemptStatus, AttemptTrigger, EventStatus};
+        crate::store::AttemptOutcome {
+            attempt: Attempt {
+                id: id.into(),
+                event_id: "evt_1".into(),
+                destination_id: "des_1".into(),
+                attempt_number: 1,
+                trigger: AttemptTrigger::Initial,
+                status: AttemptStatus::Successful,
+                response_status: Some(200),
+                response_headers: None,
+                response_body: None,
+                error_code: None,
+                error_message: None,
+                requested_url: None,
+                http_method: None,
+                duration_ms: 1,
+                created_at: 1,
+                bulk_retry_id: None,
+            },
+            connection_id: "web_1".into(),
+            status: EventStatus::Successful,
+            next_attempt_at: None,
+            lease_until: 1,
+        }
+    }
+
+    /// Results that cannot be stored (here: an attempt id already taken) must
+    /// not cost the requests committed with them.
+    #[tokio::test]
+    async fn requests_are_stored_when_the_results_beside_them_fail() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Arc::new(
+            Store::connect(&url, crate::config::SqliteSync::Full)
+                .await
+                .unwrap(),
+        );
+        let signals = Signals::default();
+        let (handoff, _handed) = Handoff::new(
+            Arc::new(tokio::sync::Semaphore::new(4)),
+            Duration::from_secs(30),
+        );
+        let ctx = CommitContext {
+            store: store.clone(),
+            catalog: Arc::new(Catalog::new(
+                store.clone(),
+                Duration::from_secs(1),
+                signals.clone(),
+            )),
+            rules: Arc::new(RulesCache::default()),
+            signals,
+            handoff,
+        };
+        store.record_attempts(&[outcome("att_1")], 1).await.unwrap();
+
+        let (req, reply) = request(7);
+        let (reply_tx, answer) = oneshot::channel();
+        drop(reply);
+        let (done, recorded) = oneshot::channel();
+        let mut results = Some(ResultBatch {
+            outcomes: vec![outcome("att_1")],
+            done,
+        });
+        commit_requests(&ctx, vec![(req, reply_tx)], &mut results).await;
+
+        let committed = answer.await.unwrap().unwrap();
+        assert_eq!(committed.request_id, "req_7");
+        assert!(store.get_request("req_7", false).await.unwrap().is_some());
+        // The results are left for a transaction of their own, whose failure goes
+        // back to the dispatcher.
+        let batch = results.expect("the failed results are left in place");
+        let result = store.record_attempts(&batch.outcomes, 1).await;
+        batch.finish(result.map_err(Arc::new));
+        let (outcomes, result) = recorded.await.unwrap();
+        assert_eq!(outcomes.len(), 1);
+        assert!(result.is_err());
     }
 }

@@ -66,6 +66,18 @@ fn push_events_update(q: &mut Query, chunk: &[AttemptOutcome], now: i64) -> Stor
     Ok(())
 }
 
+/// Appends the statements that record `outcomes` to a SQLite write script, in
+/// the transaction the script opened.
+pub(super) fn push_record(q: &mut Query, outcomes: &[AttemptOutcome], now: i64) -> StoreResult<()> {
+    for chunk in outcomes.chunks(INSERT_CHUNK) {
+        push_attempts_insert(q, chunk)?;
+        q.push("; ");
+        push_events_update(q, chunk, now)?;
+        q.push("; ");
+    }
+    Ok(())
+}
+
 impl Store {
     /// Records attempts and updates their events, in one transaction.
     pub async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: i64) -> StoreResult<()> {
@@ -75,29 +87,36 @@ impl Store {
         if self.dialect == Dialect::Sqlite {
             // The whole transaction in one round trip to the writer's thread.
             let mut q = Query::in_order(self.dialect, "BEGIN IMMEDIATE; ");
-            for chunk in outcomes.chunks(INSERT_CHUNK) {
-                push_attempts_insert(&mut q, chunk)?;
-                q.push("; ");
-                push_events_update(&mut q, chunk, now)?;
-                q.push("; ");
-            }
+            push_record(&mut q, outcomes, now)?;
             q.push("COMMIT");
             self.sqlite_script(q, Durability::Bookkeeping).await?;
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
+        Self::record_attempts_tx(self.dialect, &mut tx, outcomes, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records `outcomes` in the transaction `tx` (statement by statement, for
+    /// PostgreSQL; SQLite's scripts use [`push_record`]).
+    pub(super) async fn record_attempts_tx(
+        dialect: Dialect,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        outcomes: &[AttemptOutcome],
+        now: i64,
+    ) -> StoreResult<()> {
         for chunk in outcomes.chunks(INSERT_CHUNK) {
-            let mut q = Query::in_order(self.dialect, "");
+            let mut q = Query::in_order(dialect, "");
             push_attempts_insert(&mut q, chunk)?;
             let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
             // One UPDATE for the whole chunk, not one per event.
-            let mut q = Query::in_order(self.dialect, "");
+            let mut q = Query::in_order(dialect, "");
             push_events_update(&mut q, chunk, now)?;
             let (sql, args) = q.build()?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            sqlx::query_with(&sql, args).execute(&mut **tx).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
+use super::attempts::push_record;
 use super::routing::{
     leased_events, push_events_insert, push_ignored_insert, route_rows, routed_requests,
     LEASED_EVENT,
@@ -15,7 +16,7 @@ use super::sql::rows::{self, IGNORED_COLS, REQUEST_COLS};
 use super::sql::scripts::Durability;
 use super::sql::text::{storable_text, to_json};
 use super::topics::{push_topics_upsert, topic_rows};
-use super::{Page, PageQuery, RequestFilter, Store, StoreResult};
+use super::{AttemptOutcome, Page, PageQuery, RequestFilter, Store, StoreResult};
 use crate::model::{IgnoredEvent, NewRequest, RequestRecord};
 
 /// Appends the `INSERT INTO requests …` of `chunk`, skipping ids already stored and
@@ -90,10 +91,14 @@ impl Store {
     async fn insert_requests_sqlite(
         &self,
         reqs: &[NewRequest],
+        outcomes: &[AttemptOutcome],
         now: i64,
     ) -> StoreResult<StoredRequests> {
         let (events, ignored) = route_rows(routed_requests(reqs.iter()));
         let mut q = Query::in_order(self.dialect, "BEGIN IMMEDIATE; ");
+        // Attempt results return no rows: what the script returns stays the
+        // requests' and events' own.
+        push_record(&mut q, outcomes, now)?;
         for chunk in events.chunks(INSERT_CHUNK) {
             push_events_insert(&mut q, chunk, now, true)?;
             q.push("; ");
@@ -151,6 +156,19 @@ impl Store {
         reqs: &[NewRequest],
         now: i64,
     ) -> StoreResult<StoredRequests> {
+        self.store_requests_and_record(reqs, &[], now).await
+    }
+
+    /// [`Store::store_requests`] and [`Store::record_attempts`] in one
+    /// transaction: ingest's commit takes the attempt results waiting, so the
+    /// one writer runs one transaction (and one fsync) where it ran two. If
+    /// either part fails, neither is stored.
+    pub async fn store_requests_and_record(
+        &self,
+        reqs: &[NewRequest],
+        outcomes: &[AttemptOutcome],
+        now: i64,
+    ) -> StoreResult<StoredRequests> {
         // The same id twice in one batch (an edge redelivery racing the original)
         // would pass the "request not stored yet" checks twice and double its
         // events: keep the first.
@@ -162,22 +180,24 @@ impl Store {
                 .filter(|r| seen.insert(r.envelope.id.as_str()))
                 .cloned()
                 .collect();
-            return self.insert_unique_requests(&unique, now).await;
+            return self.insert_unique_requests(&unique, outcomes, now).await;
         }
-        self.insert_unique_requests(reqs, now).await
+        self.insert_unique_requests(reqs, outcomes, now).await
     }
 
     /// [`Store::insert_requests`] of requests whose ids are all different.
     async fn insert_unique_requests(
         &self,
         reqs: &[NewRequest],
+        outcomes: &[AttemptOutcome],
         now: i64,
     ) -> StoreResult<StoredRequests> {
         if self.dialect == Dialect::Sqlite {
-            return self.insert_requests_sqlite(reqs, now).await;
+            return self.insert_requests_sqlite(reqs, outcomes, now).await;
         }
         let mut inserted = Vec::with_capacity(reqs.len());
         let mut tx = self.begin_write().await?;
+        Self::record_attempts_tx(self.dialect, &mut tx, outcomes, now).await?;
         for chunk in reqs.chunks(INSERT_CHUNK) {
             let mut q = Query::in_order(self.dialect, "");
             push_requests_insert(&mut q, chunk, now)?;

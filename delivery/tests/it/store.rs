@@ -37,6 +37,7 @@ conformance! {
     routing_write_stores_events => route_pending_body;
     lease_due_events => lease_due_events_body;
     record_attempts => record_attempts_body;
+    requests_and_attempt_results_in_one_transaction => requests_with_results_body;
     retry_event => retry_event_body;
     add_events_to_a_routed_request => add_events_body;
     requests_stored_with_their_routes => routed_insert_body;
@@ -1702,6 +1703,68 @@ async fn record_attempts_body(b: &Backend) {
 // ---------------------------------------------------------------------------------
 // 7. retry_event
 // ---------------------------------------------------------------------------------
+
+/// Ingest's commit with the attempt results waiting: both stored, or (when one
+/// part fails) neither.
+async fn requests_with_results_body(b: &Backend) {
+    let st = &*b.store;
+    let w = world(st, "rwr").await;
+    let req = routed_request(st, &w.s, b"{}").await;
+    let evs = add_events(
+        st,
+        &req.id,
+        &w.s.id,
+        &[new_event(&w.c, EventStatus::Queued, T0)],
+        T0,
+    )
+    .await
+    .unwrap();
+    let e = &evs[0];
+    assert_eq!(lease_ids(st, T0, 10, T0 + 30_000).await, vec![e.id.clone()]);
+    let outcome = |a: Attempt| AttemptOutcome {
+        connection_id: w.c.id.clone(),
+        attempt: a,
+        status: EventStatus::Successful,
+        next_attempt_at: None,
+        lease_until: T0 + 30_000,
+    };
+
+    let a1 = attempt(e, 1, AttemptStatus::Successful, Some(200), T0 + 10);
+    let r1 = request(&w.s, b"first", &[]);
+    let stored = st
+        .store_requests_and_record(std::slice::from_ref(&r1), &[outcome(a1.clone())], T0 + 20)
+        .await
+        .unwrap();
+    assert_eq!(stored.new_ids, vec![r1.envelope.id.clone()]);
+    assert_eq!(st.get_attempt(&a1.id).await.unwrap(), Some(a1.clone()));
+    let got = event(st, &e.id).await;
+    assert_eq!(got.status, EventStatus::Successful);
+    assert_eq!(got.attempts, 1);
+    assert_eq!(got.successful_at, Some(T0 + 20));
+    assert!(st
+        .get_request(&r1.envelope.id, false)
+        .await
+        .unwrap()
+        .is_some());
+
+    // The same attempt again cannot be stored (its id is taken): the request that
+    // came with it is not stored either, and a commit without it is.
+    let r2 = request(&w.s, b"second", &[]);
+    let failed = st
+        .store_requests_and_record(std::slice::from_ref(&r2), &[outcome(a1.clone())], T0 + 30)
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(st
+        .get_request(&r2.envelope.id, false)
+        .await
+        .unwrap()
+        .is_none());
+    let stored = st
+        .store_requests_and_record(std::slice::from_ref(&r2), &[], T0 + 40)
+        .await
+        .unwrap();
+    assert_eq!(stored.new_ids, vec![r2.envelope.id.clone()]);
+}
 
 async fn retry_event_body(b: &Backend) {
     let st = &*b.store;
