@@ -173,12 +173,32 @@ impl Gateway {
     }
 }
 
+/// `(steal, total)` ticks of the whole machine so far, from `/proc/stat`'s first
+/// line. Steal is time the hypervisor gave this VM's cores to someone else; on a
+/// shared host it moves a run's figures more than most code changes do.
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = cpu
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time
+    // is already counted in user and nice.
+    let steal = *ticks.get(7)?;
+    let total = ticks.iter().take(8).sum();
+    Some((steal, total))
+}
+
 /// CPU time used so far by the gateway's process (if it has its own) and by
 /// this one, at a moment.
 struct Cpu {
     at: Instant,
     gateway: Option<Duration>,
     bench: Duration,
+    /// `(steal, total)` ticks of the machine.
+    machine: Option<(u64, u64)>,
 }
 
 impl Cpu {
@@ -187,6 +207,7 @@ impl Cpu {
             at: Instant::now(),
             gateway: gateway.pid().and_then(cpu_time),
             bench: cpu_time(std::process::id()).unwrap_or_default(),
+            machine: machine_ticks(),
         }
     }
 
@@ -202,13 +223,20 @@ impl Cpu {
             )
         };
         let bench = part(now.bench.saturating_sub(self.bench));
+        let steal = match (self.machine, now.machine) {
+            (Some((s0, t0)), Some((s1, t1))) if t1 > t0 => format!(
+                "; machine: {:.0}% stolen by the hypervisor",
+                s1.saturating_sub(s0) as f64 * 100.0 / (t1 - t0) as f64
+            ),
+            _ => String::new(),
+        };
         match (self.gateway, now.gateway) {
             (Some(a), Some(b)) => println!(
-                "  CPU over {wall:.2} s: gateway {}; load generator + sink {bench}",
+                "  CPU over {wall:.2} s: gateway {}; load generator + sink {bench}{steal}",
                 part(b.saturating_sub(a))
             ),
             _ => println!(
-                "  CPU over {wall:.2} s: this process (gateway + load generator + sink) {bench}"
+                "  CPU over {wall:.2} s: this process (gateway + load generator + sink) {bench}{steal}"
             ),
         }
     }
