@@ -493,6 +493,23 @@ mod tests {
         (req, oneshot::channel().0)
     }
 
+    fn waiting(
+        rx: mpsc::Receiver<(NewRequest, Reply)>,
+        results: Option<RecorderQueue>,
+        max_requests: usize,
+        max_bytes: usize,
+    ) -> Waiting {
+        Waiting {
+            rx: Some(rx),
+            queue: VecDeque::new(),
+            results,
+            limits: BatchLimits {
+                max_requests,
+                max_bytes,
+            },
+        }
+    }
+
     fn sizes(batch: &[(NewRequest, Reply)]) -> Vec<usize> {
         batch.iter().map(|(r, _)| r.envelope.body.len()).collect()
     }
@@ -504,15 +521,7 @@ mod tests {
             tx.send(request(len)).await.unwrap();
         }
         drop(tx);
-        let mut waiting = Waiting {
-            rx: Some(rx),
-            queue: VecDeque::new(),
-            results: None,
-            limits: BatchLimits {
-                max_requests: 8,
-                max_bytes: 10,
-            },
-        };
+        let mut waiting = waiting(rx, None, 8, 10);
         let mut batches = Vec::new();
         while let Some(w) = waiting.next_work().await {
             batches.push(sizes(&w.requests));
@@ -531,15 +540,7 @@ mod tests {
             tx.send(request(1)).await.unwrap();
         }
         drop(tx);
-        let mut waiting = Waiting {
-            rx: Some(rx),
-            queue: VecDeque::new(),
-            results: None,
-            limits: BatchLimits {
-                max_requests: 2,
-                max_bytes: 1 << 20,
-            },
-        };
+        let mut waiting = waiting(rx, None, 2, 1 << 20);
         let mut batches = Vec::new();
         while let Some(w) = waiting.next_work().await {
             batches.push(w.requests.len());
@@ -547,41 +548,29 @@ mod tests {
         assert_eq!(batches, vec![2, 2, 1]);
     }
 
-    fn results_batch() -> (
-        ResultBatch,
-        oneshot::Receiver<crate::dispatch::results::Recorded>,
-    ) {
-        let (done, answer) = oneshot::channel();
-        let batch = ResultBatch {
+    /// An empty batch of results; nobody waits for its answer.
+    fn results_batch() -> ResultBatch {
+        ResultBatch {
             outcomes: Vec::new(),
-            done,
-        };
-        (batch, answer)
+            done: oneshot::channel().0,
+        }
     }
 
     #[tokio::test]
     async fn results_go_with_the_requests_waiting_or_alone() {
         let (tx, rx) = mpsc::channel(16);
         let (results_tx, results_rx) = mpsc::channel(1);
-        let mut waiting = Waiting {
-            rx: Some(rx),
-            queue: VecDeque::new(),
-            results: Some(results_rx),
-            limits: BatchLimits {
-                max_requests: 8,
-                max_bytes: 1 << 20,
-            },
-        };
+        let mut waiting = waiting(rx, Some(results_rx), 8, 1 << 20);
         // Requests and results both waiting: one transaction takes both.
         tx.send(request(1)).await.unwrap();
         tx.send(request(2)).await.unwrap();
-        results_tx.send(results_batch().0).await.unwrap();
+        results_tx.send(results_batch()).await.unwrap();
         let w = waiting.next_work().await.unwrap();
         assert_eq!(sizes(&w.requests), vec![1, 2]);
         assert!(w.results.is_some(), "the results ride with the requests");
 
         // Results alone do not wait for a request.
-        results_tx.send(results_batch().0).await.unwrap();
+        results_tx.send(results_batch()).await.unwrap();
         let w = waiting.next_work().await.unwrap();
         assert!(w.requests.is_empty());
         assert!(w.results.is_some());
@@ -600,20 +589,12 @@ mod tests {
     async fn results_are_still_taken_after_every_committer_is_gone() {
         let (tx, rx) = mpsc::channel::<(NewRequest, Reply)>(16);
         let (results_tx, results_rx) = mpsc::channel(1);
-        let mut waiting = Waiting {
-            rx: Some(rx),
-            queue: VecDeque::new(),
-            results: Some(results_rx),
-            limits: BatchLimits {
-                max_requests: 8,
-                max_bytes: 1 << 20,
-            },
-        };
+        let mut waiting = waiting(rx, Some(results_rx), 8, 1 << 20);
         // Ingest stops before the dispatcher has written its last results.
         drop(tx);
         let send = tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            results_tx.send(results_batch().0).await.unwrap();
+            results_tx.send(results_batch()).await.unwrap();
         });
         let w = waiting.next_work().await.unwrap();
         assert!(w.requests.is_empty());
