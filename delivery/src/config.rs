@@ -123,7 +123,8 @@ pub struct IngestConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
-    /// Timeout of one HTTP delivery attempt.
+    /// Timeout of one HTTP delivery attempt; also of connecting to a broker
+    /// source and of each acknowledgement to it.
     pub timeout_ms: u64,
     /// Most attempts in flight at once, across destinations.
     pub concurrency: usize,

@@ -110,12 +110,12 @@ impl Driver {
             }
             crate::telemetry::broker_messages(&self.source.id, done.len(), failed.len());
             if !done.is_empty() {
-                consumer.ack(done).await?;
+                self.answered("acknowledging", consumer.ack(done)).await?;
             }
             if let Some(e) = first_error {
                 tracing::error!(source = %self.source.name, error = %e, failed = failed.len(),
                     "broker messages not stored; the broker will deliver them again");
-                consumer.nack(failed).await?;
+                self.answered("giving back", consumer.nack(failed)).await?;
                 // The store is failing: give it a moment rather than spin.
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -123,6 +123,29 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// A call to the broker that is not a long poll, within `limits.timeout`.
+    /// A client may hold an acknowledgement until its connection comes back
+    /// (NATS flushes only once reconnected), so without a bound a broker gone
+    /// mid-acknowledgement would stall the consumer with no issue opened. The
+    /// messages left unacknowledged come again and are stored once (dedup key).
+    async fn answered(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<(), BrokerError>>,
+    ) -> Result<(), BrokerError> {
+        tokio::time::timeout(self.limits.timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(BrokerError::new(
+                    "TIMEOUT",
+                    format!(
+                        "{}: no answer in time {what} messages",
+                        self.source.kind.type_name()
+                    ),
+                ))
+            })
     }
 
     /// The request a message becomes: rejected (and stored without its body)
@@ -172,5 +195,109 @@ impl Driver {
             topic,
             dedup_key: m.dedup_key,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::dispatch::handoff::Handoff;
+    use crate::dispatch::results::Recorder;
+    use crate::egress::EgressPolicy;
+    use crate::ingest::committer::{BatchLimits, CommitContext};
+    use crate::route::RulesCache;
+    use crate::signals::Signals;
+    use crate::store::Store;
+    use async_trait::async_trait;
+
+    /// A broker that hands out one message, then holds every acknowledgement
+    /// (as a NATS client does while it reconnects to a broker that is gone).
+    struct AckNeverAnswered {
+        given: bool,
+    }
+
+    #[async_trait]
+    impl super::Consumer for AckNeverAnswered {
+        async fn receive(
+            &mut self,
+            _max: usize,
+        ) -> Result<Vec<(BrokerMessage, AckToken)>, BrokerError> {
+            if std::mem::replace(&mut self.given, true) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                return Ok(Vec::new());
+            }
+            let m = BrokerMessage {
+                dedup_key: Some("m-1".into()),
+                body: b"{}".to_vec(),
+                ..Default::default()
+            };
+            Ok(vec![(m, Box::new(()) as AckToken)])
+        }
+        async fn ack(&mut self, _tokens: Vec<AckToken>) -> Result<(), BrokerError> {
+            std::future::pending().await
+        }
+        async fn nack(&mut self, _tokens: Vec<AckToken>) -> Result<(), BrokerError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broker_that_stops_answering_an_acknowledgement_ends_the_consumer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Arc::new(
+            Store::connect(&url, crate::config::SqliteSync::Full)
+                .await
+                .unwrap(),
+        );
+        let source = Source::new("src_1".into(), "broker".into(), now_ms());
+        store.insert_source(&source).await.unwrap();
+        let signals = Signals::default();
+        let (handoff, _handed) = Handoff::new(
+            Arc::new(tokio::sync::Semaphore::new(4)),
+            Duration::from_secs(30),
+        );
+        let ctx = CommitContext {
+            store: store.clone(),
+            catalog: Arc::new(Catalog::new(
+                store.clone(),
+                Duration::from_secs(1),
+                signals.clone(),
+            )),
+            rules: Arc::new(RulesCache::default()),
+            signals: signals.clone(),
+            handoff,
+        };
+        let (_recorder, results) = Recorder::new();
+        let limits = BatchLimits {
+            max_requests: 8,
+            max_bytes: 1 << 20,
+        };
+        let driver = Driver {
+            source: Arc::new(source),
+            index: 0,
+            committer: Committer::start(ctx, limits, results),
+            health: Arc::new(Health::new(store.clone(), signals)),
+            limits: BrokerLimits {
+                timeout: Duration::from_millis(300),
+                egress: Arc::new(
+                    EgressPolicy::from_config(&crate::config::Config::default().egress).unwrap(),
+                ),
+            },
+            max_body_bytes: 1 << 20,
+        };
+        let (_trigger, mut stop) = crate::shutdown::channel();
+        let mut broker = AckNeverAnswered { given: false };
+
+        let consumed = tokio::time::timeout(
+            Duration::from_secs(10),
+            driver.consume(&mut broker, &mut stop),
+        )
+        .await
+        .expect("the consumer is still waiting for the acknowledgement");
+        let error = consumed.expect_err("an acknowledgement never answered is an error");
+        assert_eq!(error.code, "TIMEOUT", "{error}");
+        assert!(error.message.contains("acknowledging"), "{error}");
     }
 }
