@@ -13,6 +13,11 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Now, in Unix microseconds.
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
 /// A fresh, time-sortable id of `kind`.
 pub fn new_id(kind: IdKind) -> String {
     let ulid = {

@@ -65,16 +65,8 @@ impl Dispatcher {
         let permits = this.slots.clone();
         let (results_tx, results_rx) = mpsc::channel::<AttemptOutcome>(this.concurrency * 4);
         let writer = tokio::spawn(write_results(this.clone(), results_rx));
-        let start = |h: Handed| {
-            spawn_attempt(
-                &this,
-                &results_tx,
-                h.due,
-                Duration::ZERO,
-                h.lease_until,
-                h.slot,
-            )
-        };
+        let start =
+            |h: Handed| spawn_attempt(&this, &results_tx, h.due, None, h.lease_until, h.slot);
 
         loop {
             if shutdown.is_triggered() {
@@ -132,11 +124,11 @@ impl Dispatcher {
             }
             // A round leases at most `free` events, one reserved slot each; the
             // slots left over go back when `reserved` drops.
-            for (item, start_in) in round.due {
+            for (item, start_at) in round.due {
                 let Some(slot) = reserved.split(1) else {
                     break;
                 };
-                spawn_attempt(&this, &results_tx, item, start_in, lease_until, slot);
+                spawn_attempt(&this, &results_tx, item, start_at, lease_until, slot);
             }
         }
         // Events handed over are leased to this replica: deliver them rather than
@@ -164,7 +156,7 @@ impl Dispatcher {
         let listening = self.adapters.cli.listeners.connections();
         self.limits.retain(&limited);
         // Events that were transformed go out as transformed (the store overlays them).
-        let mut due: Vec<(DueEvent, Duration)> = self
+        let mut due: Vec<(DueEvent, Option<Instant>)> = self
             .store
             .lease_due_events_in(
                 now,
@@ -175,7 +167,7 @@ impl Dispatcher {
             )
             .await?
             .into_iter()
-            .map(|e| (e, Duration::ZERO))
+            .map(|e| (e, None))
             .collect();
         let mut limited_wait: Option<Duration> = None;
         let mut wait_at_most = |w: Duration| {
@@ -211,12 +203,7 @@ impl Dispatcher {
             if let Some(w) = retry_in {
                 wait_at_most(w);
             }
-            due.extend(
-                lease
-                    .events
-                    .into_iter()
-                    .map(|(e, us)| (e, Duration::from_micros(us.max(0) as u64))),
-            );
+            due.extend(lease.events.into_iter().map(|(e, at)| (e, Some(at))));
         }
         Ok(LeaseRound { due, limited_wait })
     }
@@ -328,7 +315,7 @@ fn spawn_attempt(
     this: &Arc<Dispatcher>,
     results: &mpsc::Sender<AttemptOutcome>,
     item: DueEvent,
-    start_in: Duration,
+    start_at: Option<Instant>,
     lease_until: i64,
     slot: OwnedSemaphorePermit,
 ) {
@@ -336,8 +323,8 @@ fn spawn_attempt(
     let tx = results.clone();
     tokio::spawn(async move {
         // A limited destination's attempts start at their paced times.
-        if !start_in.is_zero() {
-            tokio::time::sleep(start_in).await;
+        if let Some(at) = start_at {
+            tokio::time::sleep_until(at.into()).await;
         }
         let outcome = this.attempt(item, lease_until).await;
         // If the writer is gone we are shutting down; the lease expires
@@ -351,7 +338,8 @@ fn spawn_attempt(
 
 /// Events leased in one round, each with when its attempt starts.
 struct LeaseRound {
-    due: Vec<(DueEvent, Duration)>,
+    /// Each event with when it may start (`None`: now).
+    due: Vec<(DueEvent, Option<Instant>)>,
     /// When a limited destination may take more.
     limited_wait: Option<Duration>,
 }

@@ -85,9 +85,11 @@ impl Store {
                 StoreError::MissingReference(format!("destination {destination_id} was deleted"))
             })?;
         let next_at_us: i64 = row.try_get("next_at_us")?;
-        let now_us = match self.dialect.clock_us() {
-            Some(_) => row.try_get("now_us")?,
-            None => now * 1000,
+        // The clock's reading and the instant the slots are counted from, taken
+        // together (on SQLite, the one replica's own clock).
+        let (now_us, read_at) = match self.dialect.clock_us() {
+            Some(_) => (row.try_get("now_us")?, std::time::Instant::now()),
+            None => (crate::clock::now_us(), std::time::Instant::now()),
         };
         let in_flight = match limits.max_in_flight {
             Some(_) => {
@@ -141,7 +143,13 @@ impl Store {
             events: events
                 .into_iter()
                 .enumerate()
-                .map(|(i, e)| (e, (grant.start_of(i as i64, limits) - now_us).max(0)))
+                .map(|(i, e)| {
+                    let offset_us = (grant.start_of(i as i64, limits) - now_us).max(0);
+                    (
+                        e,
+                        read_at + std::time::Duration::from_micros(offset_us as u64),
+                    )
+                })
                 .collect(),
             retry_in_us,
             cap_full,

@@ -254,8 +254,13 @@ pub enum LeaseScope {
 /// Events of one limited destination leased in one transaction with its pacing.
 #[derive(Debug, Default)]
 pub struct LimitedLease {
-    /// Each event with how long after the lease its attempt may start (µs).
-    pub events: Vec<(DueEvent, i64)>,
+    /// Each event with when its attempt may start. The pacing clock (the
+    /// database's, shared by every replica) is read inside the lease
+    /// transaction, and each start is that reading plus the slot's offset, so
+    /// the time the transaction and the rest of the lease round take is not
+    /// added to it: replicas whose rounds take different times would otherwise
+    /// start neighbouring slots closer together than the rate allows.
+    pub events: Vec<(DueEvent, std::time::Instant)>,
     /// When asking again can lease more (µs from now), if the rate is what
     /// stopped it; `None` when the cap on attempts in flight did, or nothing was due.
     pub retry_in_us: Option<i64>,
