@@ -85,12 +85,13 @@ impl Store {
                 StoreError::MissingReference(format!("destination {destination_id} was deleted"))
             })?;
         let next_at_us: i64 = row.try_get("next_at_us")?;
-        // The clock's reading and the instant the slots are counted from, taken
-        // together (on SQLite, the one replica's own clock).
-        let (now_us, read_at) = match self.dialect.clock_us() {
-            Some(_) => (row.try_get("now_us")?, std::time::Instant::now()),
-            None => (crate::clock::now_us(), std::time::Instant::now()),
+        // The clock's reading (on SQLite, the one replica's own clock) and the
+        // instant the slots are counted from, taken together.
+        let now_us = match self.dialect.clock_us() {
+            Some(_) => row.try_get("now_us")?,
+            None => crate::clock::now_us(),
         };
+        let read_at = std::time::Instant::now();
         let in_flight = match limits.max_in_flight {
             Some(_) => {
                 let mut q = Query::new("SELECT COUNT(*) AS n FROM events WHERE destination_id = ");
