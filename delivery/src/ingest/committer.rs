@@ -205,6 +205,44 @@ pub struct CommitContext {
     pub handoff: Handoff,
 }
 
+impl CommitContext {
+    /// A context on a new SQLite database in `dir` (fsynced as in production),
+    /// for the tests of the commit task and of what feeds it. The receiver gets
+    /// what is handed to the dispatcher.
+    #[cfg(test)]
+    pub(crate) async fn for_test(
+        dir: &std::path::Path,
+    ) -> (
+        Self,
+        tokio::sync::mpsc::UnboundedReceiver<crate::dispatch::handoff::Handed>,
+    ) {
+        use std::time::Duration;
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        let store = Arc::new(
+            Store::connect(&url, crate::config::SqliteSync::Full)
+                .await
+                .expect("a SQLite store in the test's directory"),
+        );
+        let signals = Signals::default();
+        let (handoff, handed) = Handoff::new(
+            Arc::new(tokio::sync::Semaphore::new(4)),
+            Duration::from_secs(30),
+        );
+        let ctx = CommitContext {
+            catalog: Arc::new(Catalog::new(
+                store.clone(),
+                Duration::from_secs(1),
+                signals.clone(),
+            )),
+            store,
+            rules: Arc::new(RulesCache::default()),
+            signals,
+            handoff,
+        };
+        (ctx, handed)
+    }
+}
+
 /// Gives each request without a topic the one its source's `topic_from` finds.
 async fn find_topics(ctx: &CommitContext, reqs: &mut [NewRequest]) {
     for req in reqs.iter_mut().filter(|r| r.topic.is_none()) {
@@ -635,30 +673,9 @@ mod tests {
     /// not cost the requests committed with them.
     #[tokio::test]
     async fn requests_are_stored_when_the_results_beside_them_fail() {
-        use std::time::Duration;
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Arc::new(
-            Store::connect(&url, crate::config::SqliteSync::Full)
-                .await
-                .unwrap(),
-        );
-        let signals = Signals::default();
-        let (handoff, _handed) = Handoff::new(
-            Arc::new(tokio::sync::Semaphore::new(4)),
-            Duration::from_secs(30),
-        );
-        let ctx = CommitContext {
-            store: store.clone(),
-            catalog: Arc::new(Catalog::new(
-                store.clone(),
-                Duration::from_secs(1),
-                signals.clone(),
-            )),
-            rules: Arc::new(RulesCache::default()),
-            signals,
-            handoff,
-        };
+        let (ctx, _handed) = CommitContext::for_test(dir.path()).await;
+        let store = ctx.store.clone();
         store.record_attempts(&[outcome("att_1")], 1).await.unwrap();
 
         let (req, reply) = request(7);

@@ -201,14 +201,9 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::dispatch::handoff::Handoff;
     use crate::dispatch::results::Recorder;
     use crate::egress::EgressPolicy;
     use crate::ingest::committer::{BatchLimits, CommitContext};
-    use crate::route::RulesCache;
-    use crate::signals::Signals;
-    use crate::store::Store;
     use async_trait::async_trait;
 
     /// A broker that hands out one message, then holds every acknowledgement
@@ -245,30 +240,10 @@ mod tests {
     #[tokio::test]
     async fn a_broker_that_stops_answering_an_acknowledgement_ends_the_consumer() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Arc::new(
-            Store::connect(&url, crate::config::SqliteSync::Full)
-                .await
-                .unwrap(),
-        );
+        let (ctx, _handed) = CommitContext::for_test(dir.path()).await;
+        let (store, signals) = (ctx.store.clone(), ctx.signals.clone());
         let source = Source::new("src_1".into(), "broker".into(), now_ms());
         store.insert_source(&source).await.unwrap();
-        let signals = Signals::default();
-        let (handoff, _handed) = Handoff::new(
-            Arc::new(tokio::sync::Semaphore::new(4)),
-            Duration::from_secs(30),
-        );
-        let ctx = CommitContext {
-            store: store.clone(),
-            catalog: Arc::new(Catalog::new(
-                store.clone(),
-                Duration::from_secs(1),
-                signals.clone(),
-            )),
-            rules: Arc::new(RulesCache::default()),
-            signals: signals.clone(),
-            handoff,
-        };
         let (_recorder, results) = Recorder::new();
         let limits = BatchLimits {
             max_requests: 8,
