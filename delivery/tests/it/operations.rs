@@ -184,7 +184,7 @@ where
 
 /// A destination limited to 20/s gets attempts started at most 21 in any second
 /// from three replicas together (each enforcing the limit alone would start
-/// 60/s), and receives no more than 20/s over the run.
+/// 60/s), and receives them at no more than 21/s over the run.
 ///
 /// Any second's count is taken on the attempts' start times as the gateways
 /// recorded them, which is what the limit paces. Arrival times at the receiver

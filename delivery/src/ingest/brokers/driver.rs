@@ -14,7 +14,7 @@ use hookyard_core::envelope::Envelope;
 use hookyard_core::id::IdKind;
 
 use super::health::Health;
-use super::{connect, AckToken, BrokerError, BrokerLimits, BrokerMessage, Consumer};
+use super::{connect, in_time, AckToken, BrokerError, BrokerLimits, BrokerMessage, Consumer};
 use crate::clock::{new_id, now_ms};
 use crate::ingest::committer::Committer;
 use crate::model::{check_topic, NewRequest, RejectionCause, Source};
@@ -135,17 +135,13 @@ impl Driver {
         what: &str,
         call: impl std::future::Future<Output = Result<(), BrokerError>>,
     ) -> Result<(), BrokerError> {
-        tokio::time::timeout(self.limits.timeout, call)
-            .await
-            .unwrap_or_else(|_| {
-                Err(BrokerError::new(
-                    "TIMEOUT",
-                    format!(
-                        "{}: no answer in time {what} messages",
-                        self.source.kind.type_name()
-                    ),
-                ))
-            })
+        in_time(self.limits.timeout, call, || {
+            format!(
+                "{}: no answer in time {what} messages",
+                self.source.kind.type_name()
+            )
+        })
+        .await
     }
 
     /// The request a message becomes: rejected (and stored without its body)

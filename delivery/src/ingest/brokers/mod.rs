@@ -132,13 +132,24 @@ async fn within<C: Consumer + 'static>(
     broker: &str,
     connecting: impl std::future::Future<Output = Result<C, BrokerError>>,
 ) -> Result<Box<dyn Consumer>, BrokerError> {
-    match tokio::time::timeout(timeout, connecting).await {
-        Ok(c) => Ok(Box::new(c?)),
-        Err(_) => Err(BrokerError::new(
-            "TIMEOUT",
-            format!("no answer in time connecting to {broker}"),
-        )),
-    }
+    let consumer = in_time(timeout, connecting, || {
+        format!("no answer in time connecting to {broker}")
+    })
+    .await?;
+    Ok(Box::new(consumer))
+}
+
+/// `call`'s answer if the broker gives it within `timeout`; past it, a
+/// `TIMEOUT` error with `message`. Every broker call that is not a long poll
+/// goes through here.
+async fn in_time<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, BrokerError>>,
+    message: impl FnOnce() -> String,
+) -> Result<T, BrokerError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or_else(|_| Err(BrokerError::new("TIMEOUT", message())))
 }
 
 /// Takes the token back as what its consumer made it from.
